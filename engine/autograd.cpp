@@ -1,0 +1,67 @@
+#include "engine/autograd.h"
+
+#include "engine/ops/elementwise.h"
+
+namespace mapet::autograd {
+namespace {
+
+struct TapeEntry {
+  std::weak_ptr<VarImpl> out;
+  std::function<void(const Tensor&)> fn;
+};
+
+thread_local bool g_grad_enabled = true;
+thread_local std::vector<TapeEntry> g_tape;
+
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+
+NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
+
+Var make_output(Tensor value, std::initializer_list<const Var*> inputs) {
+  bool req = false;
+  if (g_grad_enabled)
+    for (const Var* v : inputs) req = req || (v && v->requires_grad());
+  return Var(std::move(value), req);
+}
+
+void record(const Var& out, std::function<void(const Tensor&)> fn) {
+  if (!out.requires_grad()) return;
+  g_tape.push_back(TapeEntry{out.impl(), std::move(fn)});
+}
+
+void accumulate(const Var& v, Tensor g) {
+  if (!v.requires_grad()) return;
+  VarImpl& p = *v.impl();
+  if (g.shape() != p.value.shape())
+    throw Error("autograd: gradient " + g.str() + " does not match its value " + p.value.str());
+  if (!p.grad.defined()) {
+    p.grad = std::move(g);  // may be a view or shared with another gradient...
+  } else {
+    // ...so copy before the first in-place add (copy on write).
+    if (!p.grad.is_contiguous() || p.grad.storage_use_count() > 1) p.grad = p.grad.clone();
+    ops::add_inplace(p.grad, g);
+  }
+}
+
+void backward(const Var& loss) {
+  if (!loss.requires_grad()) throw Error("backward: the loss does not require a gradient (no parameter reached it)");
+  if (loss.value().numel() != 1) throw Error("backward: the loss must have one element, got " + loss.value().str());
+  accumulate(loss, Tensor::full(loss.shape(), 1.0f));
+  // Take the tape first: closures must not see entries of a later forward.
+  std::vector<TapeEntry> tape;
+  tape.swap(g_tape);
+  for (size_t i = tape.size(); i-- > 0;) {
+    std::shared_ptr<VarImpl> out = tape[i].out.lock();
+    if (out && out->grad.defined()) tape[i].fn(out->grad);
+    // Free this op's saved tensors now, not at the end of the walk.
+    tape[i].fn = nullptr;
+  }
+}
+
+void clear_tape() { g_tape.clear(); }
+size_t tape_size() { return g_tape.size(); }
+
+}  // namespace mapet::autograd

@@ -1,0 +1,185 @@
+#include "engine/io/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace mapet::io {
+
+namespace {
+
+const char* st_dtype(DType t) {
+  switch (t) {
+    case DType::f32: return "F32";
+    case DType::bf16: return "BF16";
+    case DType::f16: return "F16";
+    case DType::i32: return "I32";
+    case DType::i64: return "I64";
+    case DType::u8: return "U8";
+  }
+  return "?";
+}
+
+bool parse_dtype(const std::string& s, DType& t) {
+  static const std::map<std::string, DType> m{{"F32", DType::f32}, {"BF16", DType::bf16}, {"F16", DType::f16},
+                                              {"I32", DType::i32}, {"I64", DType::i64},   {"U8", DType::u8},
+                                              {"BOOL", DType::u8}};
+  auto it = m.find(s);
+  if (it == m.end()) return false;
+  t = it->second;
+  return true;
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("cannot open '" + path + "': " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+struct Parsed {
+  nlohmann::json header;
+  std::string bytes;
+  size_t data_start = 0;
+};
+
+Parsed parse(const std::string& path) {
+  Parsed p;
+  p.bytes = read_all(path);
+  if (p.bytes.size() < 8) throw Error("'" + path + "' is not a safetensors file: shorter than its 8-byte header length");
+  uint64_t n = 0;
+  std::memcpy(&n, p.bytes.data(), 8);
+  if (n > p.bytes.size() - 8)
+    throw Error("'" + path + "' is truncated or not a safetensors file: header of " + std::to_string(n) +
+                " bytes in a file of " + std::to_string(p.bytes.size()));
+  try {
+    p.header = nlohmann::json::parse(p.bytes.substr(8, n));
+  } catch (const std::exception& e) {
+    throw Error("'" + path + "': bad safetensors header JSON: " + e.what());
+  }
+  if (!p.header.is_object()) throw Error("'" + path + "': safetensors header is not a JSON object");
+  p.data_start = 8 + n;
+  return p;
+}
+
+}  // namespace
+
+TensorMap load_safetensors(const std::string& path) {
+  Parsed p = parse(path);
+  const size_t data_len = p.bytes.size() - p.data_start;
+  TensorMap out;
+  for (auto& [name, info] : p.header.items()) {
+    if (name == "__metadata__") continue;
+    auto where = [&](const std::string& what) { return "'" + path + "', tensor '" + name + "': " + what; };
+    DType t;
+    if (!info.contains("dtype") || !parse_dtype(info["dtype"].get<std::string>(), t))
+      throw Error(where("unsupported or missing dtype"));
+    Shape shape = info.at("shape").get<Shape>();
+    auto off = info.at("data_offsets").get<std::vector<uint64_t>>();
+    if (off.size() != 2 || off[0] > off[1] || off[1] > data_len)
+      throw Error(where("data_offsets outside the file (truncated file?)"));
+    Tensor tensor = Tensor::empty(shape, t);
+    if (off[1] - off[0] != tensor.nbytes())
+      throw Error(where("holds " + std::to_string(off[1] - off[0]) + " bytes, but " + tensor.str() + " needs " +
+                        std::to_string(tensor.nbytes())));
+    std::memcpy(tensor.raw_data(), p.bytes.data() + p.data_start + off[0], tensor.nbytes());
+    out.emplace(name, tensor);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> safetensors_metadata(const std::string& path) {
+  Parsed p = parse(path);
+  std::map<std::string, std::string> out;
+  if (p.header.contains("__metadata__"))
+    for (auto& [k, v] : p.header["__metadata__"].items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  return out;
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw Error("cannot write '" + tmp + "': " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error("writing '" + tmp + "' failed: " + std::strerror(e));
+    }
+    done += static_cast<size_t>(w);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    throw Error("flushing '" + tmp + "' failed: " + std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("renaming '" + tmp + "' to '" + path + "' failed");
+  // Make the rename itself durable.
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  int dfd = ::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void save_safetensors(const std::string& path, const TensorMap& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t at = 0;
+  std::vector<Tensor> contiguous;
+  for (const auto& [name, t] : tensors) {  // std::map: sorted names, as the reference writer does
+    Tensor c = t.contiguous();
+    header[name] = {{"dtype", st_dtype(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {at, at + c.nbytes()}}};
+    at += c.nbytes();
+    contiguous.push_back(c);
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');  // keep the data 8-byte aligned
+  std::string bytes;
+  bytes.reserve(8 + h.size() + at);
+  uint64_t n = h.size();
+  bytes.append(reinterpret_cast<const char*>(&n), 8);
+  bytes += h;
+  for (const Tensor& c : contiguous) bytes.append(static_cast<const char*>(c.raw_data()), c.nbytes());
+  write_file_atomic(path, bytes);
+}
+
+void load_into(const nn::Module& m, const TensorMap& tensors, const std::string& what, bool allow_unexpected) {
+  std::vector<nn::NamedParam> params = m.named_parameters();
+  std::map<std::string, bool> known;
+  for (const nn::NamedParam& p : params) {
+    known[p.name] = true;
+    auto it = tensors.find(p.name);
+    if (it == tensors.end()) throw Error(what + ": missing parameter '" + p.name + "' " + p.var.value().str());
+    const Tensor& src = it->second;
+    if (src.shape() != p.var.shape())
+      throw Error(what + ": parameter '" + p.name + "' has shape " + shape_str(src.shape()) + ", the model expects " +
+                  shape_str(p.var.shape()));
+    if (src.dtype() != DType::f32 && src.dtype() != DType::bf16 && src.dtype() != DType::f16)
+      throw Error(what + ": parameter '" + p.name + "' has dtype " + dtype_name(src.dtype()) +
+                  ", expected a floating type");
+  }
+  if (!allow_unexpected)
+    for (const auto& [name, t] : tensors)
+      if (!known.count(name)) throw Error(what + ": unexpected tensor '" + name + "' " + t.str() + " (not in the model)");
+  for (const nn::NamedParam& p : params) p.var.mutable_value().copy_(tensors.at(p.name));
+}
+
+TensorMap state_dict(const nn::Module& m) {
+  TensorMap out;
+  for (const nn::NamedParam& p : m.named_parameters()) out.emplace(p.name, p.var.value());
+  return out;
+}
+
+}  // namespace mapet::io

@@ -1,0 +1,82 @@
+#include "engine/nn/layers.h"
+
+#include "engine/ops/ops.h"
+
+namespace mapet::nn {
+
+Linear::Linear(int64_t in, int64_t out, bool has_bias) {
+  // Overwritten by the model's init; zeros keep construction cheap and deterministic.
+  weight = register_parameter("weight", Tensor::zeros({out, in}));
+  if (has_bias) bias = register_parameter("bias", Tensor::zeros({out}));
+}
+
+Var Linear::forward(const Var& x) const { return ops::linear(x, weight, bias); }
+
+LayerNorm::LayerNorm(int64_t dim, float e) : eps(e) {
+  weight = register_parameter("weight", Tensor::full({dim}, 1.0f));
+  bias = register_parameter("bias", Tensor::zeros({dim}));
+}
+
+Var LayerNorm::forward(const Var& x) const { return ops::layer_norm(x, weight, bias, eps); }
+
+Mlp::Mlp(int64_t dim, int64_t hidden)
+    : fc1(register_module("fc1", std::make_unique<Linear>(dim, hidden))),
+      fc2(register_module("fc2", std::make_unique<Linear>(hidden, dim))) {}
+
+Var Mlp::forward(const Var& x) const { return fc2.forward(ops::gelu(fc1.forward(x))); }
+
+Attention::Attention(int64_t d, int64_t h, bool qkv_bias)
+    : dim(d),
+      heads(h),
+      q(register_module("q", std::make_unique<Linear>(d, d, qkv_bias))),
+      kv(register_module("kv", std::make_unique<Linear>(d, 2 * d, qkv_bias))),
+      proj(register_module("proj", std::make_unique<Linear>(d, d))) {
+  if (d % h != 0) throw Error("Attention: dim " + std::to_string(d) + " is not a multiple of heads " + std::to_string(h));
+}
+
+Var Attention::split_heads(const Var& x) const {
+  const int64_t B = x.size(0), T = x.size(1);
+  return ops::transpose(ops::reshape(x, {B, T, heads, dim / heads}), 1, 2);
+}
+
+Var Attention::forward(const Var& x, const Tensor& mask) const {
+  const int64_t B = x.size(0), T = x.size(1);
+  Var qh = split_heads(q.forward(x));
+  Var kvx = kv.forward(x);  // [B, T, 2D]: k then v
+  Var kh = split_heads(ops::slice(kvx, 2, 0, dim));
+  Var vh = split_heads(ops::slice(kvx, 2, dim, 2 * dim));
+  Var o = ops::scaled_dot_product_attention(qh, kh, vh, mask);  // [B, H, T, d]
+  Var merged = ops::reshape(ops::contiguous(ops::transpose(o, 1, 2)), {B, T, dim});
+  return proj.forward(merged);
+}
+
+LayerScale::LayerScale(int64_t dim, float init) { gamma = register_parameter("gamma", Tensor::full({dim}, init)); }
+
+Var LayerScale::forward(const Var& x) const { return ops::mul(x, gamma); }
+
+Block::Block(const BlockConfig& c)
+    : config(c),
+      norm1(register_module("norm1", std::make_unique<LayerNorm>(c.dim))),
+      attn(register_module("attn", std::make_unique<Attention>(c.dim, c.heads, c.qkv_bias))),
+      norm2(register_module("norm2", std::make_unique<LayerNorm>(c.dim))),
+      mlp(register_module("mlp", std::make_unique<Mlp>(c.dim, static_cast<int64_t>(c.dim * c.mlp_ratio)))) {
+  if (c.layer_scale_init > 0.0f) {
+    ls1 = &register_module("ls1", std::make_unique<LayerScale>(c.dim, c.layer_scale_init));
+    ls2 = &register_module("ls2", std::make_unique<LayerScale>(c.dim, c.layer_scale_init));
+  }
+}
+
+Var Block::forward(const Var& x, Context& ctx, const Tensor& mask) const {
+  auto branch = [&](Var y, LayerScale* ls) {
+    if (ls) y = ls->forward(y);
+    if (training() && config.drop_path > 0.0f) {
+      if (!ctx.rng) throw Error("Block: drop_path needs a random generator in the context");
+      y = ops::drop_path(y, config.drop_path, true, *ctx.rng);
+    }
+    return y;
+  };
+  Var h = ops::add(x, branch(attn.forward(norm1.forward(x), mask), ls1));
+  return ops::add(h, branch(mlp.forward(norm2.forward(h)), ls2));
+}
+
+}  // namespace mapet::nn

@@ -1,0 +1,107 @@
+#include "engine/ops/elementwise.h"
+
+#include <algorithm>
+
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/reduce_rows.h"
+
+namespace mapet::ops {
+
+bool is_trailing_broadcast(const Shape& a, const Shape& b) {
+  size_t i = 0;
+  while (i < b.size() && b[i] == 1) ++i;
+  size_t nb = b.size() - i;
+  if (b.size() > a.size()) return false;
+  return std::equal(b.begin() + i, b.end(), a.end() - nb);
+}
+
+namespace {
+
+enum class Kind { same, broadcast };
+
+Kind classify(const char* op, const Var& a, const Var& b) {
+  if (a.shape() == b.shape()) return Kind::same;
+  if (is_trailing_broadcast(a.shape(), b.shape()) && a.value().numel() % b.value().numel() == 0)
+    return Kind::broadcast;
+  throw Error(std::string(op) + ": shapes " + a.value().str() + " and " + b.value().str() + " do not broadcast");
+}
+
+// Sums a gradient of a's shape down to b's shape (b broadcast over leading dims).
+Tensor reduce_to(const Tensor& g, const Shape& b_shape) {
+  Tensor out = Tensor::empty(b_shape);
+  int64_t nb = out.numel();
+  cpu::sum_rows(g.data<float>(), out.data<float>(), g.numel() / nb, nb);
+  return out;
+}
+
+}  // namespace
+
+Var add(const Var& a, const Var& b) {
+  Kind k = classify("add", a, b);
+  Tensor av = a.value().contiguous(), bv = b.value().contiguous();
+  Tensor y = Tensor::empty(a.shape());
+  if (k == Kind::same)
+    cpu::add(av.data<float>(), bv.data<float>(), y.data<float>(), y.numel());
+  else
+    cpu::add_broadcast(av.data<float>(), bv.data<float>(), y.data<float>(), y.numel(), bv.numel());
+  Var out = autograd::make_output(y, {&a, &b});
+  autograd::record(out, [a, b, k](const Tensor& g) {
+    autograd::accumulate(a, g);
+    if (b.requires_grad()) autograd::accumulate(b, k == Kind::same ? g : reduce_to(g.contiguous(), b.shape()));
+  });
+  return out;
+}
+
+Var mul(const Var& a, const Var& b) {
+  Kind k = classify("mul", a, b);
+  Tensor av = a.value().contiguous(), bv = b.value().contiguous();
+  Tensor y = Tensor::empty(a.shape());
+  int64_t n = y.numel(), nb = bv.numel();
+  if (k == Kind::same)
+    cpu::mul(av.data<float>(), bv.data<float>(), y.data<float>(), n);
+  else
+    cpu::mul_broadcast(av.data<float>(), bv.data<float>(), y.data<float>(), n, nb);
+  Var out = autograd::make_output(y, {&a, &b});
+  autograd::record(out, [a, b, av, bv, k, n, nb](const Tensor& gv) {
+    Tensor g = gv.contiguous();
+    if (a.requires_grad()) {
+      Tensor da = Tensor::empty(a.shape());
+      if (k == Kind::same)
+        cpu::mul(g.data<float>(), bv.data<float>(), da.data<float>(), n);
+      else
+        cpu::mul_broadcast(g.data<float>(), bv.data<float>(), da.data<float>(), n, nb);
+      autograd::accumulate(a, da);
+    }
+    if (b.requires_grad()) {
+      Tensor db = Tensor::empty(b.shape());
+      if (k == Kind::same)
+        cpu::mul(g.data<float>(), av.data<float>(), db.data<float>(), n);
+      else
+        cpu::mul_broadcast_grad_b(g.data<float>(), av.data<float>(), db.data<float>(), n, nb);
+      autograd::accumulate(b, db);
+    }
+  });
+  return out;
+}
+
+Var scale(const Var& a, float alpha) {
+  Tensor av = a.value().contiguous();
+  Tensor y = Tensor::empty(a.shape());
+  cpu::scale(av.data<float>(), alpha, y.data<float>(), y.numel());
+  Var out = autograd::make_output(y, {&a});
+  autograd::record(out, [a, alpha](const Tensor& gv) {
+    Tensor g = gv.contiguous();
+    Tensor da = Tensor::empty(a.shape());
+    cpu::scale(g.data<float>(), alpha, da.data<float>(), da.numel());
+    autograd::accumulate(a, da);
+  });
+  return out;
+}
+
+void add_inplace(Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) throw Error("add_inplace: " + b.str() + " into " + a.str());
+  Tensor bc = b.contiguous();
+  cpu::add_inplace(a.data<float>(), bc.data<float>(), a.numel());
+}
+
+}  // namespace mapet::ops

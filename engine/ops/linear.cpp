@@ -1,0 +1,98 @@
+#include "engine/ops/linear.h"
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/reduce_rows.h"
+
+namespace mapet::ops {
+
+Var linear(const Var& x, const Var& weight, const Var& bias) {
+  const int64_t in = weight.size(1), out_f = weight.size(0);
+  if (x.size(-1) != in)
+    throw Error("linear: input " + x.value().str() + " does not match weight " + weight.value().str());
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != out_f))
+    throw Error("linear: bias " + bias.value().str() + " does not match weight " + weight.value().str());
+  Tensor xv = x.value().contiguous(), wv = weight.value().contiguous();
+  Tensor bv = bias.defined() ? bias.value().contiguous() : Tensor();
+  const int64_t rows = xv.numel() / in;
+  Shape ys = x.shape();
+  ys.back() = out_f;
+  Tensor y = Tensor::empty(ys);
+  cpu::gemm(false, true, rows, out_f, in, xv.data<float>(), wv.data<float>(), y.data<float>(), 0.0f,
+            bv.defined() ? bv.data<float>() : nullptr);
+  Var out = autograd::make_output(y, {&x, &weight, &bias});
+  autograd::record(out, [x, weight, bias, xv, wv, rows, in, out_f](const Tensor& gv) {
+    Tensor g = gv.contiguous();
+    if (x.requires_grad()) {  // dx = g W
+      Tensor dx = Tensor::empty(x.shape());
+      cpu::gemm(false, false, rows, in, out_f, g.data<float>(), wv.data<float>(), dx.data<float>());
+      autograd::accumulate(x, dx);
+    }
+    if (weight.requires_grad()) {  // dW = g^T x
+      Tensor dw = Tensor::empty(weight.shape());
+      cpu::gemm(true, false, out_f, in, rows, g.data<float>(), xv.data<float>(), dw.data<float>());
+      autograd::accumulate(weight, dw);
+    }
+    if (bias.requires_grad()) {
+      Tensor db = Tensor::empty(bias.shape());
+      cpu::sum_rows(g.data<float>(), db.data<float>(), rows, out_f);
+      autograd::accumulate(bias, db);
+    }
+  });
+  return out;
+}
+
+namespace {
+
+// C[i] = op(A[i]) op(B[i]) for the batch; B shared when b_batch == 1.
+void batched(bool ta, bool tb, int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+             float* c, bool b_shared) {
+  cpu::GemmShape s;
+  s.trans_a = ta;
+  s.trans_b = tb;
+  s.m = m, s.n = n, s.k = k;
+  s.lda = ta ? m : k;
+  s.ldb = tb ? k : n;
+  s.ldc = n;
+  s.batch = batch;
+  s.stride_a = m * k;
+  s.stride_b = b_shared ? 0 : k * n;
+  s.stride_c = m * n;
+  cpu::gemm(s, a, b, c);
+}
+
+}  // namespace
+
+Var matmul(const Var& a, const Var& b) {
+  if (a.dim() < 2 || b.dim() < 2) throw Error("matmul: needs matrices, got " + a.value().str() + " and " + b.value().str());
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  if (b.size(-2) != k) throw Error("matmul: " + a.value().str() + " x " + b.value().str() + ": inner sizes differ");
+  const bool b_shared = b.dim() == 2 && a.dim() > 2;
+  if (!b_shared && (a.dim() != b.dim() || !std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin())))
+    throw Error("matmul: batch dims of " + a.value().str() + " and " + b.value().str() + " differ");
+  const int64_t batch = a.value().numel() / (m * k);
+  Tensor av = a.value().contiguous(), bv = b.value().contiguous();
+  Shape ys = a.shape();
+  ys.back() = n;
+  Tensor y = Tensor::empty(ys);
+  batched(false, false, batch, m, n, k, av.data<float>(), bv.data<float>(), y.data<float>(), b_shared);
+  Var out = autograd::make_output(y, {&a, &b});
+  autograd::record(out, [a, b, av, bv, batch, m, n, k, b_shared](const Tensor& gv) {
+    Tensor g = gv.contiguous();
+    if (a.requires_grad()) {  // dA = G B^T
+      Tensor da = Tensor::empty(a.shape());
+      batched(false, true, batch, m, k, n, g.data<float>(), bv.data<float>(), da.data<float>(), b_shared);
+      autograd::accumulate(a, da);
+    }
+    if (b.requires_grad()) {  // dB = A^T G (summed over the batch when B is shared)
+      Tensor db = Tensor::empty(b.shape());
+      if (b_shared)
+        cpu::gemm(true, false, k, n, batch * m, av.data<float>(), g.data<float>(), db.data<float>());
+      else
+        batched(true, false, batch, k, n, m, av.data<float>(), g.data<float>(), db.data<float>(), false);
+      autograd::accumulate(b, db);
+    }
+  });
+  return out;
+}
+
+}  // namespace mapet::ops

@@ -1,0 +1,173 @@
+#include "engine/ops/shape.h"
+
+#include <cstring>
+
+#include "engine/ops/elementwise.h"
+#include "kernels/cpu/reduce_rows.h"
+
+namespace mapet::ops {
+
+namespace {
+int64_t norm_dim(int64_t d, int64_t n, const char* op) {
+  if (d < 0) d += n;
+  if (d < 0 || d >= n) throw Error(std::string(op) + ": dim out of range");
+  return d;
+}
+}  // namespace
+
+Var reshape(const Var& x, const Shape& shape) {
+  Tensor y = x.value().contiguous().view(shape);
+  Var out = autograd::make_output(y, {&x});
+  autograd::record(out, [x](const Tensor& g) { autograd::accumulate(x, g.contiguous().view(x.shape())); });
+  return out;
+}
+
+Var transpose(const Var& x, int64_t a, int64_t b) {
+  Var out = autograd::make_output(x.value().transpose(a, b), {&x});
+  autograd::record(out, [x, a, b](const Tensor& g) { autograd::accumulate(x, g.transpose(a, b)); });
+  return out;
+}
+
+Var permute(const Var& x, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> inverse(dims.size());
+  for (size_t i = 0; i < dims.size(); ++i) inverse[norm_dim(dims[i], x.dim(), "permute")] = static_cast<int64_t>(i);
+  Var out = autograd::make_output(x.value().permute(dims), {&x});
+  autograd::record(out, [x, inverse](const Tensor& g) { autograd::accumulate(x, g.permute(inverse)); });
+  return out;
+}
+
+Var contiguous(const Var& x) {
+  if (x.value().is_contiguous()) return x;
+  Var out = autograd::make_output(x.value().contiguous(), {&x});
+  autograd::record(out, [x](const Tensor& g) { autograd::accumulate(x, g); });
+  return out;
+}
+
+Var slice(const Var& x, int64_t dim, int64_t start, int64_t end) {
+  dim = norm_dim(dim, x.dim(), "slice");
+  Var out = autograd::make_output(x.value().slice(dim, start, end), {&x});
+  autograd::record(out, [x, dim, start, end](const Tensor& g) {
+    Tensor dx = Tensor::zeros(x.shape());
+    dx.slice(dim, start, end).copy_(g);
+    autograd::accumulate(x, dx);
+  });
+  return out;
+}
+
+Var concat(const std::vector<Var>& xs, int64_t dim) {
+  if (xs.empty()) throw Error("concat: no inputs");
+  dim = norm_dim(dim, xs[0].dim(), "concat");
+  Shape s = xs[0].shape();
+  s[dim] = 0;
+  for (const Var& x : xs) {
+    Shape t = x.shape();
+    t[dim] = 0;
+    if (t != s || x.dim() != xs[0].dim())
+      throw Error("concat: " + x.value().str() + " does not match " + xs[0].value().str() + " outside dim " +
+                  std::to_string(dim));
+  }
+  for (const Var& x : xs) s[dim] += x.size(dim);
+  Tensor y = Tensor::empty(s);
+  std::vector<int64_t> starts;
+  int64_t at = 0;
+  for (const Var& x : xs) {
+    starts.push_back(at);
+    y.slice(dim, at, at + x.size(dim)).copy_(x.value());
+    at += x.size(dim);
+  }
+  bool req = false;
+  for (const Var& x : xs) req = req || x.requires_grad();
+  Var out(y, req && autograd::grad_enabled());
+  autograd::record(out, [xs, starts, dim](const Tensor& g) {
+    for (size_t i = 0; i < xs.size(); ++i)
+      if (xs[i].requires_grad())
+        autograd::accumulate(xs[i], g.slice(dim, starts[i], starts[i] + xs[i].size(dim)).contiguous());
+  });
+  return out;
+}
+
+Var index_select(const Var& x, int64_t dim, const Tensor& index) {
+  dim = norm_dim(dim, x.dim(), "index_select");
+  Tensor idx = index.to(DType::i64).contiguous();
+  const int64_t n = idx.numel(), size = x.size(dim);
+  const int64_t* ip = idx.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    if (ip[i] < 0 || ip[i] >= size)
+      throw Error("index_select: index " + std::to_string(ip[i]) + " out of range for dim " + std::to_string(dim) +
+                  " of " + x.value().str());
+  Shape s = x.shape();
+  s[dim] = n;
+  Tensor y = Tensor::empty(s);
+  for (int64_t i = 0; i < n; ++i) y.slice(dim, i, i + 1).copy_(x.value().slice(dim, ip[i], ip[i] + 1));
+  Var out = autograd::make_output(y, {&x});
+  autograd::record(out, [x, idx, dim, n](const Tensor& g) {
+    Tensor dx = Tensor::zeros(x.shape());
+    const int64_t* ip = idx.data<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      Tensor dst = dx.slice(dim, ip[i], ip[i] + 1);
+      Tensor sum = dst.clone();  // repeated indices add up
+      add_inplace(sum, g.slice(dim, i, i + 1));
+      dst.copy_(sum);
+    }
+    autograd::accumulate(x, dx);
+  });
+  return out;
+}
+
+Var gather_tokens(const Var& x, const Tensor& index) {
+  if (x.dim() < 2 || index.dim() != 2 || index.size(0) != x.size(0))
+    throw Error("gather_tokens: x " + x.value().str() + " and index " + index.str() + " do not fit");
+  Tensor xv = x.value().contiguous();
+  Tensor idx = index.to(DType::i64).contiguous();
+  const int64_t B = x.size(0), T = x.size(1), n = idx.size(1), row = xv.numel() / (B * T);
+  const int64_t* ip = idx.data<int64_t>();
+  for (int64_t i = 0; i < B * n; ++i)
+    if (ip[i] < 0 || ip[i] >= T)
+      throw Error("gather_tokens: index " + std::to_string(ip[i]) + " out of range for " + x.value().str());
+  Shape s = x.shape();
+  s[1] = n;
+  Tensor y = Tensor::empty(s);
+  const float* xp = xv.data<float>();
+  float* yp = y.data<float>();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(yp + (b * n + i) * row, xp + (b * T + ip[b * n + i]) * row, static_cast<size_t>(row) * 4);
+  Var out = autograd::make_output(y, {&x});
+  autograd::record(out, [x, idx, B, T, n, row](const Tensor& gv) {
+    Tensor g = gv.contiguous();
+    Tensor dx = Tensor::zeros(x.shape());
+    const int64_t* ip = idx.data<int64_t>();
+    const float* gp = g.data<float>();
+    float* dp = dx.data<float>();
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < B; ++b)  // per sample in order: repeated indices add up deterministically
+      for (int64_t i = 0; i < n; ++i) {
+        float* d = dp + (b * T + ip[b * n + i]) * row;
+        const float* s = gp + (b * n + i) * row;
+        for (int64_t k = 0; k < row; ++k) d[k] += s[k];
+      }
+    autograd::accumulate(x, dx);
+  });
+  return out;
+}
+
+Var expand_batch(const Var& x, int64_t n) {
+  if (x.size(0) != 1) throw Error("expand_batch: dim 0 of " + x.value().str() + " must be 1");
+  Tensor xv = x.value().contiguous();
+  Shape s = x.shape();
+  s[0] = n;
+  Tensor y = Tensor::empty(s);
+  const int64_t row = xv.numel();
+  for (int64_t i = 0; i < n; ++i) std::memcpy(y.data<float>() + i * row, xv.data<float>(), static_cast<size_t>(row) * 4);
+  Var out = autograd::make_output(y, {&x});
+  autograd::record(out, [x, n, row](const Tensor& gv) {
+    Tensor g = gv.contiguous();
+    Tensor dx = Tensor::empty(x.shape());
+    cpu::sum_rows(g.data<float>(), dx.data<float>(), n, row);
+    autograd::accumulate(x, dx);
+  });
+  return out;
+}
+
+}  // namespace mapet::ops

@@ -1,0 +1,212 @@
+#include "kernels/cpu/gemm.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <stdexcept>
+#include <tuple>
+#include <vector>
+
+#include "kernels/common/bf16.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace mapet::cpu {
+namespace {
+
+GemmBackend g_backend = GemmBackend::onednn;
+GemmPrecision g_precision = GemmPrecision::f32;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// What makes two GEMM calls share one oneDNN primitive.
+using PrimitiveKey = std::tuple<int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                int64_t, int64_t, int64_t, bool, bool, float>;
+
+struct PrimitiveCache {
+  std::mutex mu;
+  std::map<PrimitiveKey, std::pair<dnnl::matmul, dnnl::matmul::primitive_desc>> entries;
+};
+
+PrimitiveCache& primitive_cache() {
+  static PrimitiveCache* c = new PrimitiveCache();
+  return *c;
+}
+
+using dims = dnnl::memory::dims;
+using dt = dnnl::memory::data_type;
+
+// Strides of op(X) as an [batch, rows, cols] matrix stored with leading dimension ld.
+dims matrix_strides(bool trans, int64_t ld, int64_t batch_stride) {
+  return trans ? dims{batch_stride, 1, ld} : dims{batch_stride, ld, 1};
+}
+
+// Packs op-stored X (rows x cols as stored: rows_stored x cols_stored with ld) into bf16, ld = cols_stored.
+void pack_bf16(const float* x, int64_t rows, int64_t cols, int64_t ld, int64_t batch, int64_t stride,
+               uint16_t* out) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = x + b * stride + r * ld;
+      uint16_t* dst = out + (b * rows + r) * cols;
+      for (int64_t c = 0; c < cols; ++c) dst[c] = common::float_to_bf16(src[c]);
+    }
+}
+
+void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
+                 const float* bias) {
+  const bool bf16 = g_precision == GemmPrecision::bf16;
+  // Stored extents: A is m x k (or k x m when transposed), B is k x n (or n x k).
+  const int64_t a_rows = s.trans_a ? s.k : s.m, a_cols = s.trans_a ? s.m : s.k;
+  const int64_t b_rows = s.trans_b ? s.n : s.k, b_cols = s.trans_b ? s.k : s.n;
+  const int64_t lda = bf16 ? a_cols : s.lda, ldb = bf16 ? b_cols : s.ldb;
+  const int64_t sa = bf16 ? a_rows * a_cols : s.stride_a, sb = bf16 ? b_rows * b_cols : s.stride_b;
+  // A batch of one with stride 0 on B means "the same B for every item" (linear layers).
+  const int64_t b_batch = (s.batch > 1 && s.stride_b == 0) ? 1 : s.batch;
+
+  PrimitiveKey key{bf16, s.trans_a, s.trans_b, s.m, s.n, s.k, lda, ldb, s.ldc, s.batch, sa, b_batch == 1 ? 0 : sb,
+                   s.stride_c, bias != nullptr, beta != 0.0f, alpha};
+  PrimitiveCache& cache = primitive_cache();
+  dnnl::matmul prim;
+  dnnl::matmul::primitive_desc pd;
+  {
+    std::lock_guard<std::mutex> lock(cache.mu);
+    auto it = cache.entries.find(key);
+    if (it == cache.entries.end()) {
+      dt in_t = bf16 ? dt::bf16 : dt::f32;
+      dnnl::memory::desc a_md({s.batch, s.m, s.k}, in_t, matrix_strides(s.trans_a, lda, sa));
+      dnnl::memory::desc b_md({b_batch, s.k, s.n}, in_t, matrix_strides(s.trans_b, ldb, b_batch == 1 ? 0 : sb));
+      dnnl::memory::desc c_md({s.batch, s.m, s.n}, dt::f32, dims{s.stride_c, s.ldc, 1});
+      dnnl::memory::desc bias_md({1, 1, s.n}, dt::f32, dims{s.n, s.n, 1});
+      dnnl::primitive_attr attr;
+      if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
+      if (beta != 0.0f) {
+        dnnl::post_ops po;
+        po.append_sum(beta);
+        attr.set_post_ops(po);
+      }
+      dnnl::matmul::desc desc = bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md)
+                                     : dnnl::matmul::desc(a_md, b_md, c_md);
+      pd = dnnl::matmul::primitive_desc(desc, attr, cpu_engine());
+      prim = dnnl::matmul(pd);
+      cache.entries.emplace(key, std::make_pair(prim, pd));
+    } else {
+      prim = it->second.first;
+      pd = it->second.second;
+    }
+  }
+
+  // Kept between calls: fresh pages cost more than the conversion itself.
+  static thread_local std::vector<uint16_t> a16, b16;
+  const void* a_ptr = a;
+  const void* b_ptr = b;
+  if (bf16) {
+    a16.resize(std::max(a16.size(), static_cast<size_t>(s.batch * a_rows * a_cols)));
+    b16.resize(std::max(b16.size(), static_cast<size_t>(b_batch * b_rows * b_cols)));
+    pack_bf16(a, a_rows, a_cols, s.lda, s.batch, s.stride_a, a16.data());
+    pack_bf16(b, b_rows, b_cols, s.ldb, b_batch, s.stride_b, b16.data());
+    a_ptr = a16.data();
+    b_ptr = b16.data();
+  }
+  dnnl::stream stream(cpu_engine());
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(pd.src_desc(), cpu_engine(), const_cast<void*>(a_ptr))},
+      {DNNL_ARG_WEIGHTS, dnnl::memory(pd.weights_desc(), cpu_engine(), const_cast<void*>(b_ptr))},
+      {DNNL_ARG_DST, dnnl::memory(pd.dst_desc(), cpu_engine(), c)}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd.query_md(dnnl::query::weights_md, 1), cpu_engine(), const_cast<float*>(bias)));
+  prim.execute(stream, args);
+  stream.wait();
+}
+
+// OpenBLAS on one thread per row block, inside our OpenMP pool.
+void gemm_openblas(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
+                   const float* bias) {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+  const bool bf16 = g_precision == GemmPrecision::bf16;
+  const int64_t a_rows = s.trans_a ? s.k : s.m, a_cols = s.trans_a ? s.m : s.k;
+  const int64_t b_rows = s.trans_b ? s.n : s.k, b_cols = s.trans_b ? s.k : s.n;
+  std::vector<float> ar, br;
+  if (bf16) {  // same rounding of the inputs as the bf16 path of oneDNN
+    ar.resize(static_cast<size_t>(s.batch * a_rows * a_cols));
+    br.resize(static_cast<size_t>(s.batch * b_rows * b_cols));
+    for (int64_t bi = 0; bi < s.batch; ++bi) {
+      for (int64_t r = 0; r < a_rows; ++r)
+        round_to_bf16(a + bi * s.stride_a + r * s.lda, ar.data() + (bi * a_rows + r) * a_cols, a_cols);
+      for (int64_t r = 0; r < b_rows; ++r)
+        round_to_bf16(b + bi * s.stride_b + r * s.ldb, br.data() + (bi * b_rows + r) * b_cols, b_cols);
+    }
+  }
+  const int64_t row_block = 64;
+  const int64_t blocks = (s.m + row_block - 1) / row_block;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t bi = 0; bi < s.batch; ++bi)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      int64_t m0 = blk * row_block, mm = std::min(row_block, s.m - m0);
+      const float* ab = bf16 ? ar.data() + bi * a_rows * a_cols : a + bi * s.stride_a;
+      const float* bb = bf16 ? br.data() + bi * b_rows * b_cols : b + bi * s.stride_b;
+      int64_t lda = bf16 ? a_cols : s.lda, ldb = bf16 ? b_cols : s.ldb;
+      const float* a0 = s.trans_a ? ab + m0 : ab + m0 * lda;
+      float* c0 = c + bi * s.stride_c + m0 * s.ldc;
+      cblas_sgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans,
+                  static_cast<int>(mm), static_cast<int>(s.n), static_cast<int>(s.k), alpha, a0,
+                  static_cast<int>(lda), bb, static_cast<int>(ldb), beta, c0, static_cast<int>(s.ldc));
+      if (bias)
+        for (int64_t i = 0; i < mm; ++i)
+          for (int64_t j = 0; j < s.n; ++j) c0[i * s.ldc + j] += bias[j];
+    }
+}
+
+}  // namespace
+
+void gemm(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta, const float* bias) {
+  if (s.m == 0 || s.n == 0 || s.batch == 0) return;
+  if (s.k == 0) {  // empty sum: C = beta C + bias
+    for (int64_t bi = 0; bi < s.batch; ++bi)
+      for (int64_t i = 0; i < s.m; ++i)
+        for (int64_t j = 0; j < s.n; ++j) {
+          float& x = c[bi * s.stride_c + i * s.ldc + j];
+          x = (beta == 0.0f ? 0.0f : beta * x) + (bias ? bias[j] : 0.0f);
+        }
+    return;
+  }
+  if (g_backend == GemmBackend::onednn)
+    gemm_onednn(s, a, b, c, alpha, beta, bias);
+  else
+    gemm_openblas(s, a, b, c, alpha, beta, bias);
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
+          float beta, const float* bias) {
+  GemmShape s;
+  s.trans_a = trans_a;
+  s.trans_b = trans_b;
+  s.m = m;
+  s.n = n;
+  s.k = k;
+  s.lda = trans_a ? m : k;
+  s.ldb = trans_b ? k : n;
+  s.ldc = n;
+  gemm(s, a, b, c, 1.0f, beta, bias);
+}
+
+void set_gemm_backend(GemmBackend b) { g_backend = b; }
+GemmBackend gemm_backend() { return g_backend; }
+void set_gemm_precision(GemmPrecision p) { g_precision = p; }
+GemmPrecision gemm_precision() { return g_precision; }
+
+bool cpu_has_bf16() { return __builtin_cpu_supports("avx512bf16"); }
+
+void round_to_bf16(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = common::bf16_to_float(common::float_to_bf16(x[i]));
+}
+
+}  // namespace mapet::cpu

@@ -1,0 +1,37 @@
+// Row-major batched GEMM on the CPU:
+//   C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] + bias   (bias: one value per column)
+// op(X) is X or X^T. oneDNN does the work (f32, or bf16 inputs with f32
+// accumulation when the precision is bf16); OpenBLAS is the fallback.
+#pragma once
+#include <cstdint>
+
+namespace mapet::cpu {
+
+enum class GemmBackend { onednn, openblas };
+enum class GemmPrecision { f32, bf16 };
+
+struct GemmShape {
+  bool trans_a = false, trans_b = false;
+  int64_t m = 0, n = 0, k = 0;
+  int64_t lda = 0, ldb = 0, ldc = 0;
+  int64_t batch = 1;
+  int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch items
+};
+
+void gemm(const GemmShape& s, const float* a, const float* b, float* c, float alpha = 1.0f, float beta = 0.0f,
+          const float* bias = nullptr);
+
+// Plain 2-D convenience form: C[m,n] = op(A) op(B) (+ beta C) (+ bias), tightly packed.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
+          float beta = 0.0f, const float* bias = nullptr);
+
+void set_gemm_backend(GemmBackend b);
+GemmBackend gemm_backend();
+void set_gemm_precision(GemmPrecision p);  // bf16: the `--amp` mode
+GemmPrecision gemm_precision();
+bool cpu_has_bf16();  // AVX-512 BF16, where oneDNN runs bf16 at twice the f32 rate
+
+// Rounds every value to the nearest bf16 (kept in f32). Used by the fallback and tests.
+void round_to_bf16(const float* x, float* y, int64_t n);
+
+}  // namespace mapet::cpu

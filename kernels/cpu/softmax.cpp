@@ -1,0 +1,87 @@
+#include "kernels/cpu/softmax.h"
+
+#include <cmath>
+
+#include "kernels/common/math.h"
+
+namespace mapet::cpu {
+
+namespace {
+
+float row_max(const float* x, int64_t cols) {
+  float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < cols; ++j) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+}  // namespace
+
+void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols, float scale) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* xr = x + i * cols;
+    float* yr = y + i * cols;
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < cols; ++j) m = xr[j] * scale > m ? xr[j] * scale : m;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < cols; ++j) {
+      float e = common::fast_exp(xr[j] * scale - m);
+      yr[j] = e;
+      s += e;
+    }
+    float inv = 1.0f / s;
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
+  }
+}
+
+void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, float scale) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* yr = y + i * cols;
+    const float* dyr = dy + i * cols;
+    float* dxr = dx + i * cols;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < cols; ++j) dot += yr[j] * dyr[j];
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) dxr[j] = scale * yr[j] * (dyr[j] - dot);
+  }
+}
+
+float row_logsumexp(const float* x, int64_t cols) {
+  float m = row_max(x, cols);
+  if (m == -INFINITY) return m;
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < cols; ++j) s += common::fast_exp(x[j] - m);
+  return m + std::log(s);
+}
+
+}  // namespace mapet::cpu
+
+namespace mapet::cpu {
+
+void softmax_masked_inplace(float* x, const uint8_t* mask, int64_t cols) {
+  float m = -INFINITY;
+  for (int64_t j = 0; j < cols; ++j)
+    if (!mask || mask[j]) m = x[j] > m ? x[j] : m;
+  if (m == -INFINITY) {
+    for (int64_t j = 0; j < cols; ++j) x[j] = 0.0f;
+    return;
+  }
+  float s = 0.0f;
+  for (int64_t j = 0; j < cols; ++j) {
+    float e = (!mask || mask[j]) ? common::fast_exp(x[j] - m) : 0.0f;
+    x[j] = e;
+    s += e;
+  }
+  float inv = 1.0f / s;
+#pragma omp simd
+  for (int64_t j = 0; j < cols; ++j) x[j] *= inv;
+}
+
+}  // namespace mapet::cpu
