@@ -1,0 +1,192 @@
+#include "data/transforms.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+#include "data/jpeg.h"
+#include "engine/tensor.h"
+
+namespace mapet::data {
+
+namespace {
+
+// Python's round(): halves go to the even neighbour (the FPU's default mode).
+int py_round(double x) { return static_cast<int>(std::nearbyint(x)); }
+
+}  // namespace
+
+void TransformConfig::validate() const {
+  auto bad = [](const std::string& what) { throw Error("transform setting " + what); };
+  if (size <= 0) bad("--img-size " + std::to_string(size) + " must be positive");
+  if (!(scale_min > 0 && scale_min <= scale_max && scale_max <= 1))
+    bad("--scale " + std::to_string(scale_min) + " " + std::to_string(scale_max) + " must satisfy 0 < min <= max <= 1");
+  if (!(ratio_min > 0 && ratio_min <= ratio_max))
+    bad("--ratio " + std::to_string(ratio_min) + " " + std::to_string(ratio_max) + " must satisfy 0 < min <= max");
+  if (!(hflip >= 0 && hflip <= 1)) bad("--hflip " + std::to_string(hflip) + " must be a probability in [0, 1]");
+  if (brightness < 0 || contrast < 0 || saturation < 0) bad("--color-jitter values must be >= 0");
+  if (!(crop_pct > 0 && crop_pct <= 1)) bad("--crop-pct " + std::to_string(crop_pct) + " must be in (0, 1]");
+  for (float s : std)
+    if (!(s > 0)) bad("--std values must be positive");
+}
+
+std::string TransformConfig::str() const {
+  std::ostringstream o;
+  o << "size " << size << ", scale (" << scale_min << ", " << scale_max << "), ratio (" << ratio_min << ", "
+    << ratio_max << "), hflip " << hflip << ", jitter (" << brightness << ", " << contrast << ", " << saturation
+    << "), crop_pct " << crop_pct << ", " << (interpolation == Filter::bicubic ? "bicubic" : "bilinear")
+    << ", mean (" << mean[0] << ", " << mean[1] << ", " << mean[2] << "), std (" << std[0] << ", " << std[1] << ", "
+    << std[2] << ")";
+  return o.str();
+}
+
+bool TransformConfig::train_is_center_view() const {
+  return scale_min == 1 && scale_max == 1 && ratio_min == 1 && ratio_max == 1 && hflip == 0;
+}
+
+Box random_resized_crop_box(int width, int height, double scale_min, double scale_max, double ratio_min,
+                            double ratio_max, const SampleRng& rng) {
+  const double area = static_cast<double>(width) * height;
+  const double log_lo = std::log(ratio_min), log_hi = std::log(ratio_max);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    uint64_t d = kWordCrop + 4 * attempt;
+    double target_area = area * rng.uniform(d, scale_min, scale_max);
+    double aspect = std::exp(rng.uniform(d + 1, log_lo, log_hi));
+    int w = py_round(std::sqrt(target_area * aspect));
+    int h = py_round(std::sqrt(target_area / aspect));
+    if (0 < w && w <= width && 0 < h && h <= height) {
+      int top = static_cast<int>(rng.randint(d + 2, height - h + 1));
+      int left = static_cast<int>(rng.randint(d + 3, width - w + 1));
+      return Box{double(left), double(top), double(left + w), double(top + h)};
+    }
+  }
+  // Fallback: the whole image, clamped to the ratio range, centered.
+  double in_ratio = static_cast<double>(width) / height;
+  int w = width, h = height;
+  if (in_ratio < ratio_min) h = py_round(w / ratio_min);
+  else if (in_ratio > ratio_max) w = py_round(h * ratio_max);
+  int top = (height - h) / 2, left = (width - w) / 2;
+  return Box{double(left), double(top), double(left + w), double(top + h)};
+}
+
+Box eval_box(int width, int height, int size, double crop_pct) {
+  int scale_size = static_cast<int>(std::floor(size / crop_pct));  // timm
+  // torchvision Resize(int): the shorter side becomes scale_size, the longer
+  // one int(scale_size * long / short).
+  bool w_short = width <= height;
+  int s = w_short ? width : height, l = w_short ? height : width;
+  int new_l = static_cast<int>(static_cast<double>(scale_size) * l / s);
+  int new_w = w_short ? scale_size : new_l, new_h = w_short ? new_l : scale_size;
+  // CenterCrop: offsets int(round((resized - size) / 2)), in resized pixels.
+  int top = py_round((new_h - size) / 2.0), left = py_round((new_w - size) / 2.0);
+  double sx = static_cast<double>(width) / new_w, sy = static_cast<double>(height) / new_h;
+  return Box{left * sx, top * sy, (left + size) * sx, (top + size) * sy};
+}
+
+Box center_box(int width, int height) {
+  int side = std::min(width, height);
+  int left = (width - side) / 2, top = (height - side) / 2;
+  return Box{double(left), double(top), double(left + side), double(top + side)};
+}
+
+Jitter draw_jitter(const TransformConfig& cfg, const SampleRng& rng) {
+  Jitter j;
+  // torchvision: a random order (randperm), then each factor uniform in [max(0, 1 - v), 1 + v].
+  for (int i = 2; i > 0; --i) std::swap(j.order[i], j.order[rng.randint(kWordJitter + i, i + 1)]);
+  auto factor = [&](float v, uint64_t word) {
+    return v > 0 ? static_cast<float>(rng.uniform(word, std::max(0.0, 1.0 - v), 1.0 + v)) : 1.0f;
+  };
+  j.brightness = factor(cfg.brightness, kWordJitter + 3);
+  j.contrast = factor(cfg.contrast, kWordJitter + 4);
+  j.saturation = factor(cfg.saturation, kWordJitter + 5);
+  return j;
+}
+
+Plan plan(const TransformConfig& cfg, Mode mode, int src_w, int src_h, const SampleRng& rng) {
+  Plan p;
+  p.view.src_w = src_w;
+  p.view.src_h = src_h;
+  if (mode == Mode::train) {
+    p.view.box = random_resized_crop_box(src_w, src_h, cfg.scale_min, cfg.scale_max, cfg.ratio_min, cfg.ratio_max, rng);
+    p.view.flip = cfg.hflip > 0 && rng.uniform(kWordFlip) < cfg.hflip;
+    p.jitter = draw_jitter(cfg, rng);
+  } else if (mode == Mode::eval) {
+    p.view.box = eval_box(src_w, src_h, cfg.size, cfg.crop_pct);
+  } else {
+    p.view.box = center_box(src_w, src_h);
+  }
+  return p;
+}
+
+Image render_view(const Image& img, const View& view, int denom, int size, Filter f) {
+  const Box& b = view.box;
+  Box scaled{b.x0 / denom, b.y0 / denom, b.x1 / denom, b.y1 / denom};
+  return resample(img, scaled, size, size, f);
+}
+
+void to_normalized_chw(const Image& img, bool flip, const Jitter& jitter, const Rgb& mean, const Rgb& std, float* out) {
+  const int w = img.width, h = img.height;
+  const size_t plane = static_cast<size_t>(w) * h;
+  // y = (x / 255 - mean) / std = x * a + b
+  float a[3], b[3];
+  for (int c = 0; c < 3; ++c) a[c] = 1.0f / (255.0f * std[c]), b[c] = -mean[c] / std[c];
+  if (!jitter.active()) {
+    for (int y = 0; y < h; ++y) {
+      const uint8_t* s = img.row(y);
+      for (int c = 0; c < 3; ++c) {
+        float* o = out + c * plane + static_cast<size_t>(y) * w;
+        if (flip)
+          for (int x = 0; x < w; ++x) o[x] = s[(w - 1 - x) * 3 + c] * a[c] + b[c];
+        else
+          for (int x = 0; x < w; ++x) o[x] = s[x * 3 + c] * a[c] + b[c];
+      }
+    }
+    return;
+  }
+  // Colour jitter as torchvision's tensor functions define it, on [0, 1] floats:
+  // brightness blends with black, contrast with the mean grey level of the
+  // image, saturation with each pixel's grey level; each result clamped to [0, 1].
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* s = img.row(y);
+    for (int x = 0; x < w; ++x) {
+      int sx = flip ? w - 1 - x : x;
+      for (int c = 0; c < 3; ++c) out[c * plane + static_cast<size_t>(y) * w + x] = s[sx * 3 + c] / 255.0f;
+    }
+  }
+  float *r = out, *g = out + plane, *bl = out + 2 * plane;
+  auto gray = [&](size_t i) { return 0.2989f * r[i] + 0.587f * g[i] + 0.114f * bl[i]; };
+  auto blend = [](float v, float other, float ratio) { return std::clamp(ratio * v + (1 - ratio) * other, 0.0f, 1.0f); };
+  for (int op : jitter.order) {
+    if (op == 0 && jitter.brightness != 1) {
+      for (size_t i = 0; i < 3 * plane; ++i) out[i] = blend(out[i], 0.0f, jitter.brightness);
+    } else if (op == 1 && jitter.contrast != 1) {
+      double sum = 0;
+      for (size_t i = 0; i < plane; ++i) sum += gray(i);
+      float m = static_cast<float>(sum / plane);
+      for (size_t i = 0; i < 3 * plane; ++i) out[i] = blend(out[i], m, jitter.contrast);
+    } else if (op == 2 && jitter.saturation != 1) {
+      for (size_t i = 0; i < plane; ++i) {
+        float gv = gray(i);
+        r[i] = blend(r[i], gv, jitter.saturation);
+        g[i] = blend(g[i], gv, jitter.saturation);
+        bl[i] = blend(bl[i], gv, jitter.saturation);
+      }
+    }
+  }
+  for (int c = 0; c < 3; ++c)
+    for (size_t i = 0; i < plane; ++i) out[c * plane + i] = (out[c * plane + i] - mean[c]) / std[c];
+}
+
+View transform_jpeg(const uint8_t* data, size_t n, const std::string& path, const TransformConfig& cfg, Mode mode,
+                    const SampleRng& rng, float* out) {
+  JpegInfo info = read_jpeg_info(data, n, path);
+  Plan p = plan(cfg, mode, info.width, info.height, rng);
+  int denom = cfg.dct_scaling ? pick_dct_denominator(p.view.box.width(), p.view.box.height(), cfg.size, cfg.size) : 1;
+  Image img = decode_jpeg(data, n, path, denom);
+  Image rendered = render_view(img, p.view, denom, cfg.size, cfg.interpolation);
+  to_normalized_chw(rendered, p.view.flip, p.jitter, cfg.mean, cfg.std, out);
+  return p.view;
+}
+
+}  // namespace mapet::data
