@@ -14,8 +14,11 @@ namespace mapet::data {
 
 namespace {
 
-// One TurboJPEG handle per thread and direction: handles are not thread-safe,
-// and creating one per image costs more than decoding a small image.
+// One TurboJPEG decompressor per thread: handles are not thread-safe, and
+// creating one per image costs more than decoding a small image. Compression
+// gets a fresh handle per image: libjpeg-turbo 2.1 carries settings (the
+// progressive scan script) from one tjCompress2 call to the next, so a baseline
+// image encoded after a progressive one came out corrupt.
 struct Handle {
   tjhandle h;
   explicit Handle(bool compress) : h(compress ? tjInitCompress() : tjInitDecompress()) {
@@ -26,11 +29,6 @@ struct Handle {
 
 tjhandle decompressor() {
   thread_local Handle handle(false);
-  return handle.h;
-}
-
-tjhandle compressor() {
-  thread_local Handle handle(true);
   return handle.h;
 }
 
@@ -133,7 +131,8 @@ std::vector<uint8_t> encode_jpeg(const uint8_t* pixels, int width, int height, J
   int format = color == JpegColor::rgb ? TJPF_RGB : color == JpegColor::gray ? TJPF_GRAY : TJPF_CMYK;
   int subsamp = color == JpegColor::gray ? TJSAMP_GRAY : opt.subsample ? TJSAMP_420 : TJSAMP_444;
   int flags = opt.progressive ? TJFLAG_PROGRESSIVE : 0;
-  tjhandle tj = compressor();
+  Handle handle(true);
+  tjhandle tj = handle.h;
   unsigned char* buf = nullptr;
   unsigned long len = 0;
   if (tjCompress2(tj, pixels, width, 0, height, format, &buf, &len, subsamp, opt.quality, flags) != 0) {
