@@ -107,7 +107,12 @@ Plan plan(const TransformConfig& cfg, Mode mode, int src_w, int src_h, const Sam
   Plan p;
   p.view.src_w = src_w;
   p.view.src_h = src_h;
-  if (mode == Mode::train) {
+  if (mode == Mode::train && cfg.train_is_center_view()) {
+    // torchvision would move a W = H +- 1 image's square by one pixel at random
+    // (see transforms.h); the exact center view keeps tokens aligned.
+    p.view.box = center_box(src_w, src_h);
+    p.jitter = draw_jitter(cfg, rng);
+  } else if (mode == Mode::train) {
     p.view.box = random_resized_crop_box(src_w, src_h, cfg.scale_min, cfg.scale_max, cfg.ratio_min, cfg.ratio_max, rng);
     p.view.flip = cfg.hflip > 0 && rng.uniform(kWordFlip) < cfg.hflip;
     p.jitter = draw_jitter(cfg, rng);

@@ -6,8 +6,12 @@
 // eval:  Resize(floor(size / crop_pct)) of the shorter side -> CenterCrop(size)
 //        -> ToTensor -> Normalize                  (timm's eval transform)
 // center: the largest centered square resized to size; no flip, no jitter. This
-//        is what train gives with scale (1, 1), ratio (1, 1), hflip 0 (the MaPeT
-//        pre-training config), and the view on which visual tokens are computed.
+//        is the view on which visual tokens are computed, and what train gives
+//        with scale (1, 1), ratio (1, 1), hflip 0 (the MaPeT pre-training
+//        config): torchvision's RandomResizedCrop then always falls back to the
+//        centered square, except for images whose sides differ by exactly one
+//        pixel, where it places the square 0 or 1 pixel off center at random;
+//        we take the center there too, so tokens stay exactly aligned.
 //
 // Each geometry is a View: the region of the original image (in its pixels)
 // that becomes the output, and a flip flag. The resize reads that region
