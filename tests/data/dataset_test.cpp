@@ -1,0 +1,147 @@
+// ImageFolder and CSV datasets (torchvision's order), and the token store.
+#include "data/dataset.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "data/token_store.h"
+#include "engine/tensor.h"
+#include "tests/data/data_test_util.h"
+
+namespace mapet::data {
+namespace {
+
+using test::TempDir;
+
+void touch(const std::string& path) { test::write_bytes(path, {0xFF, 0xD8, 0xFF}); }
+
+TEST(ImageFolder, ClassesAndFilesInTorchvisionOrder) {
+  TempDir dir;
+  for (const char* f : {"zebra/b.jpg", "zebra/a.JPEG", "ant/sub/z.jpg", "ant/y.jpg", "ant/sub/a.png", "Bee/1.jpg",
+                        "ant/notes.txt"})
+    touch(dir / f);
+  test::fs::create_directories(dir / "empty_class");
+  Dataset d = load_image_folder(dir.str());
+  EXPECT_EQ(d.classes, (std::vector<std::string>{"Bee", "ant", "empty_class", "zebra"}));  // byte order, like sorted()
+  std::vector<std::pair<std::string, int64_t>> got;
+  for (const Sample& s : d.samples) got.emplace_back(s.path, s.label);
+  std::vector<std::pair<std::string, int64_t>> want = {
+      {"Bee/1.jpg", 0}, {"ant/y.jpg", 1}, {"ant/sub/a.png", 1}, {"ant/sub/z.jpg", 1}, {"zebra/a.JPEG", 3}, {"zebra/b.jpg", 3}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(d.num_classes(), 4);
+  EXPECT_EQ(d.full_path(0), dir.str() + "/Bee/1.jpg");
+}
+
+TEST(ImageFolder, MissingOrEmptyFoldersAreClearErrors) {
+  TempDir dir;
+  EXPECT_THROW(load_image_folder(dir / "nope"), Error);
+  try {
+    load_image_folder(dir.str());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir.str()), std::string::npos);
+  }
+}
+
+TEST(CsvDataset, ReadsPathLabelLinesRelativeToRoot) {
+  TempDir dir;
+  std::ofstream(dir / "train.csv") << "path,label\nimgs/a.jpg,3\n\nimgs/b, with comma.jpg , 0\n";
+  Dataset d = load_dataset(dir / "train.csv");
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d.samples[0].path, "imgs/a.jpg");
+  EXPECT_EQ(d.samples[0].label, 3);
+  EXPECT_EQ(d.samples[1].path, "imgs/b, with comma.jpg");
+  EXPECT_EQ(d.full_path(1), dir.str() + "/imgs/b, with comma.jpg");
+  EXPECT_EQ(d.num_classes(), 4);
+  std::ofstream(dir / "bad.csv") << "a.jpg,1\nb.jpg,cat\n";
+  try {
+    load_csv(dir / "bad.csv", dir.str());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.csv' line 2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Dataset, FileListHashSeesOrderNamesAndLabels) {
+  Dataset a;
+  a.samples = {{"x/1.jpg", 0}, {"y/2.jpg", 1}};
+  Dataset b = a, c = a, e = a;
+  std::swap(b.samples[0], b.samples[1]);
+  c.samples[1].label = 0;
+  e.samples[1].path = "y/3.jpg";
+  EXPECT_NE(a.file_list_hash(), b.file_list_hash());
+  EXPECT_NE(a.file_list_hash(), c.file_list_hash());
+  EXPECT_NE(a.file_list_hash(), e.file_list_hash());
+  EXPECT_EQ(a.file_list_hash(), Dataset(a).file_list_hash());
+}
+
+TEST(TokenStore, WritesAndMapsRows) {
+  TempDir dir;
+  const std::string path = dir / "tokens.bin";
+  TokenStoreHeader h{5, 4, 8192, 0x1234};
+  {
+    TokenStoreWriter w(path, h);
+    for (uint64_t i = 5; i-- > 0;) {  // any order
+      uint16_t row[4] = {uint16_t(i), uint16_t(i * 10), uint16_t(8191), uint16_t(i + 1)};
+      w.set(i, row);
+    }
+    uint16_t bad[4] = {0, 0, 8192, 0};
+    EXPECT_THROW(w.set(0, bad), Error);
+    w.finish();
+  }
+  EXPECT_FALSE(test::fs::exists(path + ".tmp"));
+  TokenStore s(path);
+  EXPECT_EQ(s.header().count, 5u);
+  EXPECT_EQ(s.header().tokens_per_image, 4u);
+  EXPECT_EQ(s.header().vocab_size, 8192u);
+  EXPECT_EQ(s.row(3)[1], 30);
+  EXPECT_EQ(s.row(4)[3], 5);
+  EXPECT_NO_THROW(s.check_matches(0x1234, 5, "ds", 4));
+  EXPECT_THROW(s.row(5), Error);
+}
+
+TEST(TokenStore, RefusesAMismatchedOrDamagedStore) {
+  TempDir dir;
+  const std::string path = dir / "tokens.bin";
+  {
+    TokenStoreWriter w(path, TokenStoreHeader{3, 2, 16, 42});
+    w.finish();
+  }
+  TokenStore s(path);
+  auto message = [&](auto fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string m = message([&] { s.check_matches(43, 3, "imagenet/train"); });
+  EXPECT_NE(m.find("different file list"), std::string::npos) << m;
+  EXPECT_NE(m.find(path), std::string::npos) << m;
+  EXPECT_NE(m.find("imagenet/train"), std::string::npos) << m;
+  m = message([&] { s.check_matches(42, 4, "ds"); });
+  EXPECT_NE(m.find("3 images"), std::string::npos) << m;
+  m = message([&] { s.check_matches(42, 3, "ds", 196); });
+  EXPECT_NE(m.find("196"), std::string::npos) << m;
+
+  test::fs::resize_file(path, 64 + 3 * 2 * 2 - 1);
+  m = message([&] { TokenStore t(path); });
+  EXPECT_NE(m.find("truncated"), std::string::npos) << m;
+  test::write_bytes(dir / "junk.bin", std::vector<uint8_t>(100, 7));
+  m = message([&] { TokenStore t(dir / "junk.bin"); });
+  EXPECT_NE(m.find("not a mapet token store"), std::string::npos) << m;
+  m = message([&] { TokenStore t(dir / "missing.bin"); });
+  EXPECT_NE(m.find("missing.bin"), std::string::npos) << m;
+}
+
+TEST(TokenStore, UnfinishedWriterLeavesNoFile) {
+  TempDir dir;
+  { TokenStoreWriter w(dir / "t.bin", TokenStoreHeader{3, 2, 16, 42}); }
+  EXPECT_FALSE(test::fs::exists(dir / "t.bin"));
+  EXPECT_FALSE(test::fs::exists(dir / "t.bin.tmp"));
+}
+
+}  // namespace
+}  // namespace mapet::data
