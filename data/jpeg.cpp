@@ -19,6 +19,8 @@ namespace {
 // gets a fresh handle per image: libjpeg-turbo 2.1 carries settings (the
 // progressive scan script) from one tjCompress2 call to the next, so a baseline
 // image encoded after a progressive one came out corrupt.
+// The decompressor is also replaced after any failure: a handle that has seen
+// a corrupt file can misread the next, good one ("Unsupported marker type").
 struct Handle {
   tjhandle h;
   explicit Handle(bool compress) : h(compress ? tjInitCompress() : tjInitDecompress()) {
@@ -27,9 +29,22 @@ struct Handle {
   ~Handle() { tjDestroy(h); }
 };
 
+std::unique_ptr<Handle>& decompressor_slot() {
+  thread_local std::unique_ptr<Handle> handle;
+  return handle;
+}
+
 tjhandle decompressor() {
-  thread_local Handle handle(false);
-  return handle.h;
+  std::unique_ptr<Handle>& handle = decompressor_slot();
+  if (!handle) handle = std::make_unique<Handle>(false);
+  return handle->h;
+}
+
+// The message of the last failure, then a fresh handle for the next image.
+std::string take_error_and_reset(tjhandle tj) {
+  std::string msg = tjGetErrorStr2(tj);
+  decompressor_slot().reset();
+  return msg;
 }
 
 // Names common non-JPEG formats so the message says what the file really is.
@@ -70,7 +85,7 @@ JpegInfo read_jpeg_info(const uint8_t* data, size_t size, const std::string& pat
   int w = 0, h = 0, subsamp = 0, colorspace = 0;
   tjhandle tj = decompressor();
   if (tjDecompressHeader3(tj, data, static_cast<unsigned long>(size), &w, &h, &subsamp, &colorspace) != 0)
-    throw Error(quoted(path) + " is not a readable JPEG (truncated or corrupt header): " + tjGetErrorStr2(tj));
+    throw Error(quoted(path) + " is not a readable JPEG (truncated or corrupt header): " + take_error_and_reset(tj));
   if (w <= 0 || h <= 0) throw Error(quoted(path) + " has an empty image (" + std::to_string(w) + "x" + std::to_string(h) + ")");
   if (static_cast<int64_t>(w) * h > kMaxImagePixels)
     throw Error(quoted(path) + " is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
@@ -90,11 +105,19 @@ int pick_dct_denominator(double region_w, double region_h, int out_w, int out_h)
 }
 
 Image decode_jpeg(const uint8_t* data, size_t size, const std::string& path, int denom) {
+  Image img;
+  decode_jpeg_into(data, size, path, denom, img);
+  return img;
+}
+
+void decode_jpeg_into(const uint8_t* data, size_t size, const std::string& path, int denom, Image& img) {
   if (denom != 1 && denom != 2 && denom != 4 && denom != 8)
     throw Error("decode_jpeg(" + quoted(path) + "): scale 1/" + std::to_string(denom) + " is not one of 1, 1/2, 1/4, 1/8");
   JpegInfo info = read_jpeg_info(data, size, path);
   tjscalingfactor sf{1, denom};
-  Image img(TJSCALED(info.width, sf), TJSCALED(info.height, sf));
+  img.width = TJSCALED(info.width, sf);
+  img.height = TJSCALED(info.height, sf);
+  img.pixels.resize(static_cast<size_t>(img.width) * img.height * 3);
   tjhandle tj = decompressor();
   std::vector<uint8_t> cmyk;
   uint8_t* dst = img.pixels.data();
@@ -106,11 +129,12 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& path, int
   }
   int rc = tjDecompress2(tj, data, static_cast<unsigned long>(size), dst, img.width, 0, img.height, format, 0);
   if (rc != 0) {
-    std::string msg = tjGetErrorStr2(tj);
+    bool fatal_code = tjGetErrorCode(tj) == TJERR_FATAL;
+    std::string msg = take_error_and_reset(tj);
     // libjpeg reports a file cut short as a warning and fills the rest with
     // grey: for training that is a wrong image, so it is an error here. Other
     // warnings (e.g. extraneous bytes before a marker) leave the image intact.
-    bool fatal = tjGetErrorCode(tj) == TJERR_FATAL || msg.find("Premature end") != std::string::npos;
+    bool fatal = fatal_code || msg.find("Premature end") != std::string::npos;
     if (fatal) throw Error(quoted(path) + " could not be decoded (truncated or corrupt JPEG): " + msg);
   }
   if (info.cmyk) {
@@ -123,7 +147,6 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& path, int
       for (int c = 0; c < 3; ++c) img.pixels[i * 3 + c] = static_cast<uint8_t>((s[c] * s[3] + 127) / 255);
     }
   }
-  return img;
 }
 
 std::vector<uint8_t> encode_jpeg(const uint8_t* pixels, int width, int height, JpegColor color,

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <immintrin.h>
+
 #include "engine/tensor.h"
 
 namespace mapet::data {
@@ -62,46 +64,87 @@ void check_args(const Image& src, const Box& box, int out_w, int out_h) {
 
 }  // namespace
 
-Image resample(const Image& src, const Box& box, int out_w, int out_h, Filter f) {
+void resample_into(const Image& src, const Box& box, int out_w, int out_h, Filter f, Image& out) {
   check_args(src, box, out_w, out_h);
   Taps tx = make_taps(src.width, box.x0, box.x1, out_w, f);
   Taps ty = make_taps(src.height, box.y0, box.y1, out_h, f);
-  // Only the source rows some output row reads go through the horizontal pass.
-  int row_lo = src.height, row_hi = 0;
-  for (int y = 0; y < out_h; ++y)
-    if (ty.count[y] > 0) row_lo = std::min(row_lo, ty.first[y]), row_hi = std::max(row_hi, ty.first[y] + ty.count[y]);
-  row_hi = std::max(row_hi, row_lo);
-  const int stride = out_w * 3;
-  thread_local std::vector<float> tmp;  // reused across calls: no page faults per image
-  tmp.resize(static_cast<size_t>(row_hi - row_lo) * stride);
+  // Only the source columns some output column reads take part.
+  int col_lo = src.width, col_hi = 0;
+  for (int x = 0; x < out_w; ++x)
+    if (tx.count[x] > 0) col_lo = std::min(col_lo, tx.first[x]), col_hi = std::max(col_hi, tx.first[x] + tx.count[x]);
+  col_hi = std::max(col_hi, col_lo);
+  const int cols = col_hi - col_lo, stride = cols * 3;
 
-  for (int y = row_lo; y < row_hi; ++y) {
-    const uint8_t* s = src.row(y);
-    float* t = tmp.data() + static_cast<size_t>(y - row_lo) * stride;
+  // Vertical pass first, on 8-bit source rows: a long contiguous loop the
+  // compiler vectorises. It leaves out_h float rows (instead of box_h rows
+  // for horizontal-first), so the costlier horizontal pass has fewer rows.
+  thread_local std::vector<float> tmp;  // reused across calls: no page faults per image
+  tmp.resize(static_cast<size_t>(out_h) * stride + 4);  // +4: the last 4-wide load reads past the end
+  for (int y = 0; y < out_h; ++y) {
+    float* t = tmp.data() + static_cast<size_t>(y) * stride;
+    const float* w = &ty.w[static_cast<size_t>(y) * ty.max_taps];
+    const uint8_t* s0 = src.row(ty.first[y]) + col_lo * 3;
+    const size_t row_bytes = static_cast<size_t>(src.width) * 3;
+    int i = 0;
+#ifdef __AVX2__
+    // 32 values at a time kept in registers across all taps.
+    for (; i + 32 <= stride; i += 32) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int k = 0; k < ty.count[y]; ++k) {
+        const uint8_t* s = s0 + k * row_bytes + i;
+        __m256 wk = _mm256_set1_ps(w[k]);
+        __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+        __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16));
+        a0 = _mm256_fmadd_ps(wk, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b0)), a0);
+        a1 = _mm256_fmadd_ps(wk, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b0, 8))), a1);
+        a2 = _mm256_fmadd_ps(wk, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b1)), a2);
+        a3 = _mm256_fmadd_ps(wk, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b1, 8))), a3);
+      }
+      _mm256_storeu_ps(t + i, a0), _mm256_storeu_ps(t + i + 8, a1);
+      _mm256_storeu_ps(t + i + 16, a2), _mm256_storeu_ps(t + i + 24, a3);
+    }
+#endif
+    for (; i < stride; ++i) {
+      float a = 0;
+      for (int k = 0; k < ty.count[y]; ++k) a += w[k] * s0[k * row_bytes + i];
+      t[i] = a;
+    }
+  }
+  std::fill(tmp.end() - 4, tmp.end(), 0.0f);
+
+  // Horizontal pass: one RGB pixel per 4-float vector (the fourth lane is the
+  // next pixel's red, multiplied along and ignored).
+  if (out.width != out_w || out.height != out_h) out = Image(out_w, out_h);
+  for (int y = 0; y < out_h; ++y) {
+    const float* t = tmp.data() + static_cast<size_t>(y) * stride;
+    uint8_t* o = out.row(y);
     for (int x = 0; x < out_w; ++x) {
       const float* w = &tx.w[static_cast<size_t>(x) * tx.max_taps];
-      const uint8_t* p = s + tx.first[x] * 3;
-      float r = 0, g = 0, b = 0;
-      for (int k = 0; k < tx.count[x]; ++k, p += 3) r += w[k] * p[0], g += w[k] * p[1], b += w[k] * p[2];
-      t[x * 3 + 0] = r, t[x * 3 + 1] = g, t[x * 3 + 2] = b;
+      const float* p = t + (tx.first[x] - col_lo) * 3;
+      __m128 acc = _mm_setzero_ps();
+      int k = 0;
+#ifdef __AVX2__
+      // Two taps per 8-float vector: pixels k and k+1 side by side.
+      __m256 acc2 = _mm256_setzero_ps();
+      for (; k + 2 <= tx.count[x]; k += 2) {
+        __m256 px = _mm256_loadu2_m128(p + 3 * k + 3, p + 3 * k);
+        __m256 wk = _mm256_set_m128(_mm_set1_ps(w[k + 1]), _mm_set1_ps(w[k]));
+        acc2 = _mm256_fmadd_ps(wk, px, acc2);
+      }
+      acc = _mm_add_ps(_mm256_castps256_ps128(acc2), _mm256_extractf128_ps(acc2, 1));
+#endif
+      for (; k < tx.count[x]; ++k) acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(w[k]), _mm_loadu_ps(p + 3 * k)));
+      acc = _mm_min_ps(_mm_max_ps(_mm_add_ps(acc, _mm_set1_ps(0.5f)), _mm_setzero_ps()), _mm_set1_ps(255.0f));
+      alignas(16) int32_t v[4];
+      _mm_store_si128(reinterpret_cast<__m128i*>(v), _mm_cvttps_epi32(acc));
+      o[x * 3 + 0] = static_cast<uint8_t>(v[0]), o[x * 3 + 1] = static_cast<uint8_t>(v[1]), o[x * 3 + 2] = static_cast<uint8_t>(v[2]);
     }
   }
+}
 
-  Image out(out_w, out_h);
-  thread_local std::vector<float> acc;
-  acc.resize(stride);
-  for (int y = 0; y < out_h; ++y) {
-    std::fill(acc.begin(), acc.end(), 0.0f);
-    const float* w = &ty.w[static_cast<size_t>(y) * ty.max_taps];
-    for (int k = 0; k < ty.count[y]; ++k) {
-      const float* t = tmp.data() + static_cast<size_t>(ty.first[y] + k - row_lo) * stride;
-      const float wk = w[k];
-      float* a = acc.data();
-      for (int i = 0; i < stride; ++i) a[i] += wk * t[i];
-    }
-    uint8_t* o = out.row(y);
-    for (int i = 0; i < stride; ++i) o[i] = static_cast<uint8_t>(std::clamp(acc[i] + 0.5f, 0.0f, 255.0f));
-  }
+Image resample(const Image& src, const Box& box, int out_w, int out_h, Filter f) {
+  Image out;
+  resample_into(src, box, out_w, out_h, f, out);
   return out;
 }
 

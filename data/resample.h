@@ -26,11 +26,14 @@ struct Box {
 double filter_weight(Filter f, double x);
 double filter_support(Filter f);
 
-// Fast separable resampler: horizontal pass into a float buffer (only the rows
-// the vertical pass reads), vertical pass rounded to 8 bits. PIL rounds the
-// intermediate to 8 bits as well; we keep it in float, so results can differ
-// from PIL's by one level (more only next to overshoot clamped at 0 or 255).
+// Fast separable resampler: vertical pass into a float buffer (only the
+// columns the horizontal pass reads), horizontal pass rounded to 8 bits. PIL
+// goes horizontal first and rounds its intermediate to 8 bits; we keep it in
+// float, so results can differ from PIL's by a level or two (more only next to
+// overshoot clamped at 0 or 255).
 Image resample(const Image& src, const Box& box, int out_w, int out_h, Filter f);
+// The same into `out`, whose buffer is reused when it already has the size.
+void resample_into(const Image& src, const Box& box, int out_w, int out_h, Filter f, Image& out);
 
 // Reference: every output pixel summed directly from the filter definition in
 // float64, no tables, no intermediate rounding or clamping. Returns

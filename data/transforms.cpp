@@ -188,8 +188,11 @@ View transform_jpeg(const uint8_t* data, size_t n, const std::string& path, cons
   JpegInfo info = read_jpeg_info(data, n, path);
   Plan p = plan(cfg, mode, info.width, info.height, rng);
   int denom = cfg.dct_scaling ? pick_dct_denominator(p.view.box.width(), p.view.box.height(), cfg.size, cfg.size) : 1;
-  Image img = decode_jpeg(data, n, path, denom);
-  Image rendered = render_view(img, p.view, denom, cfg.size, cfg.interpolation);
+  thread_local Image decoded, rendered;  // per-thread buffers: no fresh pages per image
+  decode_jpeg_into(data, n, path, denom, decoded);
+  const Box& b = p.view.box;
+  resample_into(decoded, Box{b.x0 / denom, b.y0 / denom, b.x1 / denom, b.y1 / denom}, cfg.size, cfg.size,
+                cfg.interpolation, rendered);
   to_normalized_chw(rendered, p.view.flip, p.jitter, cfg.mean, cfg.std, out);
   return p.view;
 }
