@@ -53,11 +53,16 @@ void backward(const Var& loss) {
   // Take the tape first: closures must not see entries of a later forward.
   std::vector<TapeEntry> tape;
   tape.swap(g_tape);
+  // Hold every output that is still alive until its own entry has run: an
+  // intermediate result (a temporary of the forward) is often owned only by the
+  // closures of the ops that consumed it, which are freed during the walk.
+  std::vector<std::shared_ptr<VarImpl>> outs(tape.size());
+  for (size_t i = 0; i < tape.size(); ++i) outs[i] = tape[i].out.lock();
   for (size_t i = tape.size(); i-- > 0;) {
-    std::shared_ptr<VarImpl> out = tape[i].out.lock();
-    if (out && out->grad.defined()) tape[i].fn(out->grad);
-    // Free this op's saved tensors now, not at the end of the walk.
+    if (outs[i] && outs[i]->grad.defined()) tape[i].fn(outs[i]->grad);
+    // Free this op's saved tensors and output now, not at the end of the walk.
     tape[i].fn = nullptr;
+    outs[i].reset();
   }
 }
 

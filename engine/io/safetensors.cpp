@@ -78,10 +78,18 @@ TensorMap load_safetensors(const std::string& path) {
     if (name == "__metadata__") continue;
     auto where = [&](const std::string& what) { return "'" + path + "', tensor '" + name + "': " + what; };
     DType t;
-    if (!info.contains("dtype") || !parse_dtype(info["dtype"].get<std::string>(), t))
-      throw Error(where("unsupported or missing dtype"));
-    Shape shape = info.at("shape").get<Shape>();
-    auto off = info.at("data_offsets").get<std::vector<uint64_t>>();
+    Shape shape;
+    std::vector<uint64_t> off;
+    try {  // a field missing or of the wrong JSON type
+      if (!info.contains("dtype") || !parse_dtype(info["dtype"].get<std::string>(), t))
+        throw Error(where("unsupported or missing dtype"));
+      shape = info.at("shape").get<Shape>();
+      off = info.at("data_offsets").get<std::vector<uint64_t>>();
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(where(std::string("malformed header entry: ") + e.what()));
+    }
+    for (int64_t d : shape)
+      if (d < 0) throw Error(where("negative size in shape " + shape_str(shape)));
     if (off.size() != 2 || off[0] > off[1] || off[1] > data_len)
       throw Error(where("data_offsets outside the file (truncated file?)"));
     Tensor tensor = Tensor::empty(shape, t);

@@ -29,7 +29,7 @@ dnnl::engine& cpu_engine() {
 
 // What makes two GEMM calls share one oneDNN primitive.
 using PrimitiveKey = std::tuple<int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                                int64_t, int64_t, int64_t, bool, bool, float>;
+                                int64_t, int64_t, int64_t, bool, float, float>;
 
 struct PrimitiveCache {
   std::mutex mu;
@@ -61,8 +61,25 @@ void pack_bf16(const float* x, int64_t rows, int64_t cols, int64_t ld, int64_t b
     }
 }
 
+// C[b][i][j] += bias[j]
+void add_bias(const GemmShape& s, float* c, const float* bias) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t bi = 0; bi < s.batch; ++bi)
+    for (int64_t i = 0; i < s.m; ++i) {
+      float* row = c + bi * s.stride_c + i * s.ldc;
+      for (int64_t j = 0; j < s.n; ++j) row[j] += bias[j];
+    }
+}
+
 void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
                  const float* bias) {
+  if (bias && alpha != 1.0f) {
+    // oneDNN v2 scales its bias argument too (alpha * (AB + bias)), and its binary
+    // post-op misplaces a broadcast bias when C's batch stride is not m * ldc.
+    gemm_onednn(s, a, b, c, alpha, beta, nullptr);
+    add_bias(s, c, bias);
+    return;
+  }
   const bool bf16 = g_precision == GemmPrecision::bf16;
   // Stored extents: A is m x k (or k x m when transposed), B is k x n (or n x k).
   const int64_t a_rows = s.trans_a ? s.k : s.m, a_cols = s.trans_a ? s.m : s.k;
@@ -73,7 +90,7 @@ void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, f
   const int64_t b_batch = (s.batch > 1 && s.stride_b == 0) ? 1 : s.batch;
 
   PrimitiveKey key{bf16, s.trans_a, s.trans_b, s.m, s.n, s.k, lda, ldb, s.ldc, s.batch, sa, b_batch == 1 ? 0 : sb,
-                   s.stride_c, bias != nullptr, beta != 0.0f, alpha};
+                   s.stride_c, bias != nullptr, beta, alpha};  // beta is baked into the sum post-op
   PrimitiveCache& cache = primitive_cache();
   dnnl::matmul prim;
   dnnl::matmul::primitive_desc pd;

@@ -1,0 +1,89 @@
+// linear and matmul (engine/ops/linear.cpp) against float64 references.
+#include "engine/ops/linear.h"
+
+#include "tests/test_util.h"
+
+namespace mapet {
+namespace {
+
+// y[r, o] = sum_i x[r, i] w[o, i] + b[o]
+std::vector<double> linear_ref(const std::vector<std::vector<double>>& in, int64_t in_f, int64_t out_f) {
+  const auto &x = in[0], &w = in[1];
+  const int64_t rows = static_cast<int64_t>(x.size()) / in_f;
+  std::vector<double> y(static_cast<size_t>(rows * out_f));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out_f; ++o) {
+      double s = in.size() > 2 ? in[2][o] : 0.0;
+      for (int64_t i = 0; i < in_f; ++i) s += x[r * in_f + i] * w[o * in_f + i];
+      y[r * out_f + o] = s;
+    }
+  return y;
+}
+
+// c[b] = a[b] x (shared ? B : B[b]) for row-major [batch, m, k] x [k, n]
+std::vector<double> matmul_ref(const std::vector<std::vector<double>>& in, int64_t batch, int64_t m, int64_t k,
+                               int64_t n, bool shared) {
+  const auto &a = in[0], &b = in[1];
+  std::vector<double> c(static_cast<size_t>(batch * m * n), 0.0);
+  for (int64_t bi = 0; bi < batch; ++bi)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t kk = 0; kk < k; ++kk) s += a[(bi * m + i) * k + kk] * b[(shared ? 0 : bi * k * n) + kk * n + j];
+        c[(bi * m + i) * n + j] = s;
+      }
+  return c;
+}
+
+TEST(Linear, ThreeDInputWithAndWithoutBias) {
+  for (bool with_bias : {true, false}) {
+    const int64_t B = 3, T = 5, in_f = 7, out_f = 13;
+    uint64_t s = test::fresh_seed();
+    SCOPED_TRACE("bias=" + std::to_string(with_bias) + " seed=" + std::to_string(s));
+    std::vector<Tensor> in{test::randn({B, T, in_f}, s), test::randn({out_f, in_f}, s + 1)};
+    if (with_bias) in.push_back(test::randn({out_f}, s + 2));
+    test::check_op([with_bias](const std::vector<Var>& v) { return ops::linear(v[0], v[1], with_bias ? v[2] : Var()); },
+                   [=](const auto& x) { return linear_ref(x, in_f, out_f); }, in, 1e-5, 1e-5, 1e-4, 1e-4);
+  }
+}
+
+TEST(Linear, LargerForwardMatchesReference) {
+  const int64_t rows = 197, in_f = 67, out_f = 131;
+  uint64_t s = test::fresh_seed();
+  Tensor x = test::randn({rows, in_f}, s), w = test::randn({out_f, in_f}, s + 1), b = test::randn({out_f}, s + 2);
+  Var y = ops::linear(Var(x), Var(w), Var(b));
+  EXPECT_TRUE(test::all_close(
+      y.value(), linear_ref({test::to_double(x), test::to_double(w), test::to_double(b)}, in_f, out_f), 1e-5, 1e-4));
+}
+
+TEST(Linear, RejectsMismatchedShapes) {
+  Var x(Tensor::zeros({2, 7})), w(Tensor::zeros({3, 6})), b(Tensor::zeros({4}));
+  EXPECT_THROW(ops::linear(x, w, Var()), Error);
+  EXPECT_THROW(ops::linear(x, Var(Tensor::zeros({3, 7})), b), Error);
+}
+
+TEST(Matmul, BatchedAndSharedTwoDimensionalB) {
+  const int64_t B = 2, H = 3, m = 5, k = 7, n = 6;
+  for (bool shared : {false, true}) {
+    uint64_t s = test::fresh_seed();
+    SCOPED_TRACE("shared=" + std::to_string(shared) + " seed=" + std::to_string(s));
+    Shape bs = shared ? Shape{k, n} : Shape{B, H, k, n};
+    std::vector<Tensor> in{test::randn({B, H, m, k}, s), test::randn(bs, s + 1)};
+    test::check_op([](const std::vector<Var>& v) { return ops::matmul(v[0], v[1]); },
+                   [=](const auto& x) { return matmul_ref(x, B * H, m, k, n, shared); }, in, 1e-5, 1e-5, 1e-4, 1e-4);
+  }
+}
+
+TEST(Matmul, LargerForwardAndBadShapes) {
+  uint64_t s = test::fresh_seed();
+  Tensor a = test::randn({3, 67, 29}, s), b = test::randn({3, 29, 131}, s + 1);
+  Var c = ops::matmul(Var(a), Var(b));
+  EXPECT_EQ(c.shape(), (Shape{3, 67, 131}));
+  EXPECT_TRUE(test::all_close(c.value(), matmul_ref({test::to_double(a), test::to_double(b)}, 3, 67, 29, 131, false),
+                              1e-5, 1e-4));
+  EXPECT_THROW(ops::matmul(Var(a), Var(Tensor::zeros({3, 28, 5}))), Error);  // inner sizes
+  EXPECT_THROW(ops::matmul(Var(a), Var(Tensor::zeros({2, 29, 5}))), Error);  // batch sizes
+}
+
+}  // namespace
+}  // namespace mapet

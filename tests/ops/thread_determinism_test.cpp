@@ -1,0 +1,113 @@
+// Reductions give bit-identical results for 1 and 2 threads: a run must not
+// change with the size of the thread pool (kernels/cpu/reduce_rows.h).
+#include <omp.h>
+
+#include <cstring>
+
+#include "engine/ops/ops.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/reduce_rows.h"
+#include "tests/test_util.h"
+
+namespace mapet {
+namespace {
+
+// Runs f() with 1 and then 2 threads; f returns the bits to compare.
+::testing::AssertionResult same_for_1_and_2_threads(const std::function<std::vector<float>()>& f) {
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  std::vector<float> one = f();
+  omp_set_num_threads(2);
+  std::vector<float> two = f();
+  omp_set_num_threads(before);
+  if (one.size() != two.size()) return ::testing::AssertionFailure() << "sizes differ";
+  for (size_t i = 0; i < one.size(); ++i)
+    if (std::memcmp(&one[i], &two[i], sizeof(float)) != 0)
+      return ::testing::AssertionFailure() << "element " << i << ": " << one[i] << " with 1 thread, " << two[i]
+                                           << " with 2 (difference " << one[i] - two[i] << ")";
+  return ::testing::AssertionSuccess();
+}
+
+constexpr int64_t kRows = 1001, kCols = 67;  // many reduction chunks, an odd split between threads
+
+TEST(ThreadDeterminism, SumRowsAndBroadcastGradient) {
+  std::vector<float> x = test::randn({kRows, kCols}, test::fresh_seed(), 10.0f).to_vector();
+  std::vector<float> a = test::randn({kRows, kCols}, test::fresh_seed()).to_vector();
+  EXPECT_TRUE(same_for_1_and_2_threads([&] {
+    std::vector<float> out(kCols);
+    cpu::sum_rows(x.data(), out.data(), kRows, kCols);
+    return out;
+  }));
+  EXPECT_TRUE(same_for_1_and_2_threads([&] {
+    std::vector<float> out(kCols);
+    cpu::mul_broadcast_grad_b(x.data(), a.data(), out.data(), kRows * kCols, kCols);
+    return out;
+  }));
+}
+
+// Weight gradients are GEMMs with a long inner dimension (all the tokens of a batch).
+TEST(ThreadDeterminism, GemmWithLongInnerDimension) {
+  const int64_t m = 13, n = 7, k = 20011;
+  std::vector<float> a = test::randn({k, m}, test::fresh_seed()).to_vector(),
+                     b = test::randn({k, n}, test::fresh_seed()).to_vector();
+  const cpu::GemmBackend before = cpu::gemm_backend();
+  for (cpu::GemmBackend be : {cpu::GemmBackend::onednn, cpu::GemmBackend::openblas}) {
+    cpu::set_gemm_backend(be);
+    EXPECT_TRUE(same_for_1_and_2_threads([&] {
+      std::vector<float> c(m * n);
+      cpu::gemm(true, false, m, n, k, a.data(), b.data(), c.data());
+      return c;
+    })) << (be == cpu::GemmBackend::onednn ? "onednn" : "openblas");
+  }
+  cpu::set_gemm_backend(before);
+}
+
+TEST(ThreadDeterminism, LayerNormBackward) {
+  uint64_t s = test::fresh_seed();
+  std::vector<float> x = test::randn({kRows, kCols}, s, 3.0f).to_vector(),
+                     dy = test::randn({kRows, kCols}, s + 1).to_vector(), g = test::randn({kCols}, s + 2).to_vector(),
+                     b = test::randn({kCols}, s + 3).to_vector();
+  EXPECT_TRUE(same_for_1_and_2_threads([&] {
+    std::vector<float> y(x.size()), mean(kRows), rstd(kRows), dx(x.size()), dg(kCols), db(kCols);
+    cpu::layernorm_forward(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), kRows, kCols, 1e-6f);
+    cpu::layernorm_backward(dy.data(), x.data(), g.data(), mean.data(), rstd.data(), dx.data(), dg.data(), db.data(),
+                            kRows, kCols);
+    std::vector<float> all = y;
+    for (const auto* v : {&dx, &dg, &db}) all.insert(all.end(), v->begin(), v->end());
+    return all;
+  }));
+}
+
+// A small ViT-like step through the ops: linear (its dW, db and the GEMMs behind
+// them), layer norm, GELU, attention, mean pooling and cross-entropy.
+TEST(ThreadDeterminism, OpsForwardAndBackward) {
+  uint64_t s = test::fresh_seed();
+  const int64_t B = 3, T = 67, D = 24, H = 2;
+  Tensor x = test::randn({B, T, D}, s), w = test::randn({3 * D, D}, s + 1, 0.2f), bias = test::randn({3 * D}, s + 2),
+         head = test::randn({7, D}, s + 3, 0.2f);
+  Tensor labels = Tensor::from_vector(std::vector<int64_t>{1, 6, 0}, {3});
+  EXPECT_TRUE(same_for_1_and_2_threads([&] {
+    Var xv(x.clone(), true), wv(w.clone(), true), bv(bias.clone(), true), hv(head.clone(), true);
+    Var gamma(Tensor::full({D}, 1.0f), true), beta(Tensor::zeros({D}), true);
+    Var qkv = ops::linear(ops::layer_norm(xv, gamma, beta, 1e-6f), wv, bv);
+    auto part = [&](int i) {  // q, k or v as [B, H, T, D / H]
+      Var x = ops::contiguous(ops::slice(qkv, 2, i * D, (i + 1) * D));
+      return ops::transpose(ops::reshape(x, {B, T, H, D / H}), 1, 2);
+    };
+    Var att = ops::scaled_dot_product_attention(part(0), part(1), part(2));
+    Var pooled = ops::mean(ops::gelu(ops::reshape(ops::contiguous(ops::transpose(att, 1, 2)), {B, T, D})), 1);
+    Var loss = ops::cross_entropy(ops::linear(pooled, hv, Var()), labels, 0.1f);
+    autograd::backward(loss);
+    std::vector<float> all = loss.value().to_vector();
+    for (const Var* v : {&xv, &wv, &bv, &hv, &gamma, &beta}) {
+      std::vector<float> g = v->grad().to_vector();
+      all.insert(all.end(), g.begin(), g.end());
+    }
+    return all;
+  }));
+}
+
+}  // namespace
+}  // namespace mapet
