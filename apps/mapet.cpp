@@ -1,1 +1,25 @@
-int main() { return 0; }
+// mapet: the command-line tool. `mapet --help` lists the commands.
+#include <cstdio>
+#include <exception>
+
+#include "apps/commands.h"
+#include "engine/threads.h"
+
+int main(int argc, char** argv) {
+  mapet::init_threads_from_env();
+  CLI::App app{"mapet: MaPeT (Masked and Permuted Vision Transformer) pre-training, fine-tuning and validation"};
+  app.require_subcommand(1);
+  mapet::apps::register_debug_step(app);
+  mapet::apps::register_train_classifier(app);
+  mapet::apps::register_prepare(app);
+  mapet::apps::register_show_batch(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mapet: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -80,6 +80,15 @@ void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, f
     add_bias(s, c, bias);
     return;
   }
+  if (s.batch > 1 && s.stride_b == 0 && !s.trans_a && s.stride_a == s.m * s.lda && s.stride_c == s.m * s.ldc) {
+    // A shared B over a dense batch is one tall GEMM: fold the batch into m.
+    GemmShape t = s;
+    t.m = s.m * s.batch;
+    t.batch = 1;
+    t.stride_a = t.stride_b = t.stride_c = 0;
+    gemm_onednn(t, a, b, c, alpha, beta, bias);
+    return;
+  }
   const bool bf16 = g_precision == GemmPrecision::bf16;
   // Stored extents: A is m x k (or k x m when transposed), B is k x n (or n x k).
   const int64_t a_rows = s.trans_a ? s.k : s.m, a_cols = s.trans_a ? s.m : s.k;
@@ -99,9 +108,14 @@ void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, f
     auto it = cache.entries.find(key);
     if (it == cache.entries.end()) {
       dt in_t = bf16 ? dt::bf16 : dt::f32;
-      dnnl::memory::desc a_md({s.batch, s.m, s.k}, in_t, matrix_strides(s.trans_a, lda, sa));
-      dnnl::memory::desc b_md({b_batch, s.k, s.n}, in_t, matrix_strides(s.trans_b, ldb, b_batch == 1 ? 0 : sb));
-      dnnl::memory::desc c_md({s.batch, s.m, s.n}, dt::f32, dims{s.stride_c, s.ldc, 1});
+      // Size-1 batch dims get their natural stride: oneDNN picks its reference
+      // (100x slower) kernel for a zero batch stride.
+      const int64_t sa_n = s.batch == 1 ? a_rows * lda : sa;
+      const int64_t sb_n = b_batch == 1 ? b_rows * ldb : sb;
+      const int64_t sc_n = s.batch == 1 ? s.m * s.ldc : s.stride_c;
+      dnnl::memory::desc a_md({s.batch, s.m, s.k}, in_t, matrix_strides(s.trans_a, lda, sa_n));
+      dnnl::memory::desc b_md({b_batch, s.k, s.n}, in_t, matrix_strides(s.trans_b, ldb, sb_n));
+      dnnl::memory::desc c_md({s.batch, s.m, s.n}, dt::f32, dims{sc_n, s.ldc, 1});
       dnnl::memory::desc bias_md({1, 1, s.n}, dt::f32, dims{s.n, s.n, 1});
       dnnl::primitive_attr attr;
       if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
