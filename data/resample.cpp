@@ -64,6 +64,14 @@ void check_args(const Image& src, const Box& box, int out_w, int out_h) {
 
 }  // namespace
 
+std::pair<int, int> resample_source_range(int in_size, double in0, double in1, int out_size, Filter f) {
+  Taps t = make_taps(in_size, in0, in1, out_size, f);
+  int lo = in_size, hi = 0;
+  for (int i = 0; i < out_size; ++i)
+    if (t.count[i] > 0) lo = std::min(lo, t.first[i]), hi = std::max(hi, t.first[i] + t.count[i]);
+  return {std::min(lo, hi), hi};
+}
+
 void resample_into(const Image& src, const Box& box, int out_w, int out_h, Filter f, Image& out) {
   check_args(src, box, out_w, out_h);
   Taps tx = make_taps(src.width, box.x0, box.x1, out_w, f);

@@ -7,6 +7,7 @@
 //   bicubic:  Keys' cubic with a = -0.5, support 2
 // torchvision's resize / resized_crop on PIL images call exactly this.
 #pragma once
+#include <utility>
 #include <vector>
 
 #include "data/image.h"
@@ -25,6 +26,10 @@ struct Box {
 // The filter's value at distance x (in source pixels, before stretching).
 double filter_weight(Filter f, double x);
 double filter_support(Filter f);
+
+// The source pixels [first, last) of one axis (in_size long) that resampling
+// its span [in0, in1) to out_size pixels reads: all a crop needs decoded.
+std::pair<int, int> resample_source_range(int in_size, double in0, double in1, int out_size, Filter f);
 
 // Fast separable resampler: vertical pass into a float buffer (only the
 // columns the horizontal pass reads), horizontal pass rounded to 8 bits. PIL

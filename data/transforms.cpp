@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "data/jpeg.h"
+#include "data/jpeg_region.h"
 #include "engine/tensor.h"
 
 namespace mapet::data {
@@ -189,10 +190,21 @@ View transform_jpeg(const uint8_t* data, size_t n, const std::string& path, cons
   Plan p = plan(cfg, mode, info.width, info.height, rng);
   int denom = cfg.dct_scaling ? pick_dct_denominator(p.view.box.width(), p.view.box.height(), cfg.size, cfg.size) : 1;
   thread_local Image decoded, rendered;  // per-thread buffers: no fresh pages per image
-  decode_jpeg_into(data, n, path, denom, decoded);
   const Box& b = p.view.box;
-  resample_into(decoded, Box{b.x0 / denom, b.y0 / denom, b.x1 / denom, b.y1 / denom}, cfg.size, cfg.size,
-                cfg.interpolation, rendered);
+  Box box{b.x0 / denom, b.y0 / denom, b.x1 / denom, b.y1 / denom};  // in the decoded image
+  if (cfg.region_decode) {
+    // Decode just the pixels the resize reads; the box moves with the region's
+    // origin. Taps are clipped at the region's edges only where those are the
+    // image's, so the result is the same as from the whole image.
+    const int w = (info.width + denom - 1) / denom, h = (info.height + denom - 1) / denom;
+    auto [x0, x1] = resample_source_range(w, box.x0, box.x1, cfg.size, cfg.interpolation);
+    auto [y0, y1] = resample_source_range(h, box.y0, box.y1, cfg.size, cfg.interpolation);
+    Region got = decode_jpeg_region_into(data, n, path, denom, Region{x0, y0, x1, y1}, decoded);
+    box = Box{box.x0 - got.x0, box.y0 - got.y0, box.x1 - got.x0, box.y1 - got.y0};
+  } else {
+    decode_jpeg_into(data, n, path, denom, decoded);
+  }
+  resample_into(decoded, box, cfg.size, cfg.size, cfg.interpolation, rendered);
   to_normalized_chw(rendered, p.view.flip, p.jitter, cfg.mean, cfg.std, out);
   return p.view;
 }

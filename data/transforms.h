@@ -15,7 +15,8 @@
 //
 // Each geometry is a View: the region of the original image (in its pixels)
 // that becomes the output, and a flip flag. The resize reads that region
-// directly (PIL's resize with a box, so no separate crop copy); when the region
+// directly (PIL's resize with a box, so no separate crop copy), and only the
+// part of the JPEG that the resize reads is decoded (jpeg_region.h); when the region
 // is at least twice the output in both directions, the JPEG is decoded at 1/2,
 // 1/4 or 1/8 scale first (libjpeg's DCT scaling) and the box scaled with it.
 // Random draws come from SampleRng(seed, epoch, index): deterministic per sample.
@@ -49,6 +50,7 @@ struct TransformConfig {
   Filter interpolation = Filter::bicubic;
   Rgb mean = kImagenetMean, std = kImagenetStd;
   bool dct_scaling = true;  // decode at 1/2..1/8 when the output is that much smaller
+  bool region_decode = true;  // decode only the rows and columns the resize reads (jpeg_region.h)
 
   void validate() const;  // throws Error naming the bad setting
   std::string str() const;
