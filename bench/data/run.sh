@@ -13,7 +13,7 @@ bin="$build/bench/data/bench_data_transforms"
 if [ ! -x "$bin" ]; then  # bench/CMakeLists.txt may not include bench/data yet
   bin="$imgs/bench_data_transforms"
   c++ -std=c++20 -O3 -march=native -DNDEBUG -I"$here/../.." "$here/bench_transforms.cpp" \
-    "$build/data/libmapet_data.a" "$build/engine/libmapet_engine.a" -lturbojpeg -o "$bin"
+    "$build/data/libmapet_data.a" "$build/engine/libmapet_engine.a" -lturbojpeg -ljpeg -o "$bin"
 fi
 nproc_load=$(cut -d' ' -f1 /proc/loadavg)
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average $nproc_load"
