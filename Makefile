@@ -1,0 +1,35 @@
+# Two commands: `make demo` and `make test`. Both install missing system
+# packages, configure and build what they need, then run.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+BENCH ?= OFF
+
+.PHONY: all deps configure build demo test bench clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAPET_BENCH=$(BENCH) $(CMAKE_FLAGS) > $(BUILD).configure.log 2>&1 \
+	  || (cat $(BUILD).configure.log; exit 1)
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Until the pre-training app lands: a ViT classifier trained from scratch on
+# Fashion-MNIST (real photos of clothing), with progress and validation accuracy.
+demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target mapet
+	$(BUILD)/apps/mapet train-classifier --epochs 2 --output runs/demo-fashion-mnist-vit
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench:
+	@$(MAKE) build BENCH=ON
+
+clean:
+	rm -rf $(BUILD) $(BUILD).configure.log

@@ -1,0 +1,113 @@
+// Runs the real `mapet debug-step` binary on files this test writes.
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/io/safetensors.h"
+#include "engine/ops/loss.h"
+#include "models/registry.h"
+#include "tests/test_util.h"
+
+namespace mapet {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ProcResult {
+  int status;
+  std::string output;
+};
+
+ProcResult run_mapet(const std::string& args) {
+  std::string cmd = std::string(MAPET_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  int st = p ? pclose(p) : -1;
+  return {st, out};
+}
+
+class DebugStep : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("mapet_debug_step_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    models::ModelOptions o;
+    o.num_classes = 7, o.img_size = 32, o.patch_size = 8;
+    model = models::create_vit("vit_standard_tiny_patch16_224", o);
+    model->init_weights(4);
+    weights = (dir / "w.safetensors").string();
+    batch = (dir / "b.safetensors").string();
+    out = (dir / "o.safetensors").string();
+    io::save_safetensors(weights, io::state_dict(*model));
+    images = test::randn({3, 3, 32, 32}, 9);
+    labels = Tensor::from_vector(std::vector<int64_t>{6, 0, 3}, {3});
+    io::save_safetensors(batch, {{"images", images}, {"labels", labels}});
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string args(const std::string& extra = "") {
+    return "debug-step --model vit_standard_tiny_patch16_224 --num-classes 7 --patch-size 8 --weights " + weights +
+           " --batch " + batch + " --out " + out + " " + extra;
+  }
+
+  fs::path dir;
+  std::unique_ptr<models::VisionTransformer> model;
+  std::string weights, batch, out;
+  Tensor images, labels;
+};
+
+TEST_F(DebugStep, WritesLossLogitsAndEveryGradient) {
+  ProcResult r = run_mapet(args());
+  ASSERT_EQ(r.status, 0) << r.output;
+  io::TensorMap o = io::load_safetensors(out);
+  nn::Context ctx;
+  Var logits = model->forward(Var(images), ctx);
+  Var loss = ops::cross_entropy(logits, labels);
+  autograd::backward(loss);
+  EXPECT_EQ(o.at("loss").to_vector(), loss.value().to_vector());
+  EXPECT_EQ(o.at("logits").to_vector(), logits.value().to_vector());
+  for (const auto& p : model->named_parameters()) {
+    ASSERT_TRUE(o.count("grad." + p.name)) << p.name;
+    EXPECT_EQ(o.at("grad." + p.name).to_vector(), p.var.grad().to_vector()) << p.name;
+  }
+  EXPECT_EQ(o.count("param.cls_token"), 0u);
+}
+
+TEST_F(DebugStep, StepsWriteParametersThatMoved) {
+  ProcResult r = run_mapet(args("--steps 2 --lr 0.01"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  io::TensorMap o = io::load_safetensors(out);
+  ASSERT_TRUE(o.count("param.head.weight"));
+  EXPECT_NE(o.at("param.head.weight").to_vector(), model->parameter("head.weight").value().to_vector());
+}
+
+TEST_F(DebugStep, MissingOrExtraWeightsAreNamed) {
+  io::TensorMap sd = io::state_dict(*model);
+  sd.erase("blocks.1.attn.kv.bias");
+  io::save_safetensors(weights, sd);
+  ProcResult r = run_mapet(args());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("blocks.1.attn.kv.bias"), std::string::npos) << r.output;
+
+  sd = io::state_dict(*model);
+  sd["decoder.weight"] = Tensor::zeros({3, 3});
+  io::save_safetensors(weights, sd);
+  r = run_mapet(args());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("decoder.weight"), std::string::npos) << r.output;
+}
+
+TEST_F(DebugStep, ABadBatchFileIsNamed) {
+  io::save_safetensors(batch, {{"images", images}});
+  ProcResult r = run_mapet(args());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("labels"), std::string::npos) << r.output;
+  io::save_safetensors(batch, {{"images", images}, {"labels", labels}});
+  fs::resize_file(weights, 100);
+  r = run_mapet(args());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find(weights), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace mapet

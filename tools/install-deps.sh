@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages the build, tests and demo need; installs
+# nothing that is already there. Uses sudo when not root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libdnnl-dev ocl-icd-opencl-dev   # oneDNN (GEMM); its CMake config wants OpenCL headers
+  libopenblas-dev                  # CBLAS fallback GEMM
+  libturbojpeg0-dev zlib1g-dev     # JPEG decoding, PNG writing, gzip'ed IDX files
+  libfmt-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libbenchmark-dev
+  dataset-fashion-mnist            # the embedded real-image dataset
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
