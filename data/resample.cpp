@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <immintrin.h>
 
@@ -87,7 +88,7 @@ void resample_into(const Image& src, const Box& box, int out_w, int out_h, Filte
   // compiler vectorises. It leaves out_h float rows (instead of box_h rows
   // for horizontal-first), so the costlier horizontal pass has fewer rows.
   thread_local std::vector<float> tmp;  // reused across calls: no page faults per image
-  tmp.resize(static_cast<size_t>(out_h) * stride + 4);  // +4: the last 4-wide load reads past the end
+  tmp.resize(static_cast<size_t>(out_h) * stride + 8);  // +8: the last loads read past the end
   for (int y = 0; y < out_h; ++y) {
     float* t = tmp.data() + static_cast<size_t>(y) * stride;
     const float* w = &ty.w[static_cast<size_t>(y) * ty.max_taps];
@@ -118,34 +119,43 @@ void resample_into(const Image& src, const Box& box, int out_w, int out_h, Filte
       t[i] = a;
     }
   }
-  std::fill(tmp.end() - 4, tmp.end(), 0.0f);
+  std::fill(tmp.end() - 8, tmp.end(), 0.0f);
 
   // Horizontal pass: one RGB pixel per 4-float vector (the fourth lane is the
-  // next pixel's red, multiplied along and ignored).
+  // next pixel's red, multiplied along and ignored), two taps per 8-float
+  // vector with their weights laid out beforehand.
+  const int pairs = (tx.max_taps + 1) / 2;
+  thread_local std::vector<float> wx;
+  wx.assign(static_cast<size_t>(out_w) * pairs * 8, 0.0f);
+  for (int x = 0; x < out_w; ++x)
+    for (int k = 0; k < tx.count[x]; ++k)
+      std::fill_n(&wx[(static_cast<size_t>(x) * pairs + k / 2) * 8 + (k % 2) * 4], 4, tx.w[static_cast<size_t>(x) * tx.max_taps + k]);
   if (out.width != out_w || out.height != out_h) out = Image(out_w, out_h);
+  const __m128 half = _mm_set1_ps(0.5f), zero = _mm_setzero_ps(), top = _mm_set1_ps(255.0f);
   for (int y = 0; y < out_h; ++y) {
     const float* t = tmp.data() + static_cast<size_t>(y) * stride;
     uint8_t* o = out.row(y);
     for (int x = 0; x < out_w; ++x) {
-      const float* w = &tx.w[static_cast<size_t>(x) * tx.max_taps];
       const float* p = t + (tx.first[x] - col_lo) * 3;
-      __m128 acc = _mm_setzero_ps();
-      int k = 0;
+      const float* w = &wx[static_cast<size_t>(x) * pairs * 8];
+      const int n = (tx.count[x] + 1) / 2;  // an odd count's last pair has a zero weight
 #ifdef __AVX2__
-      // Two taps per 8-float vector: pixels k and k+1 side by side.
       __m256 acc2 = _mm256_setzero_ps();
-      for (; k + 2 <= tx.count[x]; k += 2) {
-        __m256 px = _mm256_loadu2_m128(p + 3 * k + 3, p + 3 * k);
-        __m256 wk = _mm256_set_m128(_mm_set1_ps(w[k + 1]), _mm_set1_ps(w[k]));
-        acc2 = _mm256_fmadd_ps(wk, px, acc2);
+      for (int k = 0; k < n; ++k)
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * k), _mm256_loadu2_m128(p + 6 * k + 3, p + 6 * k), acc2);
+      __m128 acc = _mm_add_ps(_mm256_castps256_ps128(acc2), _mm256_extractf128_ps(acc2, 1));
+#else
+      __m128 acc = _mm_setzero_ps();
+      for (int k = 0; k < n; ++k) {
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(w + 8 * k), _mm_loadu_ps(p + 6 * k)));
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(w + 8 * k + 4), _mm_loadu_ps(p + 6 * k + 3)));
       }
-      acc = _mm_add_ps(_mm256_castps256_ps128(acc2), _mm256_extractf128_ps(acc2, 1));
 #endif
-      for (; k < tx.count[x]; ++k) acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(w[k]), _mm_loadu_ps(p + 3 * k)));
-      acc = _mm_min_ps(_mm_max_ps(_mm_add_ps(acc, _mm_set1_ps(0.5f)), _mm_setzero_ps()), _mm_set1_ps(255.0f));
-      alignas(16) int32_t v[4];
-      _mm_store_si128(reinterpret_cast<__m128i*>(v), _mm_cvttps_epi32(acc));
-      o[x * 3 + 0] = static_cast<uint8_t>(v[0]), o[x * 3 + 1] = static_cast<uint8_t>(v[1]), o[x * 3 + 2] = static_cast<uint8_t>(v[2]);
+      __m128i v = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(_mm_add_ps(acc, half), zero), top));
+      v = _mm_packus_epi16(_mm_packs_epi32(v, v), v);  // 4 bytes: r, g, b, junk
+      uint32_t rgbx = static_cast<uint32_t>(_mm_cvtsi128_si32(v));
+      if (x + 1 < out_w) std::memcpy(o + x * 3, &rgbx, 4);  // the junk byte is overwritten by the next pixel
+      else std::memcpy(o + x * 3, &rgbx, 3);
     }
   }
 }
