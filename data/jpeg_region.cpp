@@ -55,7 +55,7 @@ bool has_end_marker(const uint8_t* data, size_t size) {
 }  // namespace
 
 Region decode_jpeg_region_into(const uint8_t* data, size_t size, const std::string& path, int denom,
-                               const Region& want, Image& out) {
+                               const Region& want, Image& out, bool fast) {
   read_jpeg_info(data, size, path);  // empty, not a JPEG, bomb: the same messages as decode_jpeg
   if (!has_end_marker(data, size))
     throw Error("'" + path + "' could not be decoded (truncated JPEG: no end-of-image marker)");
@@ -78,7 +78,8 @@ Region decode_jpeg_region_into(const uint8_t* data, size_t size, const std::stri
   cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   cinfo.scale_num = 1;
   cinfo.scale_denom = static_cast<unsigned>(denom);
-  cinfo.dct_method = JDCT_ISLOW;  // what TurboJPEG and PIL use by default
+  cinfo.dct_method = fast ? JDCT_IFAST : JDCT_ISLOW;  // ISLOW: what TurboJPEG and PIL use by default
+  cinfo.do_fancy_upsampling = fast ? FALSE : TRUE;
   jpeg_start_decompress(&cinfo);
   if (want.x0 < 0 || want.y0 < 0 || want.x1 > int(cinfo.output_width) || want.y1 > int(cinfo.output_height) ||
       want.x0 >= want.x1 || want.y0 >= want.y1) {

@@ -199,7 +199,7 @@ View transform_jpeg(const uint8_t* data, size_t n, const std::string& path, cons
     const int w = (info.width + denom - 1) / denom, h = (info.height + denom - 1) / denom;
     auto [x0, x1] = resample_source_range(w, box.x0, box.x1, cfg.size, cfg.interpolation);
     auto [y0, y1] = resample_source_range(h, box.y0, box.y1, cfg.size, cfg.interpolation);
-    Region got = decode_jpeg_region_into(data, n, path, denom, Region{x0, y0, x1, y1}, decoded);
+    Region got = decode_jpeg_region_into(data, n, path, denom, Region{x0, y0, x1, y1}, decoded, cfg.fast_decode);
     box = Box{box.x0 - got.x0, box.y0 - got.y0, box.x1 - got.x0, box.y1 - got.y0};
   } else {
     decode_jpeg_into(data, n, path, denom, decoded);

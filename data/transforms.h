@@ -51,6 +51,7 @@ struct TransformConfig {
   Rgb mean = kImagenetMean, std = kImagenetStd;
   bool dct_scaling = true;  // decode at 1/2..1/8 when the output is that much smaller
   bool region_decode = true;  // decode only the rows and columns the resize reads (jpeg_region.h)
+  bool fast_decode = false;    // fast IDCT and chroma upsampling (region decoding only; see jpeg_region.h)
 
   void validate() const;  // throws Error naming the bad setting
   std::string str() const;

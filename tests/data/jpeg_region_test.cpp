@@ -78,3 +78,26 @@ TEST(JpegRegion, TruncatedFilesAreRefusedWhateverTheRegion) {
 
 }  // namespace
 }  // namespace mapet::data
+
+namespace mapet::data {
+namespace {
+
+TEST(JpegRegion, FastDecodeStaysCloseToAccurate) {
+  Image src = test::smooth_image(160, 120, 2);
+  JpegEncodeOptions o;
+  o.quality = 90;
+  o.subsample = true;
+  std::vector<uint8_t> jpg = encode_jpeg(src.pixels.data(), 160, 120, JpegColor::rgb, o);
+  Image fast, accurate;
+  decode_jpeg_region_into(jpg.data(), jpg.size(), "f.jpg", 1, Region{0, 0, 160, 120}, fast, true);
+  decode_jpeg_region_into(jpg.data(), jpg.size(), "f.jpg", 1, Region{0, 0, 160, 120}, accurate, false);
+  double mean = 0;
+  for (size_t i = 0; i < fast.pixels.size(); ++i) mean += std::abs(int(fast.pixels[i]) - int(accurate.pixels[i]));
+  mean /= fast.pixels.size();
+  EXPECT_GT(mean, 0.0);  // it is a different decode
+  EXPECT_LT(mean, 2.0);
+  EXPECT_LE(test::max_abs_diff(fast, accurate), 24);
+}
+
+}  // namespace
+}  // namespace mapet::data
