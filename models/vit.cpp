@@ -60,7 +60,9 @@ void VisionTransformer::init_weights(uint64_t seed) {
     Tensor& t = p.var.mutable_value();
     const std::string& n = p.name;
     auto ends_with = [&](const char* s) { return n.size() >= strlen(s) && n.compare(n.size() - strlen(s), strlen(s), s) == 0; };
-    if (n == "cls_token") {
+    if (n == "mask_token" || n == "mask_positional_token") {
+      g.trunc_normal_(t, 0.02f);
+    } else if (n == "cls_token") {
       g.normal_(t, 0.0f, 1e-6f);
     } else if (n == "pos_embed") {
       g.trunc_normal_(t, 0.02f);

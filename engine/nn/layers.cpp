@@ -40,12 +40,18 @@ Var Attention::split_heads(const Var& x) const {
 }
 
 Var Attention::forward(const Var& x, const Tensor& mask) const {
-  const int64_t B = x.size(0), T = x.size(1);
-  Var qh = split_heads(q.forward(x));
-  Var kvx = kv.forward(x);  // [B, T, 2D]: k then v
+  return forward(x, x, [&](const Var& q, const Var& k, const Var& v) {
+    return ops::scaled_dot_product_attention(q, k, v, mask);
+  });
+}
+
+Var Attention::forward(const Var& x_q, const Var& x_kv, const AttendFn& attend) const {
+  const int64_t B = x_q.size(0), T = x_q.size(1);
+  Var qh = split_heads(q.forward(x_q));
+  Var kvx = kv.forward(x_kv);  // [B, Tk, 2D]: k then v
   Var kh = split_heads(ops::slice(kvx, 2, 0, dim));
   Var vh = split_heads(ops::slice(kvx, 2, dim, 2 * dim));
-  Var o = ops::scaled_dot_product_attention(qh, kh, vh, mask);  // [B, H, T, d]
+  Var o = attend(qh, kh, vh);  // [B, H, T, d]
   Var merged = ops::reshape(ops::contiguous(ops::transpose(o, 1, 2)), {B, T, dim});
   return proj.forward(merged);
 }
@@ -67,6 +73,10 @@ Block::Block(const BlockConfig& c)
 }
 
 Var Block::forward(const Var& x, Context& ctx, const Tensor& mask) const {
+  return forward(x, ctx, [&](const Attention& a, const Var& y) { return a.forward(y, mask); });
+}
+
+Var Block::forward(const Var& x, Context& ctx, const AttentionStep& attend) const {
   auto branch = [&](Var y, LayerScale* ls) {
     if (ls) y = ls->forward(y);
     if (training() && config.drop_path > 0.0f) {
@@ -75,7 +85,7 @@ Var Block::forward(const Var& x, Context& ctx, const Tensor& mask) const {
     }
     return y;
   };
-  Var h = ops::add(x, branch(attn.forward(norm1.forward(x), mask), ls1));
+  Var h = ops::add(x, branch(attend(attn, norm1.forward(x)), ls1));
   return ops::add(h, branch(mlp.forward(norm2.forward(h)), ls2));
 }
 

@@ -1,5 +1,7 @@
 // The layers a Vision Transformer is made of, named as in timm.
 #pragma once
+#include <functional>
+
 #include "engine/nn/module.h"
 
 namespace mapet::nn {
@@ -33,6 +35,10 @@ class Attention : public Module {
  public:
   Attention(int64_t dim, int64_t heads, bool qkv_bias = true);
   Var forward(const Var& x, const Tensor& mask = Tensor()) const;
+  // Queries from the rows of x_q, keys and values from the rows of x_kv;
+  // attend(q, k, v) ([B, H, T, d] each) computes the attention itself.
+  using AttendFn = std::function<Var(const Var& q, const Var& k, const Var& v)>;
+  Var forward(const Var& x_q, const Var& x_kv, const AttendFn& attend) const;
   // Splits [B, T, D] into heads [B, H, T, D/H] (a view).
   Var split_heads(const Var& x) const;
   int64_t dim, heads;
@@ -61,6 +67,9 @@ class Block : public Module {
  public:
   explicit Block(const BlockConfig& c);
   Var forward(const Var& x, Context& ctx, const Tensor& mask = Tensor()) const;
+  // The same block with the attention step supplied: attend(attn, norm1(x)) -> [B, T, D].
+  using AttentionStep = std::function<Var(const Attention& attn, const Var& x_normed)>;
+  Var forward(const Var& x, Context& ctx, const AttentionStep& attend) const;
   BlockConfig config;
   LayerNorm& norm1;
   Attention& attn;
