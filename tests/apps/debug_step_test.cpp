@@ -4,6 +4,8 @@
 
 #include "engine/io/safetensors.h"
 #include "engine/ops/loss.h"
+#include "models/mapet.h"
+#include "models/permutation.h"
 #include "models/registry.h"
 #include "tests/test_util.h"
 
@@ -107,6 +109,62 @@ TEST_F(DebugStep, ABadBatchFileIsNamed) {
   r = run_mapet(args());
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find(weights), std::string::npos) << r.output;
+}
+
+TEST_F(DebugStep, MapetWritesLogitsInNaturalPatchOrder) {
+  for (std::string objective : {"mapet", "pet", "mim"}) {
+    SCOPED_TRACE(objective);
+    models::MapetConfig c = models::mapet_config("mapet_tiny_patch16_224");
+    c.vit.img_size = 32, c.vit.patch_size = 8, c.vit.drop_path_rate = 0.0f;
+    c.objective = models::parse_objective(objective), c.least_number = 5, c.vocab_size = 13;
+    models::MapetModel m(c);
+    m.init_weights(6);
+    io::save_safetensors(weights, io::state_dict(m));
+    models::MapetBatch b;
+    b.images = images;
+    b.tokens = Tensor::empty({3, 16}, DType::i64);
+    b.perm = Tensor::empty({3, 16}, DType::i64);
+    b.mask = Tensor::empty({3, 16}, DType::u8);
+    models::PermutationConfig pc;
+    pc.grid = 4, pc.least_number = 5;
+    for (int64_t i = 0; i < 3; ++i) {
+      auto order = models::sample_permutation(pc, 2, i);
+      auto mask = models::sample_block_mask(4, 5, 2, i, 2);
+      for (int64_t p = 0; p < 16; ++p) {
+        b.perm.data<int64_t>()[i * 16 + p] = order[p];
+        b.tokens.data<int64_t>()[i * 16 + p] = (i * 7 + p * 5) % 13;
+        b.mask.data<uint8_t>()[i * 16 + p] = mask[p];
+      }
+    }
+    io::TensorMap file{{"images", b.images}, {"tokens", b.tokens}};
+    if (objective == "mim") file["mask"] = b.mask; else file["perm"] = b.perm;
+    io::save_safetensors(batch, file);
+    ProcResult r = run_mapet("debug-step --model mapet_tiny_patch16_224 --patch-size 8 --least-number 5 --objective " +
+                             objective + " --weights " + weights + " --batch " + batch + " --out " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    io::TensorMap o = io::load_safetensors(out);
+    nn::Context ctx;
+    models::MapetOutput want = m.forward(b, ctx);
+    autograd::backward(want.loss);
+    const int64_t M = want.per_sample;
+    ASSERT_EQ(o.at("logits").shape(), (Shape{3, M, 13}));
+    EXPECT_EQ(o.at("loss").item(), want.loss.value().item());
+    for (int64_t i = 0; i < 3; ++i) {
+      int64_t prev = -1;
+      for (int64_t q = 0; q < M; ++q) {  // row q of the file = the q-th predicted patch by patch index
+        int64_t best_row = -1, best_patch = 1 << 30;
+        for (int64_t k = 0; k < M; ++k) {
+          int64_t p = want.patch_index.data<int64_t>()[i * M + k];
+          if (p > prev && p < best_patch) best_patch = p, best_row = k;
+        }
+        prev = best_patch;
+        for (int64_t v = 0; v < 13; ++v)
+          ASSERT_EQ(o.at("logits").at({i, q, v}), want.logits.value().at({i * M + best_row, v}));
+      }
+    }
+    for (const auto& p : m.named_parameters())
+      EXPECT_EQ(o.at("grad." + p.name).to_vector(), p.var.grad().to_vector()) << p.name;
+  }
 }
 
 }  // namespace
