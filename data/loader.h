@@ -63,6 +63,7 @@ struct EpochReport {
 
 class Loader {
  public:
+  // ds (and opt.tokens) must outlive the loader.
   Loader(const Dataset& ds, LoaderOptions opt);
   ~Loader();
   Loader(const Loader&) = delete;
