@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libdnnl-dev ocl-icd-opencl-dev   # oneDNN (GEMM); its CMake config wants OpenCL headers
   libopenblas-dev                  # CBLAS fallback GEMM
-  libturbojpeg0-dev zlib1g-dev     # JPEG decoding, PNG writing, gzip'ed IDX files
+  libturbojpeg0-dev libjpeg-dev zlib1g-dev  # JPEG decoding (TurboJPEG + libjpeg region decode), PNG writing, gzip IDX
   libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
   dataset-fashion-mnist            # the embedded real-image dataset
