@@ -7,6 +7,7 @@ find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
+find_package(faiss CONFIG REQUIRED)    # k-means for the tokenizers; the peer of the assignment kernel
 
 if(MAPET_TESTS)
   find_package(GTest REQUIRED)

@@ -10,6 +10,7 @@ packages=(
   libturbojpeg0-dev libjpeg-dev zlib1g-dev  # JPEG decoding (TurboJPEG + libjpeg region decode), PNG writing, gzip IDX
   libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
+  libfaiss-dev                     # tokenizer k-means (and the assignment kernel's peer)
   dataset-fashion-mnist            # the embedded real-image dataset
 )
 
