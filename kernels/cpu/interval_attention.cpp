@@ -1,0 +1,444 @@
+// Fused interval attention on the CPU: FlashAttention's forward and backward
+// (online softmax over K/V tiles; the backward recomputes P from the saved
+// log-sum-exp) for the two-interval MaPeT mask. The reference it is tested
+// against is ops::interval_attention_reference (dense mask, materialised
+// probabilities); read them side by side.
+//
+// Work is split into (b, h) pairs (the forward also splits rows when there
+// are fewer pairs than threads); a pair's backward is done by one thread from
+// start to end. Inside a pair:
+//   - K and V are copied once into packed, zero-padded layouts (K transposed
+//     for Q K^T, K and V by rows for P V and dS K, V transposed for dO V^T),
+//     whose key columns are [real keys | zeros | zeros | mask keys] (KeyLayout):
+//     every tile lies inside one segment and starts on a 16-column boundary.
+//   - Query rows go in blocks (kFwdBlockRows, kBwdBlockRows); for each block
+//     only the key tiles that some row of the block may see are visited
+//     (block_key_ranges), and the per-key mask is applied inside those tiles.
+//   - Every tile product is one small GEMM, C (+)= A B, built from one
+//     register-blocked micro-kernel (6 rows x 64 columns of accumulators).
+#include "kernels/cpu/interval_attention.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <new>
+#include <utility>
+
+#include "kernels/common/interval_attention.h"
+
+namespace mapet::cpu {
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Tile products.
+
+// 16 floats: one AVX-512 register (GCC's vector extension; with -march=native
+// on an AVX-512 machine these are zmm registers and a * b + c is one FMA,
+// elsewhere GCC splits them into narrower vectors). Unaligned, may alias float.
+typedef float f32x16 __attribute__((vector_size(64), aligned(4), may_alias));
+constexpr int kLanes = 16;
+
+inline f32x16 load16(const float* p) { return *reinterpret_cast<const f32x16*>(p); }
+inline void store16(float* p, f32x16 x) { *reinterpret_cast<f32x16*>(p) = x; }
+
+constexpr int kMicroRows = 6;     // 6 x 4 = 24 accumulators + 4 B vectors fit the 32 vector registers
+constexpr int kMicroVectors = 4;  // 64 columns
+
+// C[R x 16 NV] (+)= A[R x K] B[K x 16 NV]. A is read one element at a time
+// (broadcast to a vector) at a[r * a_rs + kk * a_ks], so the same kernel takes
+// A or A^T; B is row-major with leading dimension ldb.
+template <int R, int NV>
+void micro_kernel(int64_t K, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb, float* c,
+                  int64_t ldc, bool accumulate) {
+  f32x16 acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = accumulate ? load16(c + r * ldc + v * kLanes) : f32x16{};
+  for (int64_t kk = 0; kk < K; ++kk) {
+    f32x16 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = load16(b + kk * ldb + v * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const float ar = a[r * a_rs + kk * a_ks];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] += ar * bv[v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) store16(c + r * ldc + v * kLanes, acc[r][v]);
+}
+
+using MicroKernel = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, bool);
+
+template <int R, int... NV>
+constexpr auto micro_row(std::integer_sequence<int, NV...>) {
+  return std::array<MicroKernel, sizeof...(NV)>{&micro_kernel<R, NV + 1>...};
+}
+template <int... R>
+constexpr auto micro_table(std::integer_sequence<int, R...>) {
+  return std::array<std::array<MicroKernel, kMicroVectors>, sizeof...(R)>{
+      micro_row<R + 1>(std::make_integer_sequence<int, kMicroVectors>())...};
+}
+// kMicroKernels[R - 1][NV - 1]: every edge shape of a block.
+constexpr auto kMicroKernels = micro_table(std::make_integer_sequence<int, kMicroRows>());
+
+// C[M x N] (+)= A[M x K] B[K x N] for blocks that live in L1/L2; N a multiple
+// of 16. Columns outer, so a 64-column panel of B is reused by every row chunk.
+void small_gemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_ks, const float* b,
+                int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  for (int64_t j = 0; j < N; j += kMicroVectors * kLanes) {
+    const int nv = static_cast<int>(std::min<int64_t>(kMicroVectors, (N - j) / kLanes));
+    for (int64_t i = 0; i < M; i += kMicroRows) {
+      const int r = static_cast<int>(std::min<int64_t>(kMicroRows, M - i));
+      kMicroKernels[r - 1][nv - 1](K, a + i * a_rs, a_rs, a_ks, b + j, ldb, c + i * ldc + j, ldc, accumulate);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Packed key layout and per-thread scratch.
+
+constexpr int64_t kTileCols = 64;  // keys per K/V tile
+#ifndef MAPET_ATTN_FWD_ROWS
+#define MAPET_ATTN_FWD_ROWS 12
+#endif
+#ifndef MAPET_ATTN_BWD_ROWS
+#define MAPET_ATTN_BWD_ROWS 24
+#endif
+// Query rows per block (multiples of kMicroRows). Smaller blocks skip more of
+// the masked keys (a block visits the union of its rows' intervals); larger
+// ones reuse each K/V tile for more rows, which matters most in the backward,
+// whose dK and dV products sum over the block's rows.
+constexpr int64_t kFwdBlockRows = MAPET_ATTN_FWD_ROWS;
+constexpr int64_t kBwdBlockRows = MAPET_ATTN_BWD_ROWS;
+
+int64_t round_up16(int64_t x) { return (x + 15) / 16 * 16; }
+
+// Packed key columns: [real keys | zeros to 16 | zeros | mask keys]. A row sees
+// a prefix of the real keys and a suffix of the mask keys, so the real segment
+// starts and the mask segment ends on a 16-column boundary: only the inner end
+// of each interval is rounded to whole vectors.
+struct KeyLayout {
+  int64_t num_real, num_mask;  // keys [0, num_real) real, then num_mask mask tokens
+  int64_t mask_seg0;           // first packed column of the mask segment (num_real rounded up to 16)
+  int64_t mask_pad;            // zero columns at the start of the mask segment
+  int64_t cols;                // packed columns in all
+  KeyLayout(int64_t T, int64_t Tk)
+      : num_real(T),
+        num_mask(Tk - T),
+        mask_seg0(round_up16(T)),
+        mask_pad(round_up16(Tk - T) - (Tk - T)),
+        cols(mask_seg0 + round_up16(Tk - T)) {}
+  // The key stored in packed column col, or -1 for padding.
+  int64_t key(int64_t col) const {
+    if (col < mask_seg0) return col < num_real ? col : -1;
+    const int64_t m = col - mask_seg0 - mask_pad;
+    return m >= 0 && m < num_mask ? num_real + m : -1;
+  }
+};
+
+// Calls f(col0, ncols, in_mask_segment, local0) for each tile of packed
+// columns that a block with key ranges u may see; local0 is the segment-local
+// index of the tile's first key (negative on the mask segment's padding).
+// ncols is a multiple of 16 and at most kTileCols.
+template <class F>
+void for_each_visible_tile(const KeyLayout& kl, common::KeyRanges u, F&& f) {
+  const int64_t real_end = round_up16(u.real_end);
+  for (int64_t c0 = 0; c0 < real_end; c0 += kTileCols) f(c0, std::min(kTileCols, real_end - c0), false, c0);
+  if (u.mask_start >= kl.num_mask) return;
+  const int64_t seg_end = kl.cols - kl.mask_seg0;  // in columns from mask_seg0
+  for (int64_t c0 = (u.mask_start + kl.mask_pad) / 16 * 16; c0 < seg_end; c0 += kTileCols)
+    f(kl.mask_seg0 + c0, std::min(kTileCols, seg_end - c0), true, c0 - kl.mask_pad);
+}
+
+// dst[c * cols + col] = key(col)[c]: K or V transposed, [d][cols].
+void pack_transposed(const float* src, int64_t ld, int64_t d, const KeyLayout& kl, float* dst) {
+  for (int64_t col = 0; col < kl.cols; ++col) {
+    const int64_t key = kl.key(col);
+    for (int64_t c = 0; c < d; ++c) dst[c * kl.cols + col] = key < 0 ? 0.0f : src[key * ld + c];
+  }
+}
+
+// dst[col * dp + c] = key(col)[c] (0 past d): K or V by rows, [cols][dp].
+void pack_rows(const float* src, int64_t ld, int64_t d, int64_t dp, const KeyLayout& kl, float* dst) {
+  for (int64_t col = 0; col < kl.cols; ++col) {
+    const int64_t key = kl.key(col);
+    float* row = dst + col * dp;
+    std::fill(row, row + dp, 0.0f);
+    if (key >= 0) std::copy(src + key * ld, src + key * ld + d, row);
+  }
+}
+
+// Rows [0, n) of src (leading dimension ld, d columns) into [n][dp], zero-padded.
+void pack_query_rows(const float* src, int64_t ld, int64_t n, int64_t d, int64_t dp, float* dst) {
+  for (int64_t r = 0; r < n; ++r) {
+    std::copy(src + r * ld, src + r * ld + d, dst + r * dp);
+    std::fill(dst + r * dp + d, dst + (r + 1) * dp, 0.0f);
+  }
+}
+
+// One growing, 64-byte aligned buffer per thread, kept between calls: touching
+// fresh pages costs more than the attention of a small block.
+struct Scratch {
+  float* p = nullptr;
+  size_t n = 0;
+  float* get(size_t count) {
+    if (count > n) {
+      std::free(p);
+      p = static_cast<float*>(std::aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64));
+      if (!p) throw std::bad_alloc();
+      n = count;
+    }
+    return p;
+  }
+  ~Scratch() { std::free(p); }
+};
+thread_local Scratch t_scratch;
+
+// Carves consecutive 64-byte aligned arrays out of one scratch buffer.
+struct Carver {
+  float* base;
+  size_t used = 0;
+  float* take(size_t count) {
+    float* p = base + used;
+    used += (count + 15) / 16 * 16;
+    return p;
+  }
+  static size_t size(std::initializer_list<size_t> counts) {
+    size_t s = 0;
+    for (size_t c : counts) s += (c + 15) / 16 * 16;
+    return s;
+  }
+};
+
+// Masks one tile row of raw scores s[0, ncols) whose segment-local keys start
+// at local0: scores of keys in iv are scaled, the others become -inf. Returns
+// the largest visible scaled score (-inf if none).
+inline float mask_and_scale_row(float* s, int ncols, int local0, common::KeyInterval iv, float scale) {
+  float tile_max = -__builtin_inff();
+  // int indices throughout: GCC does not vectorise an int64 -> int narrowing.
+#pragma omp simd reduction(max : tile_max)
+  for (int j = 0; j < ncols; ++j) {
+    const float x = common::key_visible(local0 + j, iv) ? s[j] * scale : -__builtin_inff();
+    s[j] = x;
+    tile_max = x > tile_max ? x : tile_max;
+  }
+  return tile_max;
+}
+
+// s[j] = exp(s[j] - shift) (hidden scores, -inf, give 0).
+inline void exp_row(float* s, int ncols, float shift) {
+#pragma omp simd
+  for (int j = 0; j < ncols; ++j) s[j] = common::fast_exp(s[j] - shift);
+}
+
+// Lane-wise sums of s[0, ncols), ncols a multiple of 16. A row's running sum is
+// kept as 16 partial sums and added up once at the end: a horizontal add per
+// tile and row would cost as much as the exps.
+inline f32x16 lane_sums(const float* s, int ncols) {
+  f32x16 sum{};
+  for (int j = 0; j < ncols; j += kLanes) sum += load16(s + j);
+  return sum;
+}
+
+inline float horizontal_sum(f32x16 v) {
+  for (int width = kLanes / 2; width >= 1; width /= 2)
+    for (int i = 0; i < width; ++i) v[i] += v[i + width];
+  return v[0];
+}
+
+// Backward: p[j] = exp(scale s[j] - lse) where visible, else 0 (in place).
+inline void probs_row(float* s, int ncols, int local0, common::KeyInterval iv, float scale, float lse) {
+#pragma omp simd
+  for (int j = 0; j < ncols; ++j) {
+    const float p = common::attention_prob(s[j], scale, lse);
+    s[j] = common::key_visible(local0 + j, iv) ? p : 0.0f;
+  }
+}
+
+// Backward: dp[j] becomes dS = scale p (dp - D) (in place).
+inline void score_grad_row(const float* p, float* dp, int ncols, float row_d, float scale) {
+#pragma omp simd
+  for (int j = 0; j < ncols; ++j) dp[j] = common::attention_score_grad(p[j], dp[j], row_d, scale);
+}
+
+inline void scale_row(float* x, int64_t n, float alpha) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) x[j] *= alpha;
+}
+
+// ---------------------------------------------------------------------------
+// Forward for one (b, h) and query rows [row_begin, row_end).
+
+void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, const float* q, int64_t ldq, const float* kt,
+                  const float* vp, int64_t dp, int64_t row_begin, int64_t row_end, float* scores, float* acc,
+                  float* out, float* lse) {
+  const int num_real = static_cast<int>(kl.num_real), num_mask = static_cast<int>(kl.num_mask);
+  common::OnlineSoftmax st[kFwdBlockRows];
+  f32x16 sums[kFwdBlockRows];  // running sums, as lane-wise partial sums
+  for (int64_t i0 = row_begin; i0 < row_end; i0 += kFwdBlockRows) {
+    const int64_t n = std::min(kFwdBlockRows, row_end - i0);
+    const int* re = s.real_end + i0;
+    const int* ms = s.mask_start + i0;
+    const common::KeyRanges u = common::block_key_ranges(re, ms, static_cast<int>(n), num_real, num_mask);
+    std::fill(acc, acc + n * dp, 0.0f);
+    for (int64_t r = 0; r < n; ++r) st[r] = common::OnlineSoftmax{}, sums[r] = f32x16{};
+
+    for_each_visible_tile(kl, u, [&](int64_t col0, int64_t ncols, bool mask_segment, int64_t local0) {
+      // S = Q K^T for the block's rows and this tile (raw dot products).
+      small_gemm(n, ncols, s.d, q + i0 * ldq, ldq, 1, kt + col0, kl.cols, scores, kTileCols, false);
+      // Online softmax per row: P = exp(scale S - max), rescale what came before.
+      for (int64_t r = 0; r < n; ++r) {
+        float* sr = scores + r * kTileCols;
+        const common::KeyInterval iv = common::row_key_interval(mask_segment, re[r], ms[r], num_real, num_mask);
+        const float tile_max = mask_and_scale_row(sr, static_cast<int>(ncols), static_cast<int>(local0), iv, s.scale);
+        const float alpha = common::online_softmax_rescale(st[r], tile_max);
+        exp_row(sr, static_cast<int>(ncols), common::online_softmax_shift(st[r]));
+        sums[r] = sums[r] * alpha + lane_sums(sr, static_cast<int>(ncols));
+        if (alpha != 1.0f) scale_row(acc + r * dp, dp, alpha);
+      }
+      // O += P V.
+      small_gemm(n, dp, ncols, scores, kTileCols, 1, vp + col0 * dp, dp, acc, dp, true);
+    });
+
+    for (int64_t r = 0; r < n; ++r) {
+      st[r].sum = horizontal_sum(sums[r]);
+      const float inv = common::online_softmax_inv_sum(st[r]);
+      float* o = out + (i0 + r) * s.d;
+      const float* ar = acc + r * dp;
+#pragma omp simd
+      for (int64_t c = 0; c < s.d; ++c) o[c] = ar[c] * inv;
+      lse[i0 + r] = common::online_softmax_lse(st[r]);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Backward for one (b, h).
+
+void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const float* q, int64_t ldq, const float* k,
+                   int64_t ldk, const float* v, int64_t ldv, const float* out, const float* lse, const float* dout,
+                   float* dq, float* dk, float* dv) {
+  const int64_t d = s.d, dp = round_up16(d), cols = kl.cols;
+  const int num_real = static_cast<int>(kl.num_real), num_mask = static_cast<int>(kl.num_mask);
+  Carver mem{t_scratch.get(
+      Carver::size({size_t(d * cols), size_t(cols * dp), size_t(d * cols), size_t(cols * dp), size_t(cols * dp),
+                    size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * dp),
+                    size_t(kBwdBlockRows * kTileCols), size_t(kBwdBlockRows * kTileCols)}))};
+  float* kt = mem.take(d * cols);   // K^T, for S = Q K^T
+  float* kp = mem.take(cols * dp);  // K by rows, for dQ = dS K
+  float* vt = mem.take(d * cols);   // V^T, for dP = dO V^T
+  float* dk_acc = mem.take(cols * dp);
+  float* dv_acc = mem.take(cols * dp);
+  float* qb = mem.take(kBwdBlockRows * dp);   // the block's Q rows, zero-padded to dp
+  float* dob = mem.take(kBwdBlockRows * dp);  // the block's dO rows
+  float* dqb = mem.take(kBwdBlockRows * dp);
+  float* pb = mem.take(kBwdBlockRows * kTileCols);   // P of the current tile
+  float* dsb = mem.take(kBwdBlockRows * kTileCols);  // dP, then dS, of the current tile
+  pack_transposed(k, ldk, d, kl, kt);
+  pack_rows(k, ldk, d, dp, kl, kp);
+  pack_transposed(v, ldv, d, kl, vt);
+  std::fill(dk_acc, dk_acc + cols * dp, 0.0f);
+  std::fill(dv_acc, dv_acc + cols * dp, 0.0f);
+
+  float row_d[kBwdBlockRows], row_lse[kBwdBlockRows];
+  for (int64_t i0 = 0; i0 < s.Tq; i0 += kBwdBlockRows) {
+    const int64_t n = std::min(kBwdBlockRows, s.Tq - i0);
+    const int* re = s.real_end + i0;
+    const int* ms = s.mask_start + i0;
+    const common::KeyRanges u = common::block_key_ranges(re, ms, static_cast<int>(n), num_real, num_mask);
+    pack_query_rows(q + i0 * ldq, ldq, n, d, dp, qb);
+    pack_query_rows(dout + i0 * d, d, n, d, dp, dob);
+    std::fill(dqb, dqb + n * dp, 0.0f);
+    for (int64_t r = 0; r < n; ++r) {  // D_i = rowsum(dO * O)
+      const float* o = out + (i0 + r) * d;
+      const float* g = dob + r * dp;
+      float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t c = 0; c < d; ++c) dot += g[c] * o[c];
+      row_d[r] = dot;
+      row_lse[r] = lse[i0 + r];
+    }
+
+    for_each_visible_tile(kl, u, [&](int64_t col0, int64_t ncols, bool mask_segment, int64_t local0) {
+      // Recompute P = exp(scale Q K^T - lse) (0 where hidden).
+      small_gemm(n, ncols, d, qb, dp, 1, kt + col0, cols, pb, kTileCols, false);
+      for (int64_t r = 0; r < n; ++r)
+        probs_row(pb + r * kTileCols, static_cast<int>(ncols), static_cast<int>(local0),
+                  common::row_key_interval(mask_segment, re[r], ms[r], num_real, num_mask), s.scale, row_lse[r]);
+      // dV += P^T dO (rows of dV are this tile's keys).
+      small_gemm(ncols, dp, n, pb, 1, kTileCols, dob, dp, dv_acc + col0 * dp, dp, true);
+      // dP = dO V^T, then dS = scale P (dP - D) in place.
+      small_gemm(n, ncols, d, dob, dp, 1, vt + col0, cols, dsb, kTileCols, false);
+      for (int64_t r = 0; r < n; ++r)
+        score_grad_row(pb + r * kTileCols, dsb + r * kTileCols, static_cast<int>(ncols), row_d[r], s.scale);
+      // dQ += dS K;  dK += dS^T Q.
+      small_gemm(n, dp, ncols, dsb, kTileCols, 1, kp + col0 * dp, dp, dqb, dp, true);
+      small_gemm(ncols, dp, n, dsb, 1, kTileCols, qb, dp, dk_acc + col0 * dp, dp, true);
+    });
+
+    for (int64_t r = 0; r < n; ++r) std::copy(dqb + r * dp, dqb + r * dp + d, dq + (i0 + r) * d);
+  }
+
+  for (int64_t col = 0; col < cols; ++col) {
+    const int64_t key = kl.key(col);
+    if (key < 0) continue;
+    std::copy(dk_acc + col * dp, dk_acc + col * dp + d, dk + key * d);
+    std::copy(dv_acc + col * dp, dv_acc + col * dp + d, dv + key * d);
+  }
+}
+
+}  // namespace
+
+void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, float* out,
+                                float* lse) {
+  const KeyLayout kl(s.num_real, s.Tk);
+  const int64_t dp = round_up16(s.d);
+  // Split each (b, h) into row chunks only when there are too few pairs to keep
+  // every thread busy (the packing of K and V is then repeated per chunk).
+  const int64_t pairs = s.B * s.H, blocks = (s.Tq + kFwdBlockRows - 1) / kFwdBlockRows;
+  const int64_t chunks = std::clamp<int64_t>((4 * omp_get_max_threads() + pairs - 1) / std::max<int64_t>(pairs, 1), 1,
+                                             std::max<int64_t>(blocks, 1));
+  const int64_t blocks_per_chunk = (blocks + chunks - 1) / chunks;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t task = 0; task < pairs * chunks; ++task) {
+    const int64_t bh = task / chunks, chunk = task % chunks, b = bh / s.H, h = bh % s.H;
+    const int64_t row_begin = std::min(s.Tq, chunk * blocks_per_chunk * kFwdBlockRows);
+    const int64_t row_end = std::min(s.Tq, (chunk + 1) * blocks_per_chunk * kFwdBlockRows);
+    if (row_begin >= row_end) continue;
+    Carver mem{t_scratch.get(Carver::size(
+        {size_t(s.d * kl.cols), size_t(kl.cols * dp), size_t(kFwdBlockRows * kTileCols), size_t(kFwdBlockRows * dp)}))};
+    float* kt = mem.take(s.d * kl.cols);
+    float* vp = mem.take(kl.cols * dp);
+    float* scores = mem.take(kFwdBlockRows * kTileCols);
+    float* acc = mem.take(kFwdBlockRows * dp);
+    pack_transposed(k.at(b, h), k.row_stride, s.d, kl, kt);
+    pack_rows(v.at(b, h), v.row_stride, s.d, dp, kl, vp);
+    forward_rows(s, kl, q.at(b, h), q.row_stride, kt, vp, dp, row_begin, row_end, scores, acc, out + bh * s.Tq * s.d,
+                 lse + bh * s.Tq);
+  }
+}
+
+void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+                                 const float* out, const float* lse, const float* dout, float* dq, float* dk,
+                                 float* dv) {
+  const KeyLayout kl(s.num_real, s.Tk);
+  // One (b, h) per task: its dK and dV are summed over row blocks by one thread
+  // in a fixed order, so the result is the same for any number of threads.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t bh = 0; bh < s.B * s.H; ++bh) {
+    const int64_t b = bh / s.H, h = bh % s.H;
+    backward_head(s, kl, q.at(b, h), q.row_stride, k.at(b, h), k.row_stride, v.at(b, h), v.row_stride,
+                  out + bh * s.Tq * s.d, lse + bh * s.Tq, dout + bh * s.Tq * s.d, dq + bh * s.Tq * s.d,
+                  dk + bh * s.Tk * s.d, dv + bh * s.Tk * s.d);
+  }
+}
+
+}  // namespace mapet::cpu

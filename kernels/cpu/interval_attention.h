@@ -1,0 +1,44 @@
+// Fused attention under an interval mask (the MaPeT two-stream attention), CPU.
+//
+//   out[b, h, i] = softmax_j(scale * q_i . k_j over the keys row i may see) v
+//
+// Row i sees keys [0, real_end[i]) and [num_real + mask_start[i], Tk)
+// (kernels/common/interval_mask.h). Flash-style: K/V are walked in tiles,
+// softmax is online, only the log-sum-exp of each row is kept for the backward,
+// and no Tq x Tk matrix exists. Tiles wholly outside a block of rows' intervals
+// are skipped. A row that sees nothing outputs zeros and gets zero gradients.
+//
+// Threads (OpenMP) split batch x heads; every (b, h) is computed by one thread
+// in a fixed order, so results do not depend on the number of threads.
+#pragma once
+#include <cstdint>
+
+namespace mapet::cpu {
+
+// A [B, H, T, d] tensor with unit stride in d (strides in elements).
+struct HeadsView {
+  const float* data;
+  int64_t batch_stride, head_stride, row_stride;
+  const float* at(int64_t b, int64_t h) const { return data + b * batch_stride + h * head_stride; }
+};
+
+struct IntervalAttentionShape {
+  int64_t B, H, Tq, Tk, d;
+  int64_t num_real;           // keys [0, num_real) are real, [num_real, Tk) mask tokens
+  const int32_t* real_end;    // [Tq]
+  const int32_t* mask_start;  // [Tq], relative to num_real
+  float scale;
+};
+
+// out: contiguous [B, H, Tq, d]; lse: [B, H, Tq] log-sum-exp of each row's
+// scaled scores (-inf for a row that sees nothing).
+void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, float* out,
+                                float* lse);
+
+// dout, out: contiguous [B, H, Tq, d] (out and lse from the forward).
+// dq [B, H, Tq, d], dk and dv [B, H, Tk, d]: contiguous, overwritten.
+void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+                                 const float* out, const float* lse, const float* dout, float* dq, float* dk,
+                                 float* dv);
+
+}  // namespace mapet::cpu
