@@ -15,6 +15,8 @@ struct ModelOptions {
   int64_t in_chans = -1;
   float drop_path_rate = -1.0f;  // -1: the config's default
   std::string global_pool;       // "": the config's default
+  int64_t depth = -1, embed_dim = -1, num_heads = -1;  // -1: the config's (tiny test models override them)
+  float layer_scale_init = -1.0f;                      // -1: the config's; > 0 adds blocks.N.ls{1,2}.gamma
 };
 
 std::unique_ptr<VisionTransformer> create_vit(const std::string& name, const ModelOptions& o = {});

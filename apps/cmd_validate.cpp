@@ -1,0 +1,344 @@
+// mapet validate DATA --model NAME --checkpoint PATH [timm validate.py flags]
+//
+// Top-1 / top-5 accuracy and loss of a classifier checkpoint on a labelled
+// image set, with timm's validate.py command line, so the official MaPeT
+// command works as written:
+//   mapet validate <PathToImageNet> --model <model_name> --checkpoint <checkpoint_path>
+//       --interpolation "bicubic" --amp --gp "avg" --pin-mem --no-prefetcher
+//
+// DATA is a CSV of path,label, or a folder. As timm does for a folder, the
+// split (--split, default "validation") picks a sub-folder: DATA/<split> when
+// it exists, else for an evaluation split the first of DATA/val, valid,
+// validation, eval, evaluation that exists, else DATA itself. The folder is an
+// ImageFolder (one sub-folder per class).
+//
+// The checkpoint is safetensors or a torch.save file (engine/io/state_dict.h:
+// the state dict under "model" / "state_dict" / ..., "module." removed).
+// Pre-training-only tensors (decoder.*, mask_token, mask_positional_token) are
+// dropped with a note; any other missing or wrong-shaped parameter is an error.
+// When not given on the command line, the number of classes and the use of
+// layer scale are taken from the checkpoint (head.weight, blocks.0.ls1.gamma).
+//
+// Output: progress lines, timm's " * Acc@1 ... Acc@5 ..." summary, loss and
+// images/s, then timm's "--result" JSON on stdout; --results-file also gets it
+// (JSON, or CSV when --results-format csv or the name ends in .csv).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "apps/progress.h"
+#include "data/loader.h"
+#include "engine/io/state_dict.h"
+#include "kernels/cpu/gemm.h"
+#include "models/mapet.h"
+#include "models/registry.h"
+
+namespace mapet::apps {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ValidateArgs {
+  std::string data, data_dir, root, model, checkpoint, split = "validation", gp, crop_mode;
+  std::string interpolation = "bicubic", results_file, results_format, amp_dtype;
+  int batch_size = 256, workers = 0, log_freq = 10;
+  int64_t img_size = -1, num_classes = -1;
+  std::vector<int64_t> input_size;
+  double crop_pct = 0.9;
+  std::vector<float> mean, std;
+  std::vector<std::string> model_kwargs;
+  bool amp = false, use_ema = false, no_dct_scaling = false;
+  std::vector<std::string> ignored_values;  // sink for the values of ignored timm options
+};
+
+// timm validate.py flags that change nothing here (GPU, compiler and loader
+// knobs): accepted so its command lines run, and named in a note.
+const std::vector<std::string> kIgnoredFlags{
+    "--pin-mem", "--no-prefetcher", "--channels-last", "--pretrained", "--torchscript", "--aot-autograd",
+    "--fast-norm", "--reparam", "--retry", "--legacy-jit", "--apex-amp", "--native-amp", "--use-train-size",
+    "--dataset-download"};
+const std::vector<std::string> kIgnoredOptions{"--num-gpu", "--device",   "--seed", "--fuser", "--torchcompile",
+                                               "--torchcompile-mode", "--input-img-mode", "--model-dtype"};
+// timm flags that would change the results and are not implemented: refused by name.
+const std::vector<std::string> kRefusedFlags{"--test-pool", "--tf-preprocessing", "--naflex-loader"};
+const std::vector<std::string> kRefusedOptions{"--real-labels", "--valid-labels", "--class-map", "--dataset",
+                                               "--metrics-avg", "--crop-border-pixels", "--num-samples",
+                                               "--input-key", "--target-key", "--in-chans"};
+
+// Names that only the pre-training model has.
+bool pretraining_only(const std::string& name) {
+  return name.rfind("decoder.", 0) == 0 || name == "mask_token" || name == "mask_positional_token";
+}
+
+void note(const std::string& s) { std::printf("note: %s\n", s.c_str()); }
+
+// timm's split lookup for folder datasets (see the comment at the top).
+std::string resolve_split(const std::string& root, const std::string& split) {
+  if (fs::exists(fs::path(root) / split)) return (fs::path(root) / split).string();
+  static const std::vector<std::string> eval{"val", "valid", "validation", "eval", "evaluation"};
+  static const std::vector<std::string> train{"train", "training"};
+  for (const auto* synonyms : {&eval, &train})
+    if (std::find(synonyms->begin(), synonyms->end(), split) != synonyms->end())
+      for (const std::string& s : *synonyms)
+        if (fs::is_directory(fs::path(root) / s)) return (fs::path(root) / s).string();
+  return root;
+}
+
+data::Dataset open_dataset(const ValidateArgs& a) {
+  const std::string spec = !a.data.empty() ? a.data : a.data_dir;
+  if (spec.empty()) throw Error("validate: give the dataset: DATA (a folder or a CSV) or --data-dir");
+  if (!fs::exists(spec)) throw Error("validate: dataset '" + spec + "' does not exist");
+  if (!fs::is_directory(spec)) return data::load_dataset(spec, a.root);  // a CSV of path,label
+  const std::string folder = resolve_split(spec, a.split);
+  if (folder != spec) note("using split folder '" + folder + "'");
+  return data::load_image_folder(folder);
+}
+
+// --model-kwargs key=value ... (timm's), for the architecture fields we have.
+void apply_model_kwargs(const std::vector<std::string>& kv, models::ModelOptions& o) {
+  for (const std::string& s : kv) {
+    const size_t eq = s.find('=');
+    const std::string k = s.substr(0, eq), v = eq == std::string::npos ? "" : s.substr(eq + 1);
+    auto integer = [&] {
+      try {
+        return static_cast<int64_t>(std::stoll(v));
+      } catch (const std::exception&) {
+        throw Error("--model-kwargs " + s + ": expected an integer value");
+      }
+    };
+    if (eq == std::string::npos) throw Error("--model-kwargs '" + s + "': expected key=value");
+    if (k == "patch_size") o.patch_size = integer();
+    else if (k == "embed_dim") o.embed_dim = integer();
+    else if (k == "depth") o.depth = integer();
+    else if (k == "num_heads") o.num_heads = integer();
+    else if (k == "img_size") o.img_size = integer();
+    else if (k == "num_classes") o.num_classes = integer();
+    else if (k == "global_pool") o.global_pool = v;
+    else throw Error("--model-kwargs: unknown key '" + k +
+                     "' (known: patch_size, embed_dim, depth, num_heads, img_size, num_classes, global_pool)");
+  }
+}
+
+data::TransformConfig eval_transform(const ValidateArgs& a, int64_t img_size) {
+  if (a.interpolation != "bicubic" && a.interpolation != "bilinear")
+    throw Error("--interpolation '" + a.interpolation + "' is not supported (bicubic or bilinear)");
+  if (!a.crop_mode.empty() && a.crop_mode != "center")
+    throw Error("--crop-mode '" + a.crop_mode + "' is not supported (only center)");
+  data::TransformConfig t;
+  t.size = static_cast<int>(img_size);
+  t.crop_pct = a.crop_pct;
+  t.interpolation = a.interpolation == "bilinear" ? data::Filter::bilinear : data::Filter::bicubic;
+  auto rgb = [](const std::vector<float>& v, const char* flag) {
+    if (v.size() != 1 && v.size() != 3) throw Error(std::string(flag) + " takes one value or three");
+    return v.size() == 1 ? data::Rgb{v[0], v[0], v[0]} : data::Rgb{v[0], v[1], v[2]};
+  };
+  if (!a.mean.empty()) t.mean = rgb(a.mean, "--mean");
+  if (!a.std.empty()) t.std = rgb(a.std, "--std");
+  t.dct_scaling = !a.no_dct_scaling;
+  t.validate();
+  return t;
+}
+
+// Running sums over the validation set.
+struct Meter {
+  int64_t n = 0, top1 = 0, top5 = 0;
+  double loss = 0;
+  // logits [B, C] f32, labels i64 [B]: cross-entropy in float64; a sample counts in top-k when fewer than k
+  // classes score strictly higher than its label.
+  void add(const Tensor& logits, const Tensor& labels) {
+    const int64_t B = logits.size(0), C = logits.size(1);
+    const float* x = logits.data<float>();
+    for (int64_t i = 0; i < B; ++i, x += C) {
+      const int64_t y = labels.data<int64_t>()[i];
+      double m = x[0], s = 0;
+      for (int64_t c = 1; c < C; ++c) m = std::max(m, double(x[c]));
+      for (int64_t c = 0; c < C; ++c) s += std::exp(double(x[c]) - m);
+      int64_t above = 0;
+      for (int64_t c = 0; c < C; ++c) above += x[c] > x[y];
+      loss += m + std::log(s) - x[y];
+      top1 += above < 1, top5 += above < 5, ++n;
+    }
+  }
+  double pct(int64_t k) const { return n ? 100.0 * double(k) / double(n) : 0.0; }
+};
+
+double round_to(double v, int digits) {
+  const double s = std::pow(10.0, digits);
+  return std::round(v * s) / s;
+}
+
+void write_results(const std::string& path, const std::string& format, const nlohmann::ordered_json& r) {
+  const bool csv = format == "csv" || (format.empty() && fs::path(path).extension() == ".csv");
+  if (!format.empty() && format != "csv" && format != "json")
+    throw Error("--results-format '" + format + "': expected csv or json");
+  std::string text;
+  if (csv) {  // one header line, one row, as timm's csv.DictWriter
+    std::string head, row;
+    for (const auto& [k, v] : r.items()) {
+      head += (head.empty() ? "" : ",") + k;
+      row += (row.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    text = head + "\n" + row + "\n";
+  } else {
+    text = r.dump(4) + "\n";
+  }
+  io::write_file_atomic(path, text);
+}
+
+void run(const ValidateArgs& a, const CLI::App& cmd) {
+  for (const auto* list : {&kRefusedFlags, &kRefusedOptions})
+    for (const std::string& f : *list)
+      if (cmd.count(f)) throw Error("timm's " + f + " is not supported by mapet validate (it would change the results)");
+  for (const auto* list : {&kIgnoredFlags, &kIgnoredOptions})
+    for (const std::string& f : *list)
+      if (cmd.count(f)) note(f + " (a timm validate.py flag) has no effect here; ignored");
+  if (!a.amp_dtype.empty()) note("--amp-dtype ignored: --amp on the CPU means bf16 GEMMs");
+  if (models::is_mapet_name(a.model))
+    throw Error("validate needs a classifier; '" + a.model + "' is the pre-training model (use vit_standard_" +
+                "{tiny,small,base}_patch16_224 with a fine-tuned checkpoint)");
+
+  data::Dataset ds = open_dataset(a);
+
+  // Weights first: they say how many classes and whether there is layer scale.
+  io::LoadedWeights w = io::load_weights(a.checkpoint, a.use_ema);
+  for (const std::string& n : w.notes) note(n);
+  std::vector<std::string> dropped;
+  for (auto it = w.tensors.begin(); it != w.tensors.end();)
+    if (pretraining_only(it->first)) {
+      dropped.push_back(it->first);
+      it = w.tensors.erase(it);
+    } else {
+      ++it;
+    }
+  if (!dropped.empty())
+    note("dropped " + std::to_string(dropped.size()) + " pre-training tensors not used for classification (" +
+         dropped.front() + (dropped.size() > 1 ? ", ..." : "") + ")");
+
+  models::ModelOptions o;
+  o.drop_path_rate = 0.0f;
+  o.global_pool = a.gp;
+  if (a.input_size.size() == 3) {
+    if (a.input_size[0] != 3 || a.input_size[1] != a.input_size[2])
+      throw Error("--input-size: only 3 x N x N inputs are supported");
+    o.img_size = a.input_size[2];
+  }
+  if (a.img_size > 0) o.img_size = a.img_size;
+  o.num_classes = a.num_classes;
+  apply_model_kwargs(a.model_kwargs, o);
+  if (o.num_classes < 0 && w.tensors.count("head.weight")) {
+    o.num_classes = w.tensors.at("head.weight").size(0);
+    note("--num-classes " + std::to_string(o.num_classes) + " (from the checkpoint's head.weight)");
+  }
+  if (w.tensors.count("blocks.0.ls1.gamma")) o.layer_scale_init = 1.0f;  // the value is overwritten by the checkpoint
+  auto model = models::create_vit(a.model, o);
+  if (model->config.global_pool == "token" && w.tensors.count("fc_norm.weight") && !w.tensors.count("norm.weight"))
+    throw Error("checkpoint '" + a.checkpoint + "' was trained with global pool avg (it has fc_norm, no norm): add --gp avg");
+  io::load_into(*model, w.tensors, "checkpoint '" + a.checkpoint + "'");
+  model->train(false);
+  const models::VitConfig& mc = model->config;
+  if (mc.num_classes <= 0) throw Error("validate: the model has no classifier head (num_classes 0)");
+  if (ds.num_classes() > mc.num_classes)
+    throw Error("dataset '" + ds.source + "' has " + std::to_string(ds.num_classes()) +
+                " classes but the model's head has " + std::to_string(mc.num_classes));
+
+  if (a.amp) {
+    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
+    if (!cpu::cpu_has_bf16()) note("--amp: this CPU has no AVX-512 BF16, so bf16 GEMMs run slower than f32 here");
+  }
+  data::LoaderOptions lo;
+  lo.batch_size = a.batch_size;
+  lo.mode = data::Mode::eval;
+  lo.transform = eval_transform(a, mc.img_size);
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.even_shards = false;
+  lo.workers = a.workers;
+  lo.strict = true;  // a replaced image would be counted twice: stop and name it instead
+  data::Loader loader(ds, lo);
+  std::printf("validate %s (%.2fM parameters, global pool %s%s) on '%s': %zu images, %lld classes\n", a.model.c_str(),
+              model->num_parameters() / 1e6, mc.global_pool.c_str(), a.amp ? ", bf16 GEMMs" : "", ds.source.c_str(),
+              ds.size(), static_cast<long long>(ds.num_classes()));
+  const data::TransformConfig& t = lo.transform;
+  std::printf("eval transform: resize the shorter side to %d (%s), center crop %d, mean (%g, %g, %g), std (%g, %g, %g)\n",
+              static_cast<int>(std::floor(t.size / t.crop_pct)), a.interpolation.c_str(), t.size, t.mean[0], t.mean[1],
+              t.mean[2], t.std[0], t.std[1], t.std[2]);
+
+  autograd::NoGradGuard no_grad;
+  nn::Context ctx;
+  Meter meter;
+  Progress progress("Test", loader.batches_per_epoch(), std::max(1, a.log_freq));
+  loader.start_epoch(0);
+  data::Batch b;
+  for (int64_t step = 1; loader.next(b); ++step) {
+    meter.add(model->forward(Var(b.images), ctx).value(), b.labels);
+    char extra[128];
+    std::snprintf(extra, sizeof extra, "Loss %.4f | Acc@1 %.3f | Acc@5 %.3f", meter.loss / double(meter.n),
+                  meter.pct(meter.top1), meter.pct(meter.top5));
+    progress.update(step, meter.n, extra);
+  }
+  progress.finish();
+  const double secs = progress.elapsed();
+
+  const double top1 = meter.pct(meter.top1), top5 = meter.pct(meter.top5);
+  nlohmann::ordered_json r;
+  r["model"] = a.model;
+  r["top1"] = round_to(top1, 4), r["top1_err"] = round_to(100 - top1, 4);
+  r["top5"] = round_to(top5, 4), r["top5_err"] = round_to(100 - top5, 4);
+  r["param_count"] = round_to(model->num_parameters() / 1e6, 2);
+  r["img_size"] = mc.img_size;
+  r["crop_pct"] = a.crop_pct;
+  r["interpolation"] = a.interpolation;
+  std::printf(" * Acc@1 %.3f (%.3f) Acc@5 %.3f (%.3f)\n", r["top1"].get<double>(), r["top1_err"].get<double>(),
+              r["top5"].get<double>(), r["top5_err"].get<double>());
+  std::printf(" * Loss %.4f | %lld images in %.1f s (%.1f images/s)\n", meter.n ? meter.loss / double(meter.n) : 0.0,
+              static_cast<long long>(meter.n), secs, secs > 0 ? double(meter.n) / secs : 0.0);
+  if (!a.results_file.empty()) write_results(a.results_file, a.results_format, r);
+  std::printf("--result\n%s\n", r.dump(4).c_str());
+}
+
+}  // namespace
+
+void register_validate(CLI::App& app) {
+  auto a = std::make_shared<ValidateArgs>();
+  CLI::App* c = app.add_subcommand("validate", "Top-1/top-5 accuracy of a checkpoint (timm validate.py's flags)");
+  c->add_option("data", a->data, "Dataset: a folder (ImageFolder; its val/ sub-folder if any) or a CSV of path,label");
+  c->add_option("--data-dir", a->data_dir, "Dataset folder (same as DATA)");
+  c->add_option("--root", a->root, "Folder a CSV's paths are relative to (default: the CSV's folder)");
+  c->add_option("--split", a->split, "Sub-folder of DATA to use when present (validation: also val, valid, ...)")
+      ->capture_default_str();
+  c->add_option("-m,--model", a->model, "vit_standard_{tiny,small,base}_patch16_224")->required();
+  c->add_option("--checkpoint", a->checkpoint, "safetensors or torch.save (.pth) checkpoint")->required();
+  c->add_flag("--use-ema", a->use_ema, "Prefer the EMA weights (model_ema / state_dict_ema) of the checkpoint");
+  c->add_option("-b,--batch-size", a->batch_size)->capture_default_str();
+  c->add_option("-j,--workers", a->workers, "Decode threads (0: one per core)")->capture_default_str();
+  c->add_option("--img-size", a->img_size, "Input size (default: the model's)");
+  c->add_option("--input-size", a->input_size, "3 H W (H = W)")->expected(3);
+  c->add_option("--crop-pct", a->crop_pct, "Resize to img_size / crop_pct, then center crop")->capture_default_str();
+  c->add_option("--crop-mode", a->crop_mode, "center (the only mode)");
+  c->add_option("--interpolation", a->interpolation, "bicubic or bilinear")->capture_default_str();
+  c->add_option("--mean", a->mean, "Per-channel mean (default: ImageNet's)")->expected(1, 3);
+  c->add_option("--std", a->std, "Per-channel std (default: ImageNet's)")->expected(1, 3);
+  c->add_flag("--no-dct-scaling", a->no_dct_scaling, "Always decode JPEGs at full size");
+  c->add_option("--num-classes", a->num_classes, "Classifier size (default: from the checkpoint's head)");
+  c->add_option("--gp", a->gp, "Global pool: avg or token (default: the model's)");
+  c->add_option("--model-kwargs", a->model_kwargs, "key=value ...: patch_size, embed_dim, depth, num_heads, ...")
+      ->expected(0, 64);
+  c->add_flag("--amp", a->amp, "bf16 GEMMs with f32 accumulation");
+  c->add_option("--amp-dtype", a->amp_dtype, "Accepted; --amp always uses bf16 on the CPU");
+  c->add_option("--log-freq", a->log_freq, "Progress line every N batches")->capture_default_str();
+  c->add_option("--results-file", a->results_file, "Write the result here (JSON; CSV if the name ends in .csv)");
+  c->add_option("--results-format", a->results_format, "json or csv (default: from the file name)");
+  CLI::Option_group* timm = c->add_option_group("timm compatibility", "timm validate.py flags that are accepted and ignored, or refused");
+  for (const std::string& f : kIgnoredFlags) timm->add_flag(f)->description("ignored (no effect here)");
+  for (const std::string& f : kIgnoredOptions)
+    timm->add_option(f, a->ignored_values, "ignored")->expected(f == "--torchcompile" ? 0 : 1, 1);  // a backend name is optional
+  for (const std::string& f : kRefusedFlags) timm->add_flag(f)->description("not supported");
+  for (const std::string& f : kRefusedOptions) timm->add_option(f, a->ignored_values, "not supported");
+  c->callback([a, c] { run(*a, *c); });
+}
+
+}  // namespace mapet::apps
