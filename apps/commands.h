@@ -8,6 +8,7 @@ void register_debug_step(CLI::App& app);
 void register_train_classifier(CLI::App& app);
 void register_prepare(CLI::App& app);
 void register_show_batch(CLI::App& app);
+void register_pretrain(CLI::App& app);
 void register_validate(CLI::App& app);
 
 }  // namespace mapet::apps

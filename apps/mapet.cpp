@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   mapet::apps::register_train_classifier(app);
   mapet::apps::register_prepare(app);
   mapet::apps::register_show_batch(app);
+  mapet::apps::register_pretrain(app);
   mapet::apps::register_validate(app);
   try {
     app.parse(argc, argv);

@@ -6,6 +6,7 @@ pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)  # CBLAS fallback 
 find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)
+find_package(yaml-cpp REQUIRED)        # run configs (apps/train/config.h)
 find_package(Threads REQUIRED)
 find_package(faiss CONFIG REQUIRED)    # k-means for the tokenizers; the peer of the assignment kernel
 

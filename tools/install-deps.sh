@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev                  # CBLAS fallback GEMM
   libturbojpeg0-dev libjpeg-dev zlib1g-dev  # JPEG decoding (TurboJPEG + libjpeg region decode), PNG writing, gzip IDX
   libfmt-dev nlohmann-json3-dev libcli11-dev
+  libyaml-cpp-dev                  # run configs (mapet pretrain --config)
   libgtest-dev libbenchmark-dev
   libfaiss-dev                     # tokenizer k-means (and the assignment kernel's peer)
   dataset-fashion-mnist            # the embedded real-image dataset

@@ -1,0 +1,427 @@
+// mapet pretrain DATA --tokens STORE [--config FILE.yaml] [flags]
+//
+// MaPeT pre-training (or the PeT / MIM baselines) of a ViT on an image folder
+// whose visual tokens are in a token store. Flags and YAML keys are timm's
+// train.py names; the defaults are the official pre-training config's (also in
+// configs/). Large batches on a small machine come from gradient accumulation.
+//
+// The run folder (--output) gets config.yaml (the settings actually used),
+// metrics.jsonl, loss.png / loss.svg (redrawn after every epoch), last.safetensors
+// (a training checkpoint: every --recovery-interval steps and every epoch),
+// checkpoint-<epoch>.safetensors (every --checkpoint-epochs epochs) and, at
+// the end, model.safetensors (the model's parameters only, DESIGN.md names).
+//
+// Resuming (--resume DIR) gives exactly the losses of an uninterrupted run:
+// the data order and augmentation are keyed by (seed, epoch, sample), each
+// sample's permutation by (seed, the loader's per-sample seed), and the
+// checkpoint holds the weights, AdamW's moments and step, the schedule
+// position, the drop-path generator and the data position.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "apps/commands.h"
+#include "apps/train/checkpoint.h"
+#include "apps/train/config.h"
+#include "apps/train/meter.h"
+#include "apps/train/metrics.h"
+#include "apps/train/plot.h"
+#include "apps/train/trainer.h"
+#include "data/loader.h"
+#include "data/transform_flags.h"
+#include "engine/io/safetensors.h"
+#include "engine/threads.h"
+#include "kernels/cpu/gemm.h"
+#include "models/mapet.h"
+#include "models/permutation.h"
+
+namespace mapet::apps {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct PretrainArgs {
+  std::string data_dir, config, train_split = "train", tokens, output = "runs/pretrain", resume;
+  std::string model = "mapet_base_patch16_224", objective = "mapet";
+  std::vector<int> input_size;
+  int64_t patch_size = 0, embed_dim = 0, depth = 0, num_heads = 0;  // 0: the model's
+  float drop_path = 0.1f, drop = 0.0f, layer_scale_init_value = 0.1f;
+  int64_t least_number = 50, num_mask_patches = 75, num_tokens = 0;
+  bool blockwise_perm = false;
+  int batch_size = 64;
+  int64_t accum_steps = 1, total_batch = 2048;
+  float lr = 1.5e-3f, weight_decay = 0.05f, opt_eps = 1e-8f, warmup_lr = 1e-6f, min_lr = 1e-5f, clip_grad = 3.0f;
+  std::vector<float> opt_betas{0.9f, 0.999f};
+  int64_t epochs = 300, warmup_epochs = 10;
+  uint64_t seed = 0;
+  bool amp = false, quiet = false, strict = false;
+  int workers = 0;
+  int64_t log_interval = 20, recovery_interval = 0, checkpoint_epochs = 10;
+  data::TransformFlags tf;
+
+  PretrainArgs() {  // the official pre-training geometry: the whole (centred, square) image, no flip
+    tf.scale = {1.0, 1.0};
+    tf.ratio = {1.0, 1.0};
+    tf.cfg.hflip = 0.0;
+    tf.color_jitter = {0.4f};
+  }
+};
+
+// Keys that do not change the trajectory: not worth a note when they differ on resume.
+const std::set<std::string> kCosmeticKeys = {"output", "workers", "quiet", "log_interval", "recovery_interval",
+                                             "checkpoint_epochs", "strict"};
+
+std::string str(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
+// A count given for 224 / 16 (e.g. 50 context tokens of 197, 75 masked patches of 196) scaled to this grid.
+int64_t scaled(int64_t count, int64_t of, int64_t here) {
+  return std::max<int64_t>(1, std::llround(double(count) * double(here) / double(of)));
+}
+
+struct Plan {
+  models::MapetConfig model;
+  std::string dataset;  // folder or CSV actually read
+  std::string config_text;
+};
+
+// Everything that follows from the flags, the config file and the token store;
+// derived values are written back into the options so config.yaml shows them.
+// cli: the keys given on the command line (they beat the config file).
+Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, const data::TokenStore& store) {
+  Plan p;
+  models::MapetConfig& m = p.model;
+  m = models::mapet_config(a.model);
+  m.objective = models::parse_objective(a.objective);
+  if (!a.input_size.empty()) {
+    if (a.input_size.size() != 3 || a.input_size[0] != 3 || a.input_size[1] != a.input_size[2])
+      throw Error("--input-size must be 3 S S (RGB, square), got " + std::to_string(a.input_size.size()) + " values");
+    train::set_option(c, "img_size", {std::to_string(a.input_size[1])});
+  }
+  m.vit.img_size = a.tf.cfg.size;
+  m.vit.in_chans = 3;
+  if (a.patch_size > 0) m.vit.patch_size = a.patch_size;
+  if (a.embed_dim > 0) m.vit.embed_dim = a.embed_dim;
+  if (a.depth > 0) m.vit.depth = a.depth;
+  if (a.num_heads > 0) m.vit.num_heads = a.num_heads;
+  m.vit.drop_path_rate = a.drop_path;
+  m.vit.drop_rate = a.drop;
+  m.vit.layer_scale_init = a.layer_scale_init_value;
+  if (m.vit.img_size % m.vit.patch_size != 0)
+    throw Error("--img-size " + std::to_string(m.vit.img_size) + " is not a multiple of --patch-size " +
+                std::to_string(m.vit.patch_size));
+  if (m.vit.embed_dim % m.vit.num_heads != 0)
+    throw Error("--embed-dim " + std::to_string(m.vit.embed_dim) + " is not a multiple of --num-heads " +
+                std::to_string(m.vit.num_heads));
+  const int64_t P = m.vit.num_patches(), T = P + 1;
+
+  // The defaults (50 of 197 tokens, 75 of 196 patches) are for 224 / 16: scale them when the grid differs.
+  if (c.get_option("--least-number")->count() == 0 && T != 197) train::set_option(c, "least_number", {std::to_string(scaled(50, 197, T))});
+  if (c.get_option("--num-mask-patches")->count() == 0 && P != 196) train::set_option(c, "num_mask_patches", {std::to_string(scaled(75, 196, P))});
+  m.least_number = a.least_number;
+  m.mim_mask_count = a.num_mask_patches;
+  if (m.mim_mask_count < 1 || m.mim_mask_count >= P)
+    throw Error("--num-mask-patches " + std::to_string(m.mim_mask_count) + " must be in [1, " + std::to_string(P - 1) + "]");
+
+  const data::TokenStoreHeader& h = store.header();
+  if (int64_t(h.tokens_per_image) != P)
+    throw Error("token store '" + a.tokens + "' holds " + std::to_string(h.tokens_per_image) +
+                " tokens per image, but --img-size " + std::to_string(m.vit.img_size) + " / --patch-size " +
+                std::to_string(m.vit.patch_size) + " gives " + std::to_string(P) + " patches");
+  if (a.num_tokens == 0) train::set_option(c, "num_tokens", {std::to_string(h.vocab_size)});
+  if (a.num_tokens < int64_t(h.vocab_size))
+    throw Error("--num-tokens " + std::to_string(a.num_tokens) + " is smaller than the vocabulary of token store '" +
+                a.tokens + "' (" + std::to_string(h.vocab_size) + ")");
+  m.vocab_size = a.num_tokens;
+
+  // Accumulation: --total-batch (images per optimizer step) sets --accum-steps, unless only
+  // --accum-steps was given on the command line.
+  const bool accum_on_cli = cli.count("accum_steps") > 0, total_on_cli = cli.count("total_batch") > 0;
+  if (a.batch_size < 1) throw Error("--batch-size must be >= 1");
+  if (a.total_batch > 0 && (!accum_on_cli || total_on_cli)) {
+    if (a.total_batch % a.batch_size != 0)
+      throw Error("--total-batch " + std::to_string(a.total_batch) + " is not a multiple of --batch-size " +
+                  std::to_string(a.batch_size));
+    if (accum_on_cli && a.accum_steps != a.total_batch / a.batch_size)
+      throw Error("--accum-steps " + std::to_string(a.accum_steps) + " disagrees with --total-batch " +
+                  std::to_string(a.total_batch) + " / --batch-size " + std::to_string(a.batch_size));
+    train::set_option(c, "accum_steps", {std::to_string(a.total_batch / a.batch_size)});
+  } else {
+    train::set_option(c, "total_batch", {std::to_string(a.batch_size * a.accum_steps)});
+  }
+  if (a.accum_steps < 1) throw Error("--accum-steps must be >= 1");
+
+  p.dataset = a.data_dir;
+  if (!a.train_split.empty() && fs::is_directory(fs::path(a.data_dir) / a.train_split))
+    p.dataset = (fs::path(a.data_dir) / a.train_split).string();
+  p.config_text = train::config_yaml(c, {"config", "resume"});
+  return p;
+}
+
+// The permutation (mapet, pet) or block mask (mim) of every sample, from the
+// run seed and the loader's per-sample seed: the same whatever the batch or resume point.
+models::MapetBatch mapet_batch(const data::Batch& b, const models::MapetConfig& m, bool blockwise, uint64_t seed) {
+  models::MapetBatch mb;
+  mb.images = b.images;
+  mb.tokens = b.tokens;
+  const int64_t B = b.images.size(0), grid = m.vit.grid(), P = grid * grid;
+  const int64_t* seeds = b.seeds.data<int64_t>();
+  if (m.objective == common::Objective::mim) {
+    mb.mask = Tensor::empty({B, P}, DType::u8);
+    const int64_t min_patches = scaled(16, 196, P);  // BEiT's smallest block, scaled to the grid
+    for (int64_t j = 0; j < B; ++j) {
+      std::vector<uint8_t> mask = models::sample_block_mask(grid, m.mim_mask_count, seed, uint64_t(seeds[j]), min_patches);
+      std::copy(mask.begin(), mask.end(), mb.mask.data<uint8_t>() + j * P);
+    }
+  } else {
+    mb.perm = Tensor::empty({B, P}, DType::i64);
+    models::PermutationConfig pc;
+    pc.grid = grid, pc.least_number = m.least_number, pc.blockwise = blockwise;
+    for (int64_t j = 0; j < B; ++j) {
+      std::vector<int32_t> order = models::sample_permutation(pc, seed, uint64_t(seeds[j]));
+      std::copy(order.begin(), order.end(), mb.perm.data<int64_t>() + j * P);
+    }
+  }
+  return mb;
+}
+
+void draw_curves(const std::string& out) {
+  train::write_figure(train::metrics_figure(train::read_metrics(out + "/metrics.jsonl"),
+                                            {{"loss", "loss"}, {"token_acc", "token accuracy"}, {"lr", "lr"}}),
+                      out + "/loss");
+}
+
+void run(PretrainArgs& a, CLI::App& c) {
+  // Settings: the config file (or, resuming, the run's own config.yaml) under the command line.
+  std::set<std::string> cli;
+  for (const CLI::Option* o : c.get_options())
+    if (o->count() > 0) cli.insert(train::dest_name(*o));
+  std::string config = a.config;
+  if (config.empty() && !a.resume.empty()) {
+    fs::path dir = fs::is_directory(a.resume) ? fs::path(a.resume) : fs::path(a.resume).parent_path();
+    if (fs::exists(dir / "config.yaml")) config = (dir / "config.yaml").string();
+  }
+  if (!config.empty()) train::apply_yaml_config(c, config, train::timm_policy(), a.quiet);
+  if (!a.resume.empty() && !cli.count("output") && fs::is_directory(a.resume)) train::set_option(c, "output", {a.resume});
+  if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
+  if (a.tokens.empty()) throw Error("--tokens STORE is required: the visual tokens of DATA (see `mapet tokenize`)");
+
+  data::TokenStore store(a.tokens);
+  const Plan plan = resolve(a, c, cli, store);
+  const models::MapetConfig& mc = plan.model;
+  const int64_t accum = a.accum_steps;
+
+  if (a.amp) {
+    if (cpu::cpu_has_bf16())
+      cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
+    else
+      std::printf("note: --amp asked for bf16 GEMMs, but this CPU has no AVX-512 BF16; using f32\n");
+  }
+
+  data::Dataset ds = data::load_dataset(plan.dataset);
+  data::LoaderOptions lo;
+  lo.batch_size = a.batch_size;
+  lo.transform = a.tf.config();
+  lo.seed = a.seed;
+  lo.workers = a.workers;
+  lo.strict = a.strict;
+  lo.tokens = &store;
+  data::Loader loader(ds, lo);
+  const int64_t steps_per_epoch = loader.batches_per_epoch() / accum;
+  if (steps_per_epoch == 0)
+    throw Error("dataset '" + plan.dataset + "' has " + std::to_string(ds.size()) +
+                " images: not enough for one optimizer step of " + std::to_string(a.batch_size * accum) +
+                " (--batch-size x --accum-steps)");
+  const int64_t total_steps = steps_per_epoch * a.epochs;
+
+  models::MapetModel model(mc);
+  model.init_weights(a.seed);
+  model.train(true);
+  train::TrainerConfig tc;
+  tc.adamw.lr = a.lr, tc.adamw.weight_decay = a.weight_decay, tc.adamw.eps = a.opt_eps;
+  if (a.opt_betas.size() != 2) throw Error("--opt-betas takes two values");
+  tc.adamw.beta1 = a.opt_betas[0], tc.adamw.beta2 = a.opt_betas[1];
+  tc.schedule.base_lr = a.lr, tc.schedule.min_lr = a.min_lr, tc.schedule.warmup_lr = a.warmup_lr;
+  tc.schedule.warmup_steps = a.warmup_epochs * steps_per_epoch, tc.schedule.total_steps = total_steps;
+  tc.accum_steps = accum;
+  tc.clip_grad = a.clip_grad;
+  train::Trainer trainer(model, tc);
+  Generator drop_rng(a.seed + 1);  // drop path / dropout; its position is part of the checkpoint
+  nn::Context ctx{&drop_rng};
+
+  fs::create_directories(a.output);
+  const std::string last = a.output + "/" + train::kLastCheckpoint, metrics_path = a.output + "/metrics.jsonl";
+  train::TrainState st;
+  int64_t keep_metrics = -1;  // fresh metrics.jsonl
+  if (a.resume.empty()) {
+    if (fs::exists(last))
+      throw Error("--output '" + a.output + "' already holds a run (" + train::kLastCheckpoint + "): --resume " +
+                  a.output + " to continue it, or choose another --output");
+  } else {
+    const std::string path = train::checkpoint_path(a.resume);
+    train::Checkpoint ck = train::load_checkpoint(path, model, trainer.optimizer());
+    st = ck.state;
+    trainer.set_steps_done(st.step);
+    drop_rng.set_state(st.rng_seed, st.rng_offset);
+    std::printf("resuming from %s: step %lld, epoch %lld, batch %lld of the epoch\n", path.c_str(), (long long)st.step,
+                (long long)st.epoch, (long long)st.position);
+    for (const std::string& d : train::config_differences(ck.config_yaml, plan.config_text, kCosmeticKeys))
+      std::printf("note: setting changed since the checkpoint: %s\n", d.c_str());
+    // Continuing in the checkpoint's own folder: its metrics.jsonl goes back to what the checkpoint had seen.
+    const bool same_folder = fs::weakly_canonical(fs::path(path).parent_path()) == fs::weakly_canonical(a.output);
+    if (same_folder)
+      keep_metrics = int64_t(st.metrics_bytes);
+    else if (fs::exists(metrics_path))
+      throw Error("--output '" + a.output + "' already holds a run; resume into the checkpoint's own folder or a new one");
+  }
+  io::write_file_atomic(a.output + "/config.yaml", plan.config_text);
+  train::MetricsLog metrics(metrics_path, keep_metrics);
+
+  std::printf("%s (%s): %lld x %lld images, patch %lld, dim %lld, depth %lld, heads %lld, %lld visual tokens: %.2fM parameters\n",
+              a.model.c_str(), a.objective.c_str(), (long long)mc.vit.img_size, (long long)mc.vit.img_size,
+              (long long)mc.vit.patch_size, (long long)mc.vit.embed_dim, (long long)mc.vit.depth,
+              (long long)mc.vit.num_heads, (long long)mc.vocab_size, model.num_parameters() / 1e6);
+  std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images; %lld threads%s\n", plan.dataset.c_str(),
+              ds.size(), (long long)steps_per_epoch, a.batch_size, (long long)accum, (long long)num_threads(),
+              cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
+  std::fflush(stdout);
+
+  auto save = [&](const std::string& path) {
+    st.step = trainer.steps_done();
+    st.rng_seed = drop_rng.seed(), st.rng_offset = drop_rng.offset();
+    st.metrics_bytes = metrics.bytes();
+    train::save_checkpoint(path, model, trainer.optimizer(), st, plan.config_text);
+  };
+  // Epoch means continue across a resume: the steps already logged count too.
+  double epoch_loss = 0, epoch_acc = 0;
+  int64_t epoch_steps = 0;
+  if (keep_metrics >= 0)
+    for (const nlohmann::json& r : train::read_metrics(metrics_path))
+      if (r.contains("step") && r.value("epoch", int64_t(-1)) == st.epoch)
+        epoch_loss += r.value("loss", 0.0), epoch_acc += r.value("token_acc", 0.0), ++epoch_steps;
+
+  train::TrainMeter meter(st.step, total_steps, a.log_interval, a.quiet);
+  int64_t images = 0;
+  const int64_t images_per_step = int64_t(a.batch_size) * accum;
+  for (int64_t epoch = st.epoch; epoch < a.epochs; ++epoch) {
+    const int64_t first = epoch == st.epoch ? st.position : 0;
+    loader.start_epoch(epoch, first);
+    const double epoch_start = meter.elapsed();
+    for (int64_t s = first / accum; s < steps_per_epoch; ++s) {
+      const auto t0 = std::chrono::steady_clock::now();
+      double wait = 0, loss = 0, acc = 0;
+      train::StepStats ss;
+      try {
+        for (int64_t k = 0; k < accum; ++k) {
+          const auto w0 = std::chrono::steady_clock::now();
+          data::Batch b;
+          if (!loader.next(b)) throw Error("loader: epoch " + std::to_string(epoch) + " ended early");
+          wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+          models::MapetOutput o = model.forward(mapet_batch(b, mc, a.blockwise_perm, a.seed), ctx);
+          loss += trainer.backward(o.loss);
+          acc += o.token_accuracy;
+        }
+        ss = trainer.step();
+      } catch (const train::NonFinite& e) {
+        throw Error(std::string(e.what()) + " (epoch " + std::to_string(epoch) + ", step " + std::to_string(s + 1) +
+                    " of " + std::to_string(steps_per_epoch) + " in the epoch); stopping. " +
+                    (fs::exists(last) ? "The last good checkpoint, " + last + ", is from step " +
+                                            std::to_string(train::checkpoint_step(last)) + "; --resume " + a.output +
+                                            " with a lower --lr to go on from there."
+                                      : std::string("No checkpoint had been written yet.")));
+      }
+      loss /= double(accum), acc /= double(accum);
+      images += images_per_step;
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      metrics.write({{"step", trainer.steps_done()},
+                     {"epoch", epoch},
+                     {"loss", loss},
+                     {"token_acc", acc},
+                     {"lr", ss.lr},
+                     {"grad_norm", ss.grad_norm},
+                     {"images_per_s", double(images_per_step) / secs},
+                     {"data_wait", wait / secs}});
+      epoch_loss += loss, epoch_acc += acc, ++epoch_steps;
+      char fields[160];
+      std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | tok acc %.1f%% | lr %.2e",
+                    (long long)epoch, (long long)a.epochs, loss, epoch_loss / double(epoch_steps), 100 * acc, ss.lr);
+      meter.step(trainer.steps_done(), images, fields);
+      st.epoch = epoch, st.position = (s + 1) * accum;
+      if (a.recovery_interval > 0 && trainer.steps_done() % a.recovery_interval == 0 && s + 1 < steps_per_epoch)
+        save(last);
+    }
+    const double epoch_secs = meter.elapsed() - epoch_start;
+    const double mean_loss = epoch_loss / double(std::max<int64_t>(1, epoch_steps)),
+                 mean_acc = epoch_acc / double(std::max<int64_t>(1, epoch_steps));
+    metrics.write({{"epoch", epoch}, {"train_loss", mean_loss}, {"train_token_acc", mean_acc}, {"epoch_seconds", epoch_secs}});
+    epoch_loss = epoch_acc = 0, epoch_steps = 0;
+    st.epoch = epoch + 1, st.position = 0;  // continue at the next epoch's start
+    save(last);
+    if (a.checkpoint_epochs > 0 && (epoch + 1) % a.checkpoint_epochs == 0)
+      save(a.output + "/checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
+    draw_curves(a.output);
+    meter.line("epoch " + std::to_string(epoch) + ": loss " + str(mean_loss) + ", token accuracy " + str(100 * mean_acc) +
+               "% (" + str(epoch_secs) + " s, " + str(meter.images_per_second()) + " img/s)");
+  }
+  io::save_safetensors(a.output + "/model.safetensors", io::state_dict(model));
+  std::printf("wrote %s/model.safetensors, metrics.jsonl, loss.png, loss.svg (%.0f s)\n", a.output.c_str(),
+              meter.elapsed());
+}
+
+}  // namespace
+
+void register_pretrain(CLI::App& app) {
+  auto a = std::make_shared<PretrainArgs>();
+  CLI::App* c = app.add_subcommand("pretrain", "MaPeT pre-training (or PeT / MIM) of a ViT on images and their visual tokens");
+  c->option_defaults()->always_capture_default();
+  c->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // argparse: a repeated flag's last value wins
+  c->add_option("data_dir", a->data_dir, "Image folder (DATA/<train-split> when it exists), or a CSV of path,label");
+  c->add_option("-c,--config", a->config, "YAML file of defaults (timm's keys); flags given here override it");
+  c->add_option("--train-split", a->train_split, "Sub-folder of DATA to train on, when it exists");
+  c->add_option("--tokens", a->tokens, "Token store of DATA's visual tokens (mapet tokenize)");
+  c->add_option("--num-tokens", a->num_tokens, "Visual vocabulary size (0: the token store's)");
+  c->add_option("--model", a->model, "mapet_{tiny,small,base}_patch16_224");
+  c->add_option("--objective", a->objective, "mapet, pet or mim")->check(CLI::IsMember({"mapet", "pet", "mim"}));
+  c->add_option("--least-number", a->least_number, "Context tokens L, CLS included (scaled to the grid unless given)");
+  c->add_option("--num-mask-patches", a->num_mask_patches, "mim: patches masked per image (scaled to the grid unless given)");
+  c->add_flag("--blockwise-perm", a->blockwise_perm, "Permute 2x2 blocks of patches instead of single patches");
+  c->add_option("--input-size", a->input_size, "3 S S: sets --img-size (timm)")->expected(3);
+  c->add_option("--patch-size", a->patch_size, "Patch size (0: the model's)");
+  c->add_option("--embed-dim", a->embed_dim, "Width (0: the model's)");
+  c->add_option("--depth", a->depth, "Blocks (0: the model's)");
+  c->add_option("--num-heads", a->num_heads, "Attention heads (0: the model's)");
+  c->add_option("--drop-path", a->drop_path, "Stochastic depth rate");
+  c->add_option("--drop", a->drop, "Dropout after the position embedding");
+  c->add_option("--layer-scale-init-value", a->layer_scale_init_value, "Layer scale init");
+  c->add_option("-b,--batch-size", a->batch_size, "Images per forward pass (micro-batch)");
+  c->add_option("--total-batch", a->total_batch, "Images per optimizer step; sets --accum-steps");
+  c->add_option("--accum-steps", a->accum_steps, "Micro-batches per optimizer step (overrides --total-batch)");
+  c->add_option("--lr", a->lr, "Peak learning rate (AdamW)");
+  c->add_option("--weight-decay", a->weight_decay);
+  c->add_option("--opt-eps", a->opt_eps);
+  c->add_option("--opt-betas", a->opt_betas)->expected(2);
+  c->add_option("--epochs", a->epochs);
+  c->add_option("--warmup-epochs", a->warmup_epochs);
+  c->add_option("--warmup-lr", a->warmup_lr, "Learning rate at the start of the warm-up");
+  c->add_option("--min-lr", a->min_lr, "Learning rate at the end of the cosine");
+  c->add_option("--clip-grad", a->clip_grad, "Max global gradient norm (0: off)");
+  c->add_option("--seed", a->seed, "Weights, data order, augmentation, permutations, drop path");
+  c->add_flag("--amp", a->amp, "bf16 GEMMs where the CPU has AVX-512 BF16");
+  c->add_option("-j,--workers", a->workers, "Decode threads (0: one per core)");
+  c->add_flag("--strict", a->strict, "Stop at the first bad image instead of skipping it");
+  c->add_option("--output", a->output, "Run folder");
+  c->add_option("--resume", a->resume, "Continue the run in this folder (or from this checkpoint file)");
+  c->add_option("--recovery-interval", a->recovery_interval, "Also update last.safetensors every N optimizer steps (0: epoch ends only)");
+  c->add_option("--checkpoint-epochs", a->checkpoint_epochs, "Keep checkpoint-<epoch>.safetensors every N epochs (0: never)");
+  c->add_option("--log-interval", a->log_interval, "Steps between progress lines when the output is not a terminal");
+  c->add_flag("-q,--quiet", a->quiet, "Only epoch summaries (no progress line)");
+  a->tf.add_to(c);
+  c->callback([a, c] { run(*a, *c); });
+}
+
+}  // namespace mapet::apps

@@ -1,0 +1,46 @@
+// Training checkpoints: everything needed to continue a run exactly as if it
+// had never stopped, in one safetensors file written atomically (temp file,
+// fsync, rename: a kill at any moment leaves the previous checkpoint intact).
+//
+// Tensors: `model.<name>` (every parameter, the names of DESIGN.md),
+// `optimizer.exp_avg.<name>` and `optimizer.exp_avg_sq.<name>` (AdamW's m
+// and v, PyTorch's names). Metadata (strings): format, the optimizer step,
+// the data position, the drop-path generator state, the metrics.jsonl length
+// and the run's config (YAML). Loading refuses, naming the file, anything
+// missing, extra or of the wrong shape.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "engine/nn/module.h"
+#include "engine/optim/adamw.h"
+
+namespace mapet::apps::train {
+
+struct TrainState {
+  int64_t step = 0;      // optimizer steps done: the schedule position
+  int64_t epoch = 0;     // the epoch to continue in
+  int64_t position = 0;  // the next loader batch of that epoch (always an optimizer-step boundary)
+  uint64_t rng_seed = 0, rng_offset = 0;  // the drop-path / dropout Generator
+  uint64_t metrics_bytes = 0;             // length of metrics.jsonl when saved: resuming cuts it back to this
+};
+
+void save_checkpoint(const std::string& path, const nn::Module& model, optim::AdamW& opt, const TrainState& state,
+                     const std::string& config_yaml);
+
+struct Checkpoint {
+  TrainState state;
+  std::string config_yaml;  // the settings of the run that wrote it
+};
+
+// Loads into model and optimizer (which must have been built the same way).
+Checkpoint load_checkpoint(const std::string& path, const nn::Module& model, optim::AdamW& opt);
+
+// The optimizer step a checkpoint was saved at (from its metadata).
+int64_t checkpoint_step(const std::string& path);
+
+// `dir_or_file`: a checkpoint file, or a run folder (its last checkpoint).
+std::string checkpoint_path(const std::string& dir_or_file);
+inline constexpr const char* kLastCheckpoint = "last.safetensors";
+
+}  // namespace mapet::apps::train

@@ -1,0 +1,36 @@
+// metrics.jsonl: one JSON object per line, appended as training goes (per
+// optimizer step, plus per-epoch summaries). Numbers are written so they read
+// back to the same bits (float losses included), which the resume test needs.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mapet::apps::train {
+
+class MetricsLog {
+ public:
+  // keep_bytes < 0: start a fresh file. Otherwise keep the first keep_bytes
+  // bytes (what the checkpoint being resumed had seen) and append after them.
+  MetricsLog(std::string path, int64_t keep_bytes = -1);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+  void write(const nlohmann::json& record);  // one line, flushed to the OS (survives kill -9)
+  uint64_t bytes() const { return bytes_; }  // file length so far
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
+  uint64_t bytes_ = 0;
+};
+
+// Every record of a metrics.jsonl (a torn last line, from a crash, is skipped).
+std::vector<nlohmann::json> read_metrics(const std::string& path);
+
+}  // namespace mapet::apps::train

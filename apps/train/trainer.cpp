@@ -1,0 +1,54 @@
+#include "apps/train/trainer.h"
+
+#include <cmath>
+#include <string>
+
+#include "engine/ops/elementwise.h"
+
+namespace mapet::apps::train {
+
+namespace {
+
+// "nan" / "inf" / "-inf" as people write them (std::to_string gives "-nan" for some NaNs).
+std::string show(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return std::to_string(v);
+}
+
+}  // namespace
+
+Trainer::Trainer(const nn::Module& model, const TrainerConfig& c, int64_t steps_done)
+    : params_(model.named_parameters()), config_(c), opt_(params_, c.adamw), step_(steps_done) {
+  if (c.accum_steps < 1) throw Error("accumulation steps must be >= 1, got " + std::to_string(c.accum_steps));
+  opt_.zero_grad();
+}
+
+float Trainer::backward(const Var& loss) {
+  const float v = loss.value().item();
+  if (!std::isfinite(v)) {
+    autograd::clear_tape();  // the graph of this micro-batch is never used
+    throw NonFinite("loss is " + show(v) + " at step " + std::to_string(step_ + 1));
+  }
+  autograd::backward(config_.accum_steps == 1 ? loss : ops::scale(loss, 1.0f / static_cast<float>(config_.accum_steps)));
+  ++micro_;
+  return v;
+}
+
+StepStats Trainer::step() {
+  if (micro_ != config_.accum_steps)
+    throw Error("Trainer::step after " + std::to_string(micro_) + " micro-batches, expected " +
+                std::to_string(config_.accum_steps));
+  StepStats s;
+  s.lr = lr();
+  s.grad_norm = optim::clip_grad_norm(params_, config_.clip_grad);
+  if (!std::isfinite(s.grad_norm))
+    throw NonFinite("gradient norm is " + show(s.grad_norm) + " at step " + std::to_string(step_ + 1));
+  opt_.step(s.lr);
+  opt_.zero_grad();
+  micro_ = 0;
+  ++step_;
+  return s;
+}
+
+}  // namespace mapet::apps::train

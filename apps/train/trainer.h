@@ -1,0 +1,56 @@
+// One optimizer step assembled from micro-batches, as timm's train loop does
+// it: each micro-batch's loss is back-propagated divided by the number of
+// micro-batches (gradients add up to those of the mean over the large batch),
+// then the global gradient norm is clipped, AdamW steps at the scheduled lr,
+// and the gradients are cleared. A loss or gradient norm that is NaN or Inf
+// stops the step before any parameter changes (NonFinite).
+#pragma once
+#include <cstdint>
+
+#include "engine/nn/module.h"
+#include "engine/optim/adamw.h"
+#include "engine/optim/schedule.h"
+
+namespace mapet::apps::train {
+
+struct TrainerConfig {
+  optim::AdamWConfig adamw;
+  optim::CosineSchedule schedule;  // indexed by optimizer step
+  int64_t accum_steps = 1;         // micro-batches per optimizer step
+  double clip_grad = 0.0;          // max global gradient norm; <= 0: no clipping
+};
+
+// What went wrong, for the caller to add where it happened and what was kept.
+struct NonFinite : Error {
+  using Error::Error;
+};
+
+struct StepStats {
+  float lr = 0;
+  double grad_norm = 0;  // before clipping
+};
+
+class Trainer {
+ public:
+  // steps_done: where the schedule stands (0 for a fresh run, the checkpoint's step on resume).
+  Trainer(const nn::Module& model, const TrainerConfig& c, int64_t steps_done = 0);
+
+  // Back-propagates one micro-batch's (mean) loss; returns its value.
+  float backward(const Var& loss);
+  // Clips, updates and clears the gradients; call after accum_steps backward()s.
+  StepStats step();
+
+  int64_t steps_done() const { return step_; }
+  void set_steps_done(int64_t s) { step_ = s; }
+  float lr() const { return config_.schedule.lr_at(step_); }  // the lr of the next step
+  optim::AdamW& optimizer() { return opt_; }
+  const TrainerConfig& config() const { return config_; }
+
+ private:
+  std::vector<nn::NamedParam> params_;
+  TrainerConfig config_;
+  optim::AdamW opt_;
+  int64_t step_ = 0, micro_ = 0;
+};
+
+}  // namespace mapet::apps::train

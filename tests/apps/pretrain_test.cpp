@@ -1,0 +1,196 @@
+// End-to-end tests of `mapet pretrain`: the real binary on a tiny generated
+// dataset (tests/apps/pretrain_fixture.h) with a tiny model (16 px images,
+// patch 4, depth 2, width 32): the loss falls, a run killed with SIGKILL and
+// resumed gives bit for bit the losses of an uninterrupted run, a NaN loss
+// stops the run and keeps the last good checkpoint, a truncated checkpoint is
+// refused.
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "apps/train/checkpoint.h"
+#include "engine/io/safetensors.h"
+#include "models/mapet.h"
+#include "tests/apps/pretrain_fixture.h"
+
+namespace mapet {
+namespace {
+
+namespace fs = std::filesystem;
+using test::RunResult;
+using test::ScratchDir;
+
+class Pretrain : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new fs::path(fs::temp_directory_path() / ("mapet_pretrain_data_" + std::to_string(::getpid())));
+    fs::remove_all(*root_);
+    test::write_pretrain_fixture(*root_);
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*root_);
+    delete root_;
+  }
+
+  // A tiny model on the fixture; `extra` adds or overrides flags (CLI11 takes the last).
+  static std::vector<std::string> args(const std::string& out, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a{"pretrain", (*root_ / "data").string(), "--tokens", (*root_ / "tokens.bin").string(),
+                               "--model", "mapet_tiny_patch16_224", "--img-size", "16", "--patch-size", "4",
+                               "--depth", "2", "--embed-dim", "32", "--num-heads", "2", "-b", "8", "--accum-steps", "2",
+                               "--warmup-epochs", "1", "--lr", "3e-3", "--epochs", "8", "--workers", "1",
+                               "--output", out, "--quiet"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  static fs::path* root_;
+};
+
+fs::path* Pretrain::root_ = nullptr;
+
+double mean_loss(const std::vector<nlohmann::json>& r, size_t from, size_t to) {
+  double s = 0;
+  for (size_t i = from; i < to; ++i) s += r[i]["loss"].get<double>();
+  return s / double(to - from);
+}
+
+TEST(PretrainFixture, TokensAreThePatchLevels) {
+  // The fixture's premise: decoding an image gives flat patches at the levels its tokens name.
+  ScratchDir dir;
+  test::write_pretrain_fixture(dir.path);
+  data::Dataset ds = data::load_image_folder(dir / "data/train");
+  data::TokenStore store(dir / "tokens.bin");
+  ASSERT_EQ(ds.size(), 64u);
+  std::ifstream f(ds.full_path(37), std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), {});
+  data::Image img = data::decode_jpeg(bytes.data(), bytes.size(), ds.full_path(37));
+  const uint16_t* row = store.row(37);
+  for (int p = 0; p < 16; ++p) EXPECT_NEAR(img.at((p % 4) * 4 + 1, (p / 4) * 4 + 1, 0), 24 + 29 * row[p], 8) << "patch " << p;
+}
+
+TEST_F(Pretrain, LossFallsAndTheRunFolderIsComplete) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  RunResult r = test::run_mapet(args(out, {"--epochs", "10"}), dir / "log.txt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<nlohmann::json> steps = test::step_records(out + "/metrics.jsonl");
+  ASSERT_EQ(steps.size(), 40u) << "64 images / (8 x 2) = 4 steps per epoch, 10 epochs";
+  const double first = mean_loss(steps, 0, 4), final = mean_loss(steps, 36, 40);
+  std::printf("loss: first epoch %.3f, last epoch %.3f (chance %.3f)\n", first, final, std::log(8.0));
+  EXPECT_GT(first, 1.8);
+  EXPECT_LT(final, 0.75 * first) << r.output;  // ~0.65 here; a few hundred steps take it below 0.4 nats
+  for (const char* key : {"step", "epoch", "loss", "token_acc", "lr", "grad_norm", "images_per_s", "data_wait"})
+    EXPECT_TRUE(steps.back().contains(key)) << key;
+  EXPECT_GT(steps.back()["token_acc"].get<double>(), steps.front()["token_acc"].get<double>());
+
+  for (const char* f : {"config.yaml", "metrics.jsonl", "loss.png", "loss.svg", "last.safetensors", "model.safetensors"})
+    EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
+  EXPECT_NE(test::read_text(out + "/loss.svg").find("<polyline"), std::string::npos);
+  const std::string config = test::read_text(out + "/config.yaml");
+  EXPECT_NE(config.find("least_number: 4"), std::string::npos) << "50 of 197 tokens, scaled to 17:\n" << config;
+  EXPECT_NE(config.find("total_batch: 16"), std::string::npos) << config;
+
+  // model.safetensors: exactly the model's parameters, nothing else.
+  models::MapetConfig mc = models::mapet_config("mapet_tiny_patch16_224");
+  mc.vit.img_size = 16, mc.vit.patch_size = 4, mc.vit.depth = 2, mc.vit.embed_dim = 32, mc.vit.num_heads = 2;
+  mc.least_number = 4, mc.vocab_size = 8;
+  models::MapetModel model(mc);
+  io::TensorMap saved = io::load_safetensors(out + "/model.safetensors");
+  EXPECT_EQ(saved.size(), model.named_parameters().size());
+  EXPECT_NO_THROW(io::load_into(model, saved, "model.safetensors"));
+  EXPECT_TRUE(saved.count("mask_positional_token") && saved.count("decoder.weight") && saved.count("blocks.1.ls2.gamma"));
+}
+
+// Kill -9 once a mid-epoch checkpoint exists, resume, and compare every step's
+// loss (and lr and gradient norm) with an uninterrupted run's, bit for bit.
+TEST_F(Pretrain, ResumeAfterKillGivesTheSameLosses) {
+  ScratchDir dir;
+  const std::vector<std::string> extra{"--recovery-interval", "3", "--epochs", "6"};
+  RunResult ref = test::run_mapet(args(dir / "ref", extra), dir / "ref.log");
+  ASSERT_EQ(ref.exit_code, 0) << ref.output;
+  const std::vector<nlohmann::json> want = test::step_records(dir / "ref/metrics.jsonl");
+  ASSERT_EQ(want.size(), 24u);
+
+  // Checkpoints are written after their step's metrics line and before the next
+  // step's, so 8 lines mean the step-6 checkpoint (epoch 1, batch 4 of 8) is on disk.
+  const std::string out = dir / "run";
+  pid_t pid = test::spawn_mapet(args(out, extra), dir / "killed.log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  bool killed = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(out + "/metrics.jsonl") && test::step_records(out + "/metrics.jsonl").size() >= 8) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) FAIL() << "the run ended before it could be killed:\n"
+                                                        << test::read_text(dir / "killed.log");
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(killed && WIFSIGNALED(status)) << test::read_text(dir / "killed.log");
+  const size_t logged = test::step_records(out + "/metrics.jsonl").size();
+  ASSERT_LT(logged, want.size()) << "killed too late to test anything";
+  const int64_t at = apps::train::checkpoint_step(out + "/last.safetensors");
+  std::printf("killed after %zu logged steps; resuming from the checkpoint of step %lld\n", logged, (long long)at);
+  EXPECT_GE(at, 6);
+
+  RunResult res = test::run_mapet({"pretrain", "--resume", out}, dir / "resumed.log");
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  EXPECT_NE(res.output.find("resuming from"), std::string::npos) << res.output;
+  EXPECT_EQ(res.output.find("setting changed"), std::string::npos) << res.output;
+  const std::vector<nlohmann::json> got = test::step_records(out + "/metrics.jsonl");
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    for (const char* key : {"step", "epoch", "loss", "token_acc", "lr", "grad_norm"})
+      EXPECT_EQ(got[i][key], want[i][key]) << key << " of step " << i + 1;
+  EXPECT_EQ(test::read_text(out + "/model.safetensors"), test::read_text(dir / "ref/model.safetensors"))
+      << "final weights differ";
+}
+
+TEST_F(Pretrain, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  // An absurd lr: the first updates throw the weights far enough for the loss to overflow.
+  RunResult r = test::run_mapet(args(out, {"--lr", "1e30", "--warmup-epochs", "0", "--recovery-interval", "1"}),
+                                dir / "log.txt");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(r.output.find("loss is nan") != std::string::npos || r.output.find("loss is inf") != std::string::npos ||
+              r.output.find("gradient norm is") != std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("The last good checkpoint, " + out + "/last.safetensors, is from step"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
+  // The checkpoint loads and its weights are finite.
+  ASSERT_TRUE(fs::exists(out + "/last.safetensors"));
+  io::TensorMap ck = io::load_safetensors(out + "/last.safetensors");
+  for (const auto& [name, t] : ck)
+    for (float v : t.to_vector()) ASSERT_TRUE(std::isfinite(v)) << name;
+}
+
+TEST_F(Pretrain, TruncatedCheckpointIsRefused) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  RunResult r = test::run_mapet(args(out, {"--epochs", "1"}), dir / "log.txt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string ck = out + "/last.safetensors";
+  fs::resize_file(ck, fs::file_size(ck) * 2 / 3);  // what a full disk or a copy cut short leaves
+  RunResult res = test::run_mapet({"pretrain", "--resume", out, "--epochs", "2"}, dir / "resume.log");
+  EXPECT_EQ(res.exit_code, 1) << res.output;
+  EXPECT_NE(res.output.find(ck), std::string::npos) << res.output;
+  EXPECT_NE(res.output.find("truncated"), std::string::npos) << res.output;
+}
+
+TEST_F(Pretrain, FreshRunRefusesAFolderHoldingARun) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  ASSERT_EQ(test::run_mapet(args(out, {"--epochs", "1"}), dir / "a.log").exit_code, 0);
+  RunResult again = test::run_mapet(args(out, {"--epochs", "1"}), dir / "b.log");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
+}
+
+}  // namespace
+}  // namespace mapet
