@@ -45,6 +45,9 @@ ClipVitConfig clip_vit_config_from(const ClipWeights& w) {
     throw Error("CLIP weights " + w.what() + ": 'visual.conv1.weight' " + conv.str() + " / 'visual.positional_embedding' " +
                 pos.str() + " do not describe a CLIP ViT");
   c.width = conv.size(0), c.patch = conv.size(2), c.heads = c.width / 64, c.output_dim = proj.size(1);
+  if (c.width % 64 != 0)  // the head count is not stored; OpenAI's ViTs all use 64-dim heads
+    throw Error("CLIP weights " + w.what() + ": width " + std::to_string(c.width) +
+                " is not a multiple of 64, so the number of attention heads is unknown");
   c.layers = w.count_indexed("visual.transformer.resblocks.");
   const int64_t grid = static_cast<int64_t>(std::lround(std::sqrt(double(pos.size(0) - 1))));
   c.image_resolution = grid * c.patch;

@@ -120,8 +120,12 @@ TEST(ClipViT, MatchesFloat64Reference) {
 
 TEST(ClipViT, ConfigurationFromWeights) {
   ClipVitConfig c = tiny();
+  // The head count is not in the weights: CLIP's rule (64-dim heads) needs a width multiple of 64.
+  EXPECT_THROW(clip_vit_config_from(ClipWeights(random_clip_vit_weights(c, 1), "w")), Error);
+  c.width = 128, c.heads = 2;
   ClipVitConfig got = clip_vit_config_from(ClipWeights(random_clip_vit_weights(c, 1), "w"));
-  EXPECT_EQ(got.width, 32);
+  EXPECT_EQ(got.width, 128);
+  EXPECT_EQ(got.heads, 2);
   EXPECT_EQ(got.layers, 2);
   EXPECT_EQ(got.patch, 4);
   EXPECT_EQ(got.image_resolution, 12);
