@@ -19,6 +19,8 @@ needed) holding the same tensors, contiguous, that the C++ tests compare with.
   nested.pth             a training checkpoint: {"model": state dict with
                          "module." names, "model_ema", "optimizer", "epoch",
                          "args" (argparse.Namespace), "metric" (a numpy float)}
+  bad_view.pth           hand-made in torch.save's layout: a tensor of 10
+                         elements over a storage of 4 (must be refused)
   vit_tiny.pth           a tiny vit_standard_tiny-shaped classifier (img 32,
                          patch 8, dim 24, depth 2, 3 heads, layer scale, global
                          pool avg, 10 classes) as a DDP training checkpoint
@@ -31,9 +33,11 @@ needed) holding the same tensors, contiguous, that the C++ tests compare with.
 """
 import argparse
 import collections
+import io
 import json
 import math
 import os
+import pickle
 import struct
 import zipfile
 import zlib
@@ -120,6 +124,36 @@ def rewrite_as_zip64(src, dst):
     out += struct.pack("<IIQI", 0x07064B50, 0, end64, 1)
     out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
     open(dst, "wb").write(bytes(out))
+
+
+def save_bad_view(path):
+    """torch.save's layout, written by hand: tensor 'w' is a view of 10 elements
+    over a storage of 4 floats, which a reader must refuse."""
+    class Storage:
+        pass
+
+    storage = Storage()
+
+    class View:
+        def __reduce__(self):
+            return torch._utils._rebuild_tensor_v2, (storage, 0, (10,), (1,), False, collections.OrderedDict())
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", 4) if obj is storage else None
+
+    buf = io.BytesIO()
+    Pickler(buf, protocol=2).dump(collections.OrderedDict(w=View()))
+    name = os.path.splitext(os.path.basename(path))[0]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for entry, data in (("data.pkl", buf.getvalue()), ("data/0", struct.pack("<4f", 1, 2, 3, 4)),
+                            ("version", b"3\n")):
+            z.writestr(zipfile.ZipInfo(name + "/" + entry, date_time=(2023, 6, 13, 0, 0, 0)), data)  # reproducible
+    try:
+        torch.load(path)
+    except RuntimeError:
+        return  # PyTorch refuses it as well
+    raise AssertionError("torch.load accepted bad_view.pth")
 
 
 # ---- the ViT: parameter for parameter models/vit.{h,cpp} (timm's names, q / kv split) ----
@@ -222,6 +256,8 @@ def main():
     for name in ("tensors.pth", "tensors_proto4.pth", "tensors_zip64.pth"):  # PyTorch reads them back
         back = torch.load(path(name))
         assert list(back) == list(t) and all(torch.equal(back[k], t[k]) for k in t), name
+
+    save_bad_view(path("bad_view.pth"))
 
     model = collections.OrderedDict(("module." + k, t[k]) for k in ("f32", "f16", "bf16", "transposed"))
     ema = collections.OrderedDict(("module." + k, -t[k]) for k in ("f32", "f16", "bf16", "transposed"))

@@ -145,11 +145,18 @@ Tensor TorchCheckpoint::tensor(const ValuePtr& v, const std::string& name) const
   if (storage_numel < 0 || e->size != static_cast<uint64_t>(storage_numel) * st.element_size)
     throw fail("storage '" + e->name + "' holds " + std::to_string(e->size) + " bytes, expected " +
                std::to_string(storage_numel) + " elements of " + std::to_string(st.element_size) + " bytes");
-  // The view must stay inside its storage (strides are non-negative in PyTorch).
-  int64_t last = offset;
-  for (size_t d = 0; d < size.size(); ++d) last += (size[d] - 1) * stride[d];
-  const bool empty = shape_numel(size) == 0;
-  if (offset < 0 || (!empty && last >= storage_numel))
+  // The view must stay inside its storage (strides are non-negative in PyTorch); the arithmetic is
+  // overflow-checked because the numbers come from the file.
+  int64_t last = offset, numel = 1;
+  bool overflow = false;
+  for (size_t d = 0; d < size.size(); ++d) {
+    int64_t step = 0;
+    overflow |= __builtin_mul_overflow(size[d] == 0 ? 0 : size[d] - 1, stride[d], &step);
+    overflow |= __builtin_add_overflow(last, step, &last);
+    overflow |= __builtin_mul_overflow(numel, size[d], &numel);
+  }
+  const bool empty = numel == 0;
+  if (overflow || offset < 0 || (!empty && last >= storage_numel))
     throw fail("view (offset " + std::to_string(offset) + ", size " + shape_str(size) + ", stride " +
                shape_str(stride) + ") reaches outside its storage of " + std::to_string(storage_numel) + " elements");
 

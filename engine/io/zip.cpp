@@ -90,7 +90,7 @@ ZipArchive::ZipArchive(const std::string& path) : path_(path) {
     // ZIP64: fields saturated at 0xFFFF/0xFFFFFFFF are in the ZIP64 end record, found through its locator.
     if (end >= kEnd64LocatorSize && u32(map_ + end - kEnd64LocatorSize) == kEnd64LocatorSig) {
       const uint64_t rec = u64(map_ + end - kEnd64LocatorSize + 8);
-      if (rec > size_ - kEnd64Size || u32(map_ + rec) != kEnd64Sig) throw fail("bad ZIP64 end-of-central-directory record");
+      if (size_ < kEnd64Size || rec > size_ - kEnd64Size || u32(map_ + rec) != kEnd64Sig) throw fail("bad ZIP64 end-of-central-directory record");
       dir = {u64(map_ + rec + 48), u64(map_ + rec + 40), u64(map_ + rec + 32)};
     }
     if (dir.offset > size_ || dir.size > size_ - dir.offset)

@@ -170,6 +170,12 @@ TEST(TorchCheckpoint, CorruptStorageFailsItsCrc) {
   EXPECT_NE(msg.find("tensors/data/0"), std::string::npos) << msg;
 }
 
+TEST(TorchCheckpoint, ViewOutsideItsStorageIsRefused) {
+  std::string msg = error_of([&] { io::load_weights(fixture("bad_view.pth")); });
+  EXPECT_NE(msg.find("tensor 'w'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("reaches outside its storage of 4 elements"), std::string::npos) << msg;
+}
+
 TEST(TorchCheckpoint, LegacyFormatIsRefusedWithAdvice) {
   const uint8_t magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
   TempFile f(std::string(reinterpret_cast<const char*>(magic), sizeof magic));
