@@ -104,11 +104,14 @@ void apply_model_kwargs(const std::vector<std::string>& kv, models::ModelOptions
     const size_t eq = s.find('=');
     const std::string k = s.substr(0, eq), v = eq == std::string::npos ? "" : s.substr(eq + 1);
     auto integer = [&] {
+      size_t used = 0;
+      int64_t n = 0;
       try {
-        return static_cast<int64_t>(std::stoll(v));
+        n = std::stoll(v, &used);
       } catch (const std::exception&) {
-        throw Error("--model-kwargs " + s + ": expected an integer value");
       }
+      if (used == 0 || used != v.size()) throw Error("--model-kwargs " + s + ": expected an integer value");
+      return n;
     };
     if (eq == std::string::npos) throw Error("--model-kwargs '" + s + "': expected key=value");
     if (k == "patch_size") o.patch_size = integer();
@@ -146,7 +149,7 @@ data::TransformConfig eval_transform(const ValidateArgs& a, int64_t img_size) {
 // Running sums over the validation set.
 struct Meter {
   int64_t n = 0, top1 = 0, top5 = 0;
-  double loss = 0;
+  double loss = 0, seconds = 0;
   // logits [B, C] f32, labels i64 [B]: cross-entropy in float64; a sample counts in top-k when fewer than k
   // classes score strictly higher than its label.
   void add(const Tensor& logits, const Tensor& labels) {
@@ -189,7 +192,8 @@ void write_results(const std::string& path, const std::string& format, const nlo
   io::write_file_atomic(path, text);
 }
 
-void run(const ValidateArgs& a, const CLI::App& cmd) {
+// Notes the inert timm flags; refuses the ones that would change the results.
+void check_timm_flags(const ValidateArgs& a, const CLI::App& cmd) {
   for (const auto* list : {&kRefusedFlags, &kRefusedOptions})
     for (const std::string& f : *list)
       if (cmd.count(f)) throw Error("timm's " + f + " is not supported by mapet validate (it would change the results)");
@@ -200,10 +204,26 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   if (models::is_mapet_name(a.model))
     throw Error("validate needs a classifier; '" + a.model + "' is the pre-training model (use vit_standard_" +
                 "{tiny,small,base}_patch16_224 with a fine-tuned checkpoint)");
+}
 
-  data::Dataset ds = open_dataset(a);
+// The model options the command line asks for (the checkpoint may add num_classes and layer scale).
+models::ModelOptions model_options(const ValidateArgs& a) {
+  models::ModelOptions o;
+  o.drop_path_rate = 0.0f;
+  o.global_pool = a.gp;
+  if (a.input_size.size() == 3) {
+    if (a.input_size[0] != 3 || a.input_size[1] != a.input_size[2])
+      throw Error("--input-size: only 3 x N x N inputs are supported");
+    o.img_size = a.input_size[2];
+  }
+  if (a.img_size > 0) o.img_size = a.img_size;
+  o.num_classes = a.num_classes;
+  apply_model_kwargs(a.model_kwargs, o);
+  return o;
+}
 
-  // Weights first: they say how many classes and whether there is layer scale.
+// The checkpoint's tensors without the pre-training-only ones.
+io::TensorMap classifier_weights(const ValidateArgs& a) {
   io::LoadedWeights w = io::load_weights(a.checkpoint, a.use_ema);
   for (const std::string& n : w.notes) note(n);
   std::vector<std::string> dropped;
@@ -217,73 +237,84 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   if (!dropped.empty())
     note("dropped " + std::to_string(dropped.size()) + " pre-training tensors not used for classification (" +
          dropped.front() + (dropped.size() > 1 ? ", ..." : "") + ")");
+  return std::move(w.tensors);
+}
 
-  models::ModelOptions o;
-  o.drop_path_rate = 0.0f;
-  o.global_pool = a.gp;
-  if (a.input_size.size() == 3) {
-    if (a.input_size[0] != 3 || a.input_size[1] != a.input_size[2])
-      throw Error("--input-size: only 3 x N x N inputs are supported");
-    o.img_size = a.input_size[2];
-  }
-  if (a.img_size > 0) o.img_size = a.img_size;
-  o.num_classes = a.num_classes;
-  apply_model_kwargs(a.model_kwargs, o);
-  if (o.num_classes < 0 && w.tensors.count("head.weight")) {
-    o.num_classes = w.tensors.at("head.weight").size(0);
+std::unique_ptr<models::VisionTransformer> load_model(const ValidateArgs& a, models::ModelOptions o,
+                                                      const io::TensorMap& w) {
+  if (o.num_classes < 0 && w.count("head.weight")) {
+    o.num_classes = w.at("head.weight").size(0);
     note("--num-classes " + std::to_string(o.num_classes) + " (from the checkpoint's head.weight)");
   }
-  if (w.tensors.count("blocks.0.ls1.gamma")) o.layer_scale_init = 1.0f;  // the value is overwritten by the checkpoint
+  if (w.count("blocks.0.ls1.gamma")) o.layer_scale_init = 1.0f;  // any value > 0: the checkpoint's replaces it
   auto model = models::create_vit(a.model, o);
-  if (model->config.global_pool == "token" && w.tensors.count("fc_norm.weight") && !w.tensors.count("norm.weight"))
+  if (model->config.global_pool == "token" && w.count("fc_norm.weight") && !w.count("norm.weight"))
     throw Error("checkpoint '" + a.checkpoint + "' was trained with global pool avg (it has fc_norm, no norm): add --gp avg");
-  io::load_into(*model, w.tensors, "checkpoint '" + a.checkpoint + "'");
+  io::load_into(*model, w, "checkpoint '" + a.checkpoint + "'");
   model->train(false);
-  const models::VitConfig& mc = model->config;
-  if (mc.num_classes <= 0) throw Error("validate: the model has no classifier head (num_classes 0)");
-  if (ds.num_classes() > mc.num_classes)
-    throw Error("dataset '" + ds.source + "' has " + std::to_string(ds.num_classes()) +
-                " classes but the model's head has " + std::to_string(mc.num_classes));
+  if (model->config.num_classes <= 0) throw Error("validate: the model has no classifier head (num_classes 0)");
+  return model;
+}
 
-  if (a.amp) {
-    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
-    if (!cpu::cpu_has_bf16()) note("--amp: this CPU has no AVX-512 BF16, so bf16 GEMMs run slower than f32 here");
-  }
-  data::LoaderOptions lo;
-  lo.batch_size = a.batch_size;
-  lo.mode = data::Mode::eval;
-  lo.transform = eval_transform(a, mc.img_size);
-  lo.shuffle = false;
-  lo.drop_last = false;
-  lo.even_shards = false;
-  lo.workers = a.workers;
-  lo.strict = true;  // a replaced image would be counted twice: stop and name it instead
-  data::Loader loader(ds, lo);
-  std::printf("validate %s (%.2fM parameters, global pool %s%s) on '%s': %zu images, %lld classes\n", a.model.c_str(),
-              model->num_parameters() / 1e6, mc.global_pool.c_str(), a.amp ? ", bf16 GEMMs" : "", ds.source.c_str(),
-              ds.size(), static_cast<long long>(ds.num_classes()));
-  const data::TransformConfig& t = lo.transform;
-  std::printf("eval transform: resize the shorter side to %d (%s), center crop %d, mean (%g, %g, %g), std (%g, %g, %g)\n",
-              static_cast<int>(std::floor(t.size / t.crop_pct)), a.interpolation.c_str(), t.size, t.mean[0], t.mean[1],
-              t.mean[2], t.std[0], t.std[1], t.std[2]);
-
+// One pass over the dataset, with a progress line every --log-freq batches.
+Meter evaluate(const models::VisionTransformer& model, data::Loader& loader, int log_freq) {
   autograd::NoGradGuard no_grad;
   nn::Context ctx;
   Meter meter;
-  Progress progress("Test", loader.batches_per_epoch(), std::max(1, a.log_freq));
+  Progress progress("Test", loader.batches_per_epoch(), std::max(1, log_freq));
   loader.start_epoch(0);
   data::Batch b;
   for (int64_t step = 1; loader.next(b); ++step) {
-    meter.add(model->forward(Var(b.images), ctx).value(), b.labels);
+    meter.add(model.forward(Var(b.images), ctx).value(), b.labels);
     char extra[128];
     std::snprintf(extra, sizeof extra, "Loss %.4f | Acc@1 %.3f | Acc@5 %.3f", meter.loss / double(meter.n),
                   meter.pct(meter.top1), meter.pct(meter.top5));
     progress.update(step, meter.n, extra);
   }
   progress.finish();
-  const double secs = progress.elapsed();
+  meter.seconds = progress.elapsed();
+  return meter;
+}
 
-  const double top1 = meter.pct(meter.top1), top5 = meter.pct(meter.top5);
+void run(const ValidateArgs& a, const CLI::App& cmd) {
+  std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);  // notes and errors (stderr) appear in order
+  // Everything the flags alone decide is checked before the (possibly large) checkpoint is read.
+  check_timm_flags(a, cmd);
+  const models::ModelOptions options = model_options(a);
+  const int64_t img_size = options.img_size > 0 ? options.img_size : models::vit_config(a.model).img_size;
+  data::LoaderOptions lo;
+  lo.transform = eval_transform(a, img_size);
+  data::Dataset ds = open_dataset(a);
+
+  auto model = load_model(a, options, classifier_weights(a));
+  const models::VitConfig& mc = model->config;
+  if (ds.num_classes() > mc.num_classes)
+    throw Error("dataset '" + ds.source + "' has " + std::to_string(ds.num_classes()) +
+                " classes but the model's head has " + std::to_string(mc.num_classes));
+  if (a.amp) {
+    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
+    if (!cpu::cpu_has_bf16()) note("--amp: this CPU has no AVX-512 BF16, so bf16 GEMMs run slower than f32 here");
+  }
+  lo.batch_size = a.batch_size;
+  lo.mode = data::Mode::eval;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.even_shards = false;
+  lo.workers = a.workers;
+  lo.strict = true;  // a replaced image would be counted twice: stop and name it instead
+  data::Loader loader(ds, lo);
+  const data::TransformConfig& t = lo.transform;
+  std::printf("validate %s (%.2fM parameters, global pool %s%s) on '%s': %zu images, %lld classes\n", a.model.c_str(),
+              model->num_parameters() / 1e6, mc.global_pool.c_str(), a.amp ? ", bf16 GEMMs" : "", ds.source.c_str(),
+              ds.size(), static_cast<long long>(ds.num_classes()));
+  std::printf("eval transform: resize the shorter side to %d (%s), center crop %d, mean (%g, %g, %g), std (%g, %g, %g)\n",
+              static_cast<int>(std::floor(t.size / t.crop_pct)), a.interpolation.c_str(), t.size, t.mean[0], t.mean[1],
+              t.mean[2], t.std[0], t.std[1], t.std[2]);
+
+  const Meter m = evaluate(*model, loader, a.log_freq);
+
+  // timm's result, field for field.
+  const double top1 = m.pct(m.top1), top5 = m.pct(m.top5);
   nlohmann::ordered_json r;
   r["model"] = a.model;
   r["top1"] = round_to(top1, 4), r["top1_err"] = round_to(100 - top1, 4);
@@ -294,8 +325,8 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   r["interpolation"] = a.interpolation;
   std::printf(" * Acc@1 %.3f (%.3f) Acc@5 %.3f (%.3f)\n", r["top1"].get<double>(), r["top1_err"].get<double>(),
               r["top5"].get<double>(), r["top5_err"].get<double>());
-  std::printf(" * Loss %.4f | %lld images in %.1f s (%.1f images/s)\n", meter.n ? meter.loss / double(meter.n) : 0.0,
-              static_cast<long long>(meter.n), secs, secs > 0 ? double(meter.n) / secs : 0.0);
+  std::printf(" * Loss %.4f | %lld images in %.1f s (%.1f images/s)\n", m.n ? m.loss / double(m.n) : 0.0,
+              static_cast<long long>(m.n), m.seconds, m.seconds > 0 ? double(m.n) / m.seconds : 0.0);
   if (!a.results_file.empty()) write_results(a.results_file, a.results_format, r);
   std::printf("--result\n%s\n", r.dump(4).c_str());
 }
