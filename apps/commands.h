@@ -10,5 +10,7 @@ void register_prepare(CLI::App& app);
 void register_show_batch(CLI::App& app);
 void register_pretrain(CLI::App& app);
 void register_validate(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_show_tokens(CLI::App& app);
 
 }  // namespace mapet::apps

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   mapet::apps::register_show_batch(app);
   mapet::apps::register_pretrain(app);
   mapet::apps::register_validate(app);
+  mapet::apps::register_tokenize(app);
+  mapet::apps::register_show_tokens(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -32,6 +32,7 @@ Tensor sample_patch_features(const Split& split, const FeatureExtractor& fx, int
   loader.start_epoch(0);
   data::Batch b;
   int64_t seen = 0, rows = 0;
+  if (o.progress) o.progress("sample", 0, m);
   while (loader.next(b)) {
     Tensor f = fx.features(b.images).contiguous();  // [B, P, D]
     for (int64_t i = 0; i < f.size(0) && rows < n; ++i, ++seen) {
@@ -54,7 +55,6 @@ Codebook train_centroids(const Split& split, const FeatureExtractor& fx, const T
   const int64_t n = t.sample_patches > 0 ? t.sample_patches : cap;
   const nlohmann::json recipe = {
       {"features", fx.describe()},
-      {"dataset", split.dataset.source},
       {"dataset_hash", hex64(split.dataset.file_list_hash())},
       {"sample_patches", n},
       {"sample_seed", t.seed},
@@ -83,6 +83,7 @@ Codebook train_centroids(const Split& split, const FeatureExtractor& fx, const T
   double secs = 0;
   for (double s : r.iteration_seconds) secs += s;
   write_record(record_path, {{"recipe", recipe},
+                             {"dataset", split.dataset.source},
                              {"checksum", checksum(cb.centroids())},
                              {"points_used", r.points_used},
                              {"objective", r.objective.empty() ? 0.0f : r.objective.back()},

@@ -42,10 +42,13 @@ KMeansResult train_kmeans(const Tensor& x, const KMeansOptions& o, const std::st
   KMeansResult r;
   r.centroids = Tensor::empty({o.k, d});
   std::copy(clus.centroids.begin(), clus.centroids.end(), r.centroids.data<float>());
+  // Faiss's times are cumulative from the start of train(): take differences.
+  double time = 0, search = 0;
   for (const faiss::ClusteringIterationStats& s : clus.iteration_stats) {
-    r.iteration_seconds.push_back(s.time);
-    r.search_seconds.push_back(s.time_search);
+    r.iteration_seconds.push_back(s.time - time);
+    r.search_seconds.push_back(s.time_search - search);
     r.objective.push_back(s.obj);
+    time = s.time, search = s.time_search;
   }
   const int64_t cap = o.k * static_cast<int64_t>(o.max_points_per_centroid);
   r.points_used = std::min(n, cap);

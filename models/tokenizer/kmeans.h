@@ -25,7 +25,7 @@ struct KMeansOptions {
 
 struct KMeansResult {
   Tensor centroids;                      // f32 [k, d]
-  std::vector<double> iteration_seconds;  // every iteration of every redo
+  std::vector<double> iteration_seconds;  // every iteration of every redo (the first of a redo includes its initialisation)
   std::vector<double> search_seconds;     // the assignment part of each
   std::vector<float> objective;           // sum of squared distances after each iteration
   int64_t points_used = 0;                // after Faiss's subsampling

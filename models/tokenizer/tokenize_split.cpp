@@ -51,10 +51,10 @@ SplitResult tokenize_split(const Split& split, const FeatureExtractor& fx, const
   const int64_t images = static_cast<int64_t>(ds.size()), P = fx.tokens_per_image(), K = codebook.size();
   const uint64_t hash = ds.file_list_hash();
   r.images = images;
-  const nlohmann::json recipe = {{"dataset", ds.source},     {"dataset_hash", hex64(hash)},
-                                 {"images", images},         {"tokens_per_image", P},
-                                 {"vocab", K},               {"features", fx.describe()},
-                                 {"centroids", codebook.source()}, {"centroids_checksum", checksum(codebook.centroids())}};
+  // What the tokens depend on (paths are not: moving DATA or OUT keeps a store valid).
+  const nlohmann::json recipe = {{"dataset_hash", hex64(hash)}, {"images", images},
+                                 {"tokens_per_image", P},       {"vocab", K},
+                                 {"features", fx.describe()},   {"centroids_checksum", checksum(codebook.centroids())}};
 
   // Done before, the same way?
   const nlohmann::json old = read_record(record_path);
@@ -85,6 +85,7 @@ SplitResult tokenize_split(const Split& split, const FeatureExtractor& fx, const
     loader.start_epoch(0, first * chunk / o.batch_size);
     Tensor rows;  // i32 [rows in chunk, P]; -1 = not (yet) filled
     int64_t c = first, written = 0, done = first * chunk;
+    if (o.progress) o.progress(split.name, done, images);
     auto start_chunk = [&] {
       rows = Tensor::empty({std::min(chunk, images - c * chunk), P}, DType::i32);
       std::fill(rows.data<int32_t>(), rows.data<int32_t>() + rows.numel(), -1);
@@ -134,6 +135,8 @@ SplitResult tokenize_split(const Split& split, const FeatureExtractor& fx, const
   w.finish();
   r.usage = usage.usage();
   write_record(record_path, {{"recipe", recipe},
+                             {"dataset", ds.source},
+                             {"centroids", codebook.source()},
                              {"unreadable_images", r.unreadable},
                              {"usage", {{"used", r.usage.used}, {"vocab", r.usage.vocab}, {"perplexity", r.usage.perplexity}}}});
   fs::remove_all(parts);
