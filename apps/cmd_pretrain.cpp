@@ -192,7 +192,7 @@ models::MapetBatch mapet_batch(const data::Batch& b, const models::MapetConfig& 
 
 void draw_curves(const std::string& out) {
   train::write_figure(train::metrics_figure(train::read_metrics(out + "/metrics.jsonl"),
-                                            {{"loss", "loss"}, {"token_acc", "token accuracy"}, {"lr", "lr"}}),
+                                            {{"loss", "loss"}, {"token_acc", "token accuracy"}, {"lr", "lr", false}}),
                       out + "/loss");
 }
 
@@ -335,21 +335,22 @@ void run(PretrainArgs& a, CLI::App& c) {
                                             " with a lower --lr to go on from there."
                                       : std::string("No checkpoint had been written yet.")));
       }
-      loss /= double(accum), acc /= double(accum);
+      // The loss as logged (a float, shortest form): what a resumed run reads back for its epoch mean.
+      loss = train::short_float(float(loss / double(accum))), acc /= double(accum);
       images += images_per_step;
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       metrics.write({{"step", trainer.steps_done()},
                      {"epoch", epoch},
                      {"loss", loss},
                      {"token_acc", acc},
-                     {"lr", ss.lr},
+                     {"lr", train::short_float(ss.lr)},
                      {"grad_norm", ss.grad_norm},
                      {"images_per_s", double(images_per_step) / secs},
                      {"data_wait", wait / secs}});
       epoch_loss += loss, epoch_acc += acc, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | tok acc %.1f%% | lr %.2e",
-                    (long long)epoch, (long long)a.epochs, loss, epoch_loss / double(epoch_steps), 100 * acc, ss.lr);
+                    (long long)epoch + 1, (long long)a.epochs, loss, epoch_loss / double(epoch_steps), 100 * acc, ss.lr);
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
       if (a.recovery_interval > 0 && trainer.steps_done() % a.recovery_interval == 0 && s + 1 < steps_per_epoch)
@@ -365,7 +366,7 @@ void run(PretrainArgs& a, CLI::App& c) {
     if (a.checkpoint_epochs > 0 && (epoch + 1) % a.checkpoint_epochs == 0)
       save(a.output + "/checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
     draw_curves(a.output);
-    meter.line("epoch " + std::to_string(epoch) + ": loss " + str(mean_loss) + ", token accuracy " + str(100 * mean_acc) +
+    meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.epochs) + ": loss " + str(mean_loss) + ", token accuracy " + str(100 * mean_acc) +
                "% (" + str(epoch_secs) + " s, " + str(meter.images_per_second()) + " img/s)");
   }
   io::save_safetensors(a.output + "/model.safetensors", io::state_dict(model));

@@ -1,6 +1,8 @@
 #include "apps/train/metrics.h"
 
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -27,7 +29,7 @@ MetricsLog::~MetricsLog() {
   if (f_) std::fclose(f_);
 }
 
-void MetricsLog::write(const nlohmann::json& record) {
+void MetricsLog::write(const nlohmann::ordered_json& record) {
   const std::string line = record.dump() + "\n";
   if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0)
     throw Error("writing '" + path_ + "' failed: " + std::strerror(errno));
@@ -44,6 +46,13 @@ std::vector<nlohmann::json> read_metrics(const std::string& path) {
     if (!j.is_discarded()) out.push_back(std::move(j));
   }
   return out;
+}
+
+double short_float(float f) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, f);
+  *r.ptr = 0;
+  return std::strtod(buf, nullptr);
 }
 
 }  // namespace mapet::apps::train

@@ -20,7 +20,8 @@ class MetricsLog {
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
 
-  void write(const nlohmann::json& record);  // one line, flushed to the OS (survives kill -9)
+  // One line, keys in the order given, flushed to the OS (so it survives kill -9).
+  void write(const nlohmann::ordered_json& record);
   uint64_t bytes() const { return bytes_; }  // file length so far
   const std::string& path() const { return path_; }
 
@@ -32,5 +33,9 @@ class MetricsLog {
 
 // Every record of a metrics.jsonl (a torn last line, from a crash, is skipped).
 std::vector<nlohmann::json> read_metrics(const std::string& path);
+
+// f as the shortest decimal that reads back to the same float (1.5e-3, not
+// 0.001500000071246177): what a float metric should look like in the log.
+double short_float(float f);
 
 }  // namespace mapet::apps::train

@@ -34,10 +34,11 @@ data::Image render_image(const Figure& f);
 // Writes stem.svg and stem.png, each atomically.
 void write_figure(const Figure& f, const std::string& stem);
 
-// One panel per key: the records that have both x_key and key, raw values in a
-// light colour under their moving mean.
+// One panel per key: the records that have both x_key and key; noisy values
+// (smooth) in a light colour under their moving mean.
 struct Curve {
   std::string key, title;
+  bool smooth = true;
 };
 Figure metrics_figure(const std::vector<nlohmann::json>& records, const std::vector<Curve>& curves,
                       const std::string& x_key = "step");

@@ -46,8 +46,9 @@ inline void write_pretrain_fixture(const fs::path& root) {
           uint8_t* p = img.row(y) + x * 3;
           p[0] = p[1] = p[2] = v;
         }
-      data::test::write_bytes((root / "data/train" / ("c" + std::to_string(c)) / (std::to_string(i) + ".jpg")).string(),
-                              data::test::jpeg_of(img, 95));
+      const fs::path file = root / "data/train" / fs::path("c").concat(std::to_string(c)) /
+                            fs::path(std::to_string(i)).concat(".jpg");
+      data::test::write_bytes(file.string(), data::test::jpeg_of(img, 95));
     }
   data::Dataset ds = data::load_image_folder((root / "data/train").string());
   data::TokenStoreHeader h;

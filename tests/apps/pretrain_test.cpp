@@ -192,5 +192,48 @@ TEST_F(Pretrain, FreshRunRefusesAFolderHoldingARun) {
   EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
 }
 
+TEST_F(Pretrain, ConfigFilesLoadAndFlagsOverrideThem) {
+  const fs::path configs = fs::path(__FILE__).parent_path().parent_path().parent_path() / "configs";
+  for (const char* name : {"mapet_tiny_patch16_224", "mapet_small_patch16_224", "mapet_base_patch16_224"}) {
+    ScratchDir dir;
+    const std::string out = dir / "run";
+    // The official geometry (224 / 16, L = 50) shrunk on the command line to the fixture's.
+    RunResult r = test::run_mapet({"pretrain", (*root_ / "data").string(), "--tokens", (*root_ / "tokens.bin").string(),
+                                   "--config", (configs / (std::string(name) + ".yaml")).string(), "--img-size", "16",
+                                   "--patch-size", "4", "--least-number", "4", "--depth", "1", "--embed-dim", "16",
+                                   "--num-heads", "1", "-b", "8", "--total-batch", "16", "--epochs", "1", "--output",
+                                   out, "-q"},
+                                  dir / "log.txt");
+    ASSERT_EQ(r.exit_code, 0) << name << ":\n" << r.output;
+    const std::string used = test::read_text(out + "/config.yaml");
+    for (const std::string& want : {std::string("model: ") + name, std::string("lr: 1.5e-3"), std::string("epochs: 1"),
+                                    std::string("total_batch: 16"), std::string("accum_steps: 2"),
+                                    std::string("num_tokens: 8192"), std::string("color_jitter: [0.4]"),
+                                    std::string("warmup_epochs: 10"), std::string("amp: true")})
+      EXPECT_NE(used.find(want + "\n"), std::string::npos) << name << ": no '" << want << "' in\n" << used;
+    EXPECT_EQ(test::step_records(out + "/metrics.jsonl").size(), 4u) << name;
+  }
+}
+
+TEST_F(Pretrain, PetAndMimObjectivesTrain) {
+  for (const char* objective : {"pet", "mim"}) {
+    ScratchDir dir;
+    const std::string out = dir / objective;
+    RunResult r = test::run_mapet(args(out, {"--objective", objective, "--epochs", "3"}), dir / "log.txt");
+    ASSERT_EQ(r.exit_code, 0) << objective << ":\n" << r.output;
+    std::vector<nlohmann::json> steps = test::step_records(out + "/metrics.jsonl");
+    ASSERT_EQ(steps.size(), 12u);
+    EXPECT_LT(mean_loss(steps, 8, 12), mean_loss(steps, 0, 4)) << objective;
+    io::TensorMap w = io::load_safetensors(out + "/model.safetensors");
+    EXPECT_EQ(w.count("mask_token"), std::string(objective) == "mim" ? 1u : 0u) << objective;
+  }
+  ScratchDir dir;
+  EXPECT_NE(test::read_text((test::run_mapet(args(dir / "x", {"--objective", "mim", "--epochs", "1"}), dir / "l"),
+                             dir / "x/config.yaml"))
+                .find("num_mask_patches: 6\n"),
+            std::string::npos)
+      << "75 of 196 patches, scaled to 16";
+}
+
 }  // namespace
 }  // namespace mapet
