@@ -39,7 +39,7 @@ struct TokenizeArgs {
   std::string data, root, tokenizer = "pixel", weights, out, centroids, norm = "imagenet";
   std::vector<std::string> imports;
   int64_t num_tokens = 8192, sample_patches = 0, input_size = 224, patch_size = 16, chunk_images = 4096;
-  bool train_centroids = false;
+  bool train_centroids = false, num_tokens_given = false;
   int batch_size = 32, workers = 0, kmeans_iters = 20, kmeans_redo = 5, max_points_per_centroid = 512;
   int kmeans_seed = 1234;
   uint64_t seed = 0;
@@ -151,7 +151,7 @@ void run(const TokenizeArgs& a) {
   if (cb->dim() != fx->dim())
     throw Error("centroids '" + centroids + "' are " + std::to_string(cb->dim()) + "-dim but the " + a.tokenizer +
                 " features are " + std::to_string(fx->dim()) + "-dim (" + fx->describe() + ")");
-  if (a.num_tokens != cb->size())
+  if (a.num_tokens_given && a.num_tokens != cb->size())
     std::printf("note: --num-tokens %lld ignored: centroids '%s' hold %lld tokens\n", static_cast<long long>(a.num_tokens),
                 centroids.c_str(), static_cast<long long>(cb->size()));
 
@@ -194,7 +194,10 @@ void register_tokenize(CLI::App& app) {
   c->add_option("-b,--batch-size", a->batch_size, "Images per feature batch")->capture_default_str();
   c->add_option("-j,--workers", a->workers, "Decode threads (0: one per core)")->capture_default_str();
   c->add_option("--chunk-images", a->chunk_images, "Images per resumable chunk")->capture_default_str();
-  c->callback([a] { run(*a); });
+  c->callback([a, c] {
+    a->num_tokens_given = c->count("--num-tokens") > 0;
+    run(*a);
+  });
 }
 
 }  // namespace mapet::apps
