@@ -16,6 +16,7 @@
 // sample's permutation by (seed, the loader's per-sample seed), and the
 // checkpoint holds the weights, AdamW's moments and step, the schedule
 // position, the drop-path generator and the data position.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -79,6 +80,11 @@ std::string str(double v) {
   return b;
 }
 
+std::string dashed(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return key;
+}
+
 // A count given for 224 / 16 (e.g. 50 context tokens of 197, 75 masked patches of 196) scaled to this grid.
 int64_t scaled(int64_t count, int64_t of, int64_t here) {
   return std::max<int64_t>(1, std::llround(double(count) * double(here) / double(of)));
@@ -139,15 +145,16 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
                 a.tokens + "' (" + std::to_string(h.vocab_size) + ")");
   m.vocab_size = a.num_tokens;
 
-  // Accumulation: --total-batch (images per optimizer step) sets --accum-steps, unless only
-  // --accum-steps was given on the command line.
-  const bool accum_on_cli = cli.count("accum_steps") > 0, total_on_cli = cli.count("total_batch") > 0;
+  // Accumulation: of --total-batch and --accum-steps, the one from the stronger source decides
+  // (command line > config file > default); on a tie --total-batch, the quantity that matters.
+  auto source = [&](const char* key) { return cli.count(key) ? 2 : c.get_option("--" + dashed(key))->count() > 0 ? 1 : 0; };
+  const int total_src = source("total_batch"), accum_src = source("accum_steps");
   if (a.batch_size < 1) throw Error("--batch-size must be >= 1");
-  if (a.total_batch > 0 && (!accum_on_cli || total_on_cli)) {
+  if (a.total_batch > 0 && total_src >= accum_src) {
     if (a.total_batch % a.batch_size != 0)
       throw Error("--total-batch " + std::to_string(a.total_batch) + " is not a multiple of --batch-size " +
                   std::to_string(a.batch_size));
-    if (accum_on_cli && a.accum_steps != a.total_batch / a.batch_size)
+    if (total_src == 2 && accum_src == 2 && a.accum_steps != a.total_batch / a.batch_size)
       throw Error("--accum-steps " + std::to_string(a.accum_steps) + " disagrees with --total-batch " +
                   std::to_string(a.total_batch) + " / --batch-size " + std::to_string(a.batch_size));
     train::set_option(c, "accum_steps", {std::to_string(a.total_batch / a.batch_size)});
@@ -206,7 +213,7 @@ void run(PretrainArgs& a, CLI::App& c) {
     fs::path dir = fs::is_directory(a.resume) ? fs::path(a.resume) : fs::path(a.resume).parent_path();
     if (fs::exists(dir / "config.yaml")) config = (dir / "config.yaml").string();
   }
-  if (!config.empty()) train::apply_yaml_config(c, config, train::timm_policy(), a.quiet);
+  if (!config.empty()) train::apply_yaml_config(c, config);
   if (!a.resume.empty() && !cli.count("output") && fs::is_directory(a.resume)) train::set_option(c, "output", {a.resume});
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
   if (a.tokens.empty()) throw Error("--tokens STORE is required: the visual tokens of DATA (see `mapet tokenize`)");
@@ -268,6 +275,10 @@ void run(PretrainArgs& a, CLI::App& c) {
     st = ck.state;
     trainer.set_steps_done(st.step);
     drop_rng.set_state(st.rng_seed, st.rng_offset);
+    if (st.position % accum != 0)
+      throw Error("checkpoint '" + path + "' stopped at batch " + std::to_string(st.position) +
+                  " of its epoch, which is not a multiple of --accum-steps " + std::to_string(accum) +
+                  "; resume with the run's accum_steps");
     std::printf("resuming from %s: step %lld, epoch %lld, batch %lld of the epoch\n", path.c_str(), (long long)st.step,
                 (long long)st.epoch, (long long)st.position);
     for (const std::string& d : train::config_differences(ck.config_yaml, plan.config_text, kCosmeticKeys))
@@ -400,8 +411,8 @@ void register_pretrain(CLI::App& app) {
   c->add_option("--drop", a->drop, "Dropout after the position embedding");
   c->add_option("--layer-scale-init-value", a->layer_scale_init_value, "Layer scale init");
   c->add_option("-b,--batch-size", a->batch_size, "Images per forward pass (micro-batch)");
-  c->add_option("--total-batch", a->total_batch, "Images per optimizer step; sets --accum-steps");
-  c->add_option("--accum-steps", a->accum_steps, "Micro-batches per optimizer step (overrides --total-batch)");
+  c->add_option("--total-batch", a->total_batch, "Images per optimizer step: sets --accum-steps to total / batch size");
+  c->add_option("--accum-steps", a->accum_steps, "Micro-batches per optimizer step (given alone, sets --total-batch)");
   c->add_option("--lr", a->lr, "Peak learning rate (AdamW)");
   c->add_option("--weight-decay", a->weight_decay);
   c->add_option("--opt-eps", a->opt_eps);

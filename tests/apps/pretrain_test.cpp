@@ -105,7 +105,7 @@ TEST_F(Pretrain, LossFallsAndTheRunFolderIsComplete) {
 // loss (and lr and gradient norm) with an uninterrupted run's, bit for bit.
 TEST_F(Pretrain, ResumeAfterKillGivesTheSameLosses) {
   ScratchDir dir;
-  const std::vector<std::string> extra{"--recovery-interval", "3", "--epochs", "6"};
+  const std::vector<std::string> extra{"--recovery-interval", "3", "--epochs", "6", "--amp"};
   RunResult ref = test::run_mapet(args(dir / "ref", extra), dir / "ref.log");
   ASSERT_EQ(ref.exit_code, 0) << ref.output;
   const std::vector<nlohmann::json> want = test::step_records(dir / "ref/metrics.jsonl");
