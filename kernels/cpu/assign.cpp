@@ -65,14 +65,16 @@ double squared_distance64(const float* x, const float* c, int64_t d) {
   return s;
 }
 
-// Micro kernels: tile[r][j] = dot(row r of the micro panel, centroid j of the strip).
-// a: [steps][kMR] (one bf16 pair, or one float, per row and step); b: [steps][kNR].
+// Micro kernels: tile[r][j] (+)= dot(row r of the micro panel, centroid j of the
+// strip) over `steps` steps; accumulate adds to what tile holds (a later chunk
+// of the dimensions). a: [steps][kMR] (one bf16 pair, or one float, per row
+// and step); b: [steps][kNR].
 
 #if defined(__AVX512BF16__)
-void micro_bf16(const uint32_t* a, const uint32_t* b, int64_t steps, float* tile) {
+void micro_bf16(const uint32_t* a, const uint32_t* b, int64_t steps, float* tile, bool accumulate) {
   __m512 acc[kMR][4];
-  for (auto& row : acc)
-    for (__m512& v : row) v = _mm512_setzero_ps();
+  for (int r = 0; r < kMR; ++r)
+    for (int v = 0; v < 4; ++v) acc[r][v] = accumulate ? _mm512_loadu_ps(tile + r * kNR + v * 16) : _mm512_setzero_ps();
   for (int64_t p = 0; p < steps; ++p) {
     const uint32_t* bp = b + p * kNR;
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp), b1 = (__m512bh)_mm512_loadu_si512(bp + 16),
@@ -91,8 +93,9 @@ void micro_bf16(const uint32_t* a, const uint32_t* b, int64_t steps, float* tile
 }
 #endif
 
-void micro_f32(const float* a, const float* b, int64_t steps, float* tile) {
+void micro_f32(const float* a, const float* b, int64_t steps, float* tile, bool accumulate) {
   float acc[kMR][kNR] = {};
+  if (accumulate) std::copy(tile, tile + kMR * kNR, &acc[0][0]);
   for (int64_t p = 0; p < steps; ++p) {
     const float* bp = b + p * kNR;
     for (int r = 0; r < kMR; ++r) {
@@ -197,20 +200,24 @@ AssignCentroids::AssignCentroids(const float* c, int64_t k, int64_t d, AssignPre
 }
 
 // One thread's pass over blocks of rows: pack a block, sweep every centroid
-// strip over it, then re-rank each row's candidates.
+// strip over it, then re-rank each row's candidates. The dimensions are swept
+// in chunks of `chunk` steps so that a chunk of the block's rows and of the
+// strip stay in the L2 cache while every micro panel of the block reuses them;
+// the block's partial sums wait in `tile` between chunks.
 struct AssignSweep {
   const AssignCentroids& c;
   const bool bf16;
   const int64_t steps;       // dot-product steps per centroid: d_pad / 2 bf16 pairs, or d_pad floats
   const int64_t block_rows;  // rows packed at once (a multiple of kMR)
+  const int64_t chunk;       // steps per sweep of the dimensions
   std::vector<uint32_t> a_bf16;
   std::vector<float> a_f32, row, tile;
   std::vector<RowState> state;
   int64_t reranked = 0, first_bad = -1;
 
-  AssignSweep(const AssignCentroids& cc, int64_t block)
+  AssignSweep(const AssignCentroids& cc, int64_t block, int64_t chunk_steps)
       : c(cc), bf16(cc.precision_ == AssignPrecision::bf16), steps(bf16 ? cc.d_pad_ / 2 : cc.d_pad_),
-        block_rows(block), row(cc.d_pad_, 0.0f), tile(kMR * kNR), state(block) {
+        block_rows(block), chunk(chunk_steps), row(cc.d_pad_, 0.0f), tile(block * kNR), state(block) {
     if (bf16) a_bf16.resize(block * steps);
     else a_f32.resize(block * steps);
   }
@@ -247,14 +254,18 @@ struct AssignSweep {
     }
   }
 
-  void micro(int64_t panel, int64_t strip) {
+  // Steps [k0, k0 + len) of one micro panel against one strip, into the panel's tile.
+  void micro(int64_t panel, int64_t strip, int64_t k0, int64_t len) {
+    float* t = tile.data() + panel * kMR * kNR;
 #if defined(__AVX512BF16__)
     if (bf16) {
-      micro_bf16(a_bf16.data() + panel * steps * kMR, c.packed_bf16_.data() + strip * steps * kNR, steps, tile.data());
+      micro_bf16(a_bf16.data() + (panel * steps + k0) * kMR, c.packed_bf16_.data() + (strip * steps + k0) * kNR, len,
+                 t, k0 > 0);
       return;
     }
 #endif
-    micro_f32(a_f32.data() + panel * steps * kMR, c.packed_f32_.data() + strip * steps * kNR, steps, tile.data());
+    micro_f32(a_f32.data() + (panel * steps + k0) * kMR, c.packed_f32_.data() + (strip * steps + k0) * kNR, len, t,
+              k0 > 0);
   }
 
   // Scores of one tile (kMR rows x kNR centroids) into the rows' running minima.
@@ -264,7 +275,7 @@ struct AssignSweep {
     float scores[kNR];
     for (int r = 0; r < rows; ++r) {
       RowState& st = state[panel * kMR + r];
-      const float* t = tile.data() + r * kNR;
+      const float* t = tile.data() + (panel * kMR + r) * kNR;
       float lowest = kInf;
 #pragma omp simd reduction(min : lowest)
       for (int j = 0; j < kNR; ++j) {
@@ -299,11 +310,11 @@ struct AssignSweep {
   void run_block(const float* x, int64_t r0, int64_t m, int64_t* ids, float* dist) {
     pack(x, r0, m);
     const int64_t panels = (m + kMR - 1) / kMR, strips = c.k_pad_ / kNR;
-    for (int64_t s = 0; s < strips; ++s)
-      for (int64_t p = 0; p < panels; ++p) {
-        micro(p, s);
-        epilogue(p, s, m);
-      }
+    for (int64_t s = 0; s < strips; ++s) {
+      for (int64_t k0 = 0; k0 < steps; k0 += chunk)
+        for (int64_t p = 0; p < panels; ++p) micro(p, s, k0, std::min(chunk, steps - k0));
+      for (int64_t p = 0; p < panels; ++p) epilogue(p, s, m);
+    }
     finish(x, r0, m, ids, dist);
   }
 };
@@ -312,16 +323,18 @@ int64_t assign(const AssignCentroids& c, const float* x, int64_t n, int64_t* ids
   if (c.bad_centroid() >= 0)
     throw std::invalid_argument("assign: centroid " + std::to_string(c.bad_centroid()) +
                                 " has a non-finite value or a squared norm beyond the f32 range");
-  // Rows per block: the packed block should stay in the L2 cache (about 256 KiB of it) next to the strip.
-  const int64_t row_bytes = round_up(c.d(), 2) * (c.precision() == AssignPrecision::bf16 ? 2 : 4);
-  int64_t block = std::clamp<int64_t>((256 << 10) / row_bytes / kMR * kMR, kMR, 32 * kMR);
-  block = std::min(block, round_up(n, kMR));
+  // Blocking for a 1 MiB L2 cache: a chunk of 256 steps (512 bf16 or 256 f32
+  // dimensions) of a 192-row block is 192 KiB, of a strip 64 KiB; each strip
+  // chunk then serves 32 micro panels before it leaves the cache.
+  const int64_t steps = c.precision() == AssignPrecision::bf16 ? round_up(c.d(), 2) / 2 : round_up(c.d(), 2);
+  const int64_t chunk = steps <= 384 ? steps : 256;  // short rows: one chunk, no partial sums
+  const int64_t block = std::min<int64_t>(32 * kMR, round_up(n, kMR));
   const int64_t blocks = (n + block - 1) / block;
   int64_t reranked = 0, first_bad = n;
   const bool threaded = blocks > 1 && n * c.k() * c.d() > (int64_t(1) << 22);
 #pragma omp parallel reduction(+ : reranked) reduction(min : first_bad) if (threaded)
   {
-    AssignSweep sweep(c, block);
+    AssignSweep sweep(c, block, chunk);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < blocks; ++b) sweep.run_block(x, b * block, std::min(block, n - b * block), ids, dist);
     reranked += sweep.reranked;
