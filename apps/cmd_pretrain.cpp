@@ -71,8 +71,8 @@ struct PretrainArgs {
 };
 
 // Keys that do not change the trajectory: not worth a note when they differ on resume.
-const std::set<std::string> kCosmeticKeys = {"output", "workers", "quiet", "log_interval", "recovery_interval",
-                                             "checkpoint_epochs", "strict"};
+const std::set<std::string> kCosmeticKeys = {
+    "output", "workers", "quiet", "log_interval", "recovery_interval", "checkpoint_epochs", "strict"};
 
 std::string str(double v) {
   char b[32];
@@ -127,12 +127,15 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
   const int64_t P = m.vit.num_patches(), T = P + 1;
 
   // The defaults (50 of 197 tokens, 75 of 196 patches) are for 224 / 16: scale them when the grid differs.
-  if (c.get_option("--least-number")->count() == 0 && T != 197) train::set_option(c, "least_number", {std::to_string(scaled(50, 197, T))});
-  if (c.get_option("--num-mask-patches")->count() == 0 && P != 196) train::set_option(c, "num_mask_patches", {std::to_string(scaled(75, 196, P))});
+  if (c.get_option("--least-number")->count() == 0 && T != 197)
+    train::set_option(c, "least_number", {std::to_string(scaled(50, 197, T))});
+  if (c.get_option("--num-mask-patches")->count() == 0 && P != 196)
+    train::set_option(c, "num_mask_patches", {std::to_string(scaled(75, 196, P))});
   m.least_number = a.least_number;
   m.mim_mask_count = a.num_mask_patches;
   if (m.mim_mask_count < 1 || m.mim_mask_count >= P)
-    throw Error("--num-mask-patches " + std::to_string(m.mim_mask_count) + " must be in [1, " + std::to_string(P - 1) + "]");
+    throw Error("--num-mask-patches " + std::to_string(m.mim_mask_count) + " must be in [1, " + std::to_string(P - 1) +
+                "]");
 
   const data::TokenStoreHeader& h = store.header();
   if (int64_t(h.tokens_per_image) != P)
@@ -147,7 +150,9 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
 
   // Accumulation: of --total-batch and --accum-steps, the one from the stronger source decides
   // (command line > config file > default); on a tie --total-batch, the quantity that matters.
-  auto source = [&](const char* key) { return cli.count(key) ? 2 : c.get_option("--" + dashed(key))->count() > 0 ? 1 : 0; };
+  auto source = [&](const std::string& key) {
+    return cli.count(key) ? 2 : c.get_option("--" + dashed(key))->count() > 0 ? 1 : 0;
+  };
   const int total_src = source("total_batch"), accum_src = source("accum_steps");
   if (a.batch_size < 1) throw Error("--batch-size must be >= 1");
   if (a.total_batch > 0 && total_src >= accum_src) {
@@ -182,7 +187,8 @@ models::MapetBatch mapet_batch(const data::Batch& b, const models::MapetConfig& 
     mb.mask = Tensor::empty({B, P}, DType::u8);
     const int64_t min_patches = scaled(16, 196, P);  // BEiT's smallest block, scaled to the grid
     for (int64_t j = 0; j < B; ++j) {
-      std::vector<uint8_t> mask = models::sample_block_mask(grid, m.mim_mask_count, seed, uint64_t(seeds[j]), min_patches);
+      std::vector<uint8_t> mask =
+          models::sample_block_mask(grid, m.mim_mask_count, seed, uint64_t(seeds[j]), min_patches);
       std::copy(mask.begin(), mask.end(), mb.mask.data<uint8_t>() + j * P);
     }
   } else {
@@ -214,7 +220,8 @@ void run(PretrainArgs& a, CLI::App& c) {
     if (fs::exists(dir / "config.yaml")) config = (dir / "config.yaml").string();
   }
   if (!config.empty()) train::apply_yaml_config(c, config);
-  if (!a.resume.empty() && !cli.count("output") && fs::is_directory(a.resume)) train::set_option(c, "output", {a.resume});
+  if (!a.resume.empty() && !cli.count("output") && fs::is_directory(a.resume))
+    train::set_option(c, "output", {a.resume});  // continue in the run's folder
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
   if (a.tokens.empty()) throw Error("--tokens STORE is required: the visual tokens of DATA (see `mapet tokenize`)");
 
@@ -288,15 +295,18 @@ void run(PretrainArgs& a, CLI::App& c) {
     if (same_folder)
       keep_metrics = int64_t(st.metrics_bytes);
     else if (fs::exists(metrics_path))
-      throw Error("--output '" + a.output + "' already holds a run; resume into the checkpoint's own folder or a new one");
+      throw Error("--output '" + a.output +
+                  "' already holds a run; resume into the checkpoint's own folder or a new one");
   }
   io::write_file_atomic(a.output + "/config.yaml", plan.config_text);
   train::MetricsLog metrics(metrics_path, keep_metrics);
 
-  std::printf("%s (%s): %lld x %lld images, patch %lld, dim %lld, depth %lld, heads %lld, %lld visual tokens: %.2fM parameters\n",
-              a.model.c_str(), a.objective.c_str(), (long long)mc.vit.img_size, (long long)mc.vit.img_size,
-              (long long)mc.vit.patch_size, (long long)mc.vit.embed_dim, (long long)mc.vit.depth,
-              (long long)mc.vit.num_heads, (long long)mc.vocab_size, model.num_parameters() / 1e6);
+  std::printf(
+      "%s (%s): %lld x %lld images, patch %lld, dim %lld, depth %lld, heads %lld, %lld visual tokens: "
+      "%.2fM parameters\n",
+      a.model.c_str(), a.objective.c_str(), (long long)mc.vit.img_size, (long long)mc.vit.img_size,
+      (long long)mc.vit.patch_size, (long long)mc.vit.embed_dim, (long long)mc.vit.depth, (long long)mc.vit.num_heads,
+      (long long)mc.vocab_size, model.num_parameters() / 1e6);
   std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images; %lld threads%s\n", plan.dataset.c_str(),
               ds.size(), (long long)steps_per_epoch, a.batch_size, (long long)accum, (long long)num_threads(),
               cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
@@ -361,7 +371,8 @@ void run(PretrainArgs& a, CLI::App& c) {
       epoch_loss += loss, epoch_acc += acc, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | tok acc %.1f%% | lr %.2e",
-                    (long long)epoch + 1, (long long)a.epochs, loss, epoch_loss / double(epoch_steps), 100 * acc, ss.lr);
+                    (long long)epoch + 1, (long long)a.epochs, loss, epoch_loss / double(epoch_steps), 100 * acc,
+                    ss.lr);
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
       if (a.recovery_interval > 0 && trainer.steps_done() % a.recovery_interval == 0 && s + 1 < steps_per_epoch)
@@ -370,15 +381,17 @@ void run(PretrainArgs& a, CLI::App& c) {
     const double epoch_secs = meter.elapsed() - epoch_start;
     const double mean_loss = epoch_loss / double(std::max<int64_t>(1, epoch_steps)),
                  mean_acc = epoch_acc / double(std::max<int64_t>(1, epoch_steps));
-    metrics.write({{"epoch", epoch}, {"train_loss", mean_loss}, {"train_token_acc", mean_acc}, {"epoch_seconds", epoch_secs}});
+    metrics.write(
+        {{"epoch", epoch}, {"train_loss", mean_loss}, {"train_token_acc", mean_acc}, {"epoch_seconds", epoch_secs}});
     epoch_loss = epoch_acc = 0, epoch_steps = 0;
     st.epoch = epoch + 1, st.position = 0;  // continue at the next epoch's start
     save(last);
     if (a.checkpoint_epochs > 0 && (epoch + 1) % a.checkpoint_epochs == 0)
       save(a.output + "/checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
     draw_curves(a.output);
-    meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.epochs) + ": loss " + str(mean_loss) + ", token accuracy " + str(100 * mean_acc) +
-               "% (" + str(epoch_secs) + " s, " + str(meter.images_per_second()) + " img/s)");
+    meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.epochs) + ": loss " + str(mean_loss) +
+               ", token accuracy " + str(100 * mean_acc) + "% (" + str(epoch_secs) + " s, " +
+               str(meter.images_per_second()) + " img/s)");
   }
   io::save_safetensors(a.output + "/model.safetensors", io::state_dict(model));
   std::printf("wrote %s/model.safetensors, metrics.jsonl, loss.png, loss.svg (%.0f s)\n", a.output.c_str(),
@@ -389,9 +402,11 @@ void run(PretrainArgs& a, CLI::App& c) {
 
 void register_pretrain(CLI::App& app) {
   auto a = std::make_shared<PretrainArgs>();
-  CLI::App* c = app.add_subcommand("pretrain", "MaPeT pre-training (or PeT / MIM) of a ViT on images and their visual tokens");
+  CLI::App* c =
+      app.add_subcommand("pretrain", "MaPeT pre-training (or PeT / MIM) of a ViT on images and their visual tokens");
   c->option_defaults()->always_capture_default();
-  c->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // argparse: a repeated flag's last value wins
+  // As argparse: a repeated flag's last value wins (so scripts can append overrides).
+  c->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   c->add_option("data_dir", a->data_dir, "Image folder (DATA/<train-split> when it exists), or a CSV of path,label");
   c->add_option("-c,--config", a->config, "YAML file of defaults (timm's keys); flags given here override it");
   c->add_option("--train-split", a->train_split, "Sub-folder of DATA to train on, when it exists");
@@ -400,7 +415,8 @@ void register_pretrain(CLI::App& app) {
   c->add_option("--model", a->model, "mapet_{tiny,small,base}_patch16_224");
   c->add_option("--objective", a->objective, "mapet, pet or mim")->check(CLI::IsMember({"mapet", "pet", "mim"}));
   c->add_option("--least-number", a->least_number, "Context tokens L, CLS included (scaled to the grid unless given)");
-  c->add_option("--num-mask-patches", a->num_mask_patches, "mim: patches masked per image (scaled to the grid unless given)");
+  c->add_option("--num-mask-patches", a->num_mask_patches,
+                "mim: patches masked per image (scaled to the grid unless given)");
   c->add_flag("--blockwise-perm", a->blockwise_perm, "Permute 2x2 blocks of patches instead of single patches");
   c->add_option("--input-size", a->input_size, "3 S S: sets --img-size (timm)")->expected(3);
   c->add_option("--patch-size", a->patch_size, "Patch size (0: the model's)");
@@ -428,8 +444,10 @@ void register_pretrain(CLI::App& app) {
   c->add_flag("--strict", a->strict, "Stop at the first bad image instead of skipping it");
   c->add_option("--output", a->output, "Run folder");
   c->add_option("--resume", a->resume, "Continue the run in this folder (or from this checkpoint file)");
-  c->add_option("--recovery-interval", a->recovery_interval, "Also update last.safetensors every N optimizer steps (0: epoch ends only)");
-  c->add_option("--checkpoint-epochs", a->checkpoint_epochs, "Keep checkpoint-<epoch>.safetensors every N epochs (0: never)");
+  c->add_option("--recovery-interval", a->recovery_interval,
+                "Also update last.safetensors every N optimizer steps (0: epoch ends only)");
+  c->add_option("--checkpoint-epochs", a->checkpoint_epochs,
+                "Keep checkpoint-<epoch>.safetensors every N epochs (0: never)");
   c->add_option("--log-interval", a->log_interval, "Steps between progress lines when the output is not a terminal");
   c->add_flag("-q,--quiet", a->quiet, "Only epoch summaries (no progress line)");
   a->tf.add_to(c);

@@ -18,9 +18,9 @@
 namespace mapet::apps::train {
 
 struct TrainState {
-  int64_t step = 0;      // optimizer steps done: the schedule position
-  int64_t epoch = 0;     // the epoch to continue in
-  int64_t position = 0;  // the next loader batch of that epoch (always an optimizer-step boundary)
+  int64_t step = 0;                       // optimizer steps done: the schedule position
+  int64_t epoch = 0;                      // the epoch to continue in
+  int64_t position = 0;                   // the next loader batch of that epoch (always an optimizer-step boundary)
   uint64_t rng_seed = 0, rng_offset = 0;  // the drop-path / dropout Generator
   uint64_t metrics_bytes = 0;             // length of metrics.jsonl when saved: resuming cuts it back to this
 };

@@ -32,9 +32,9 @@ ConfigPolicy make_timm_policy() {
           "head_init_bias", "remode", "recount", "momentum", "pretrained_path", "model_kwargs", "opt_kwargs"},
          "it only matters for classification labels, an augmentation that is off, or another optimizer");
   ignore({"warmup_prefix", "sched_on_updates", "lr_cycle_mul", "lr_cycle_decay", "lr_cycle_limit", "lr_k_decay",
-          "decay_epochs", "decay_milestones", "decay_rate", "patience_epochs", "lr_noise_pct", "lr_noise_std", "lr_base",
-          "lr_base_size", "lr_base_scale"},
-         "the schedule here is BEiT's: per optimizer step, linear warm-up, then one cosine to min_lr, from the lr given");
+          "decay_epochs", "decay_milestones", "decay_rate", "patience_epochs", "lr_noise_pct", "lr_noise_std",
+          "lr_base", "lr_base_size", "lr_base_scale"},
+         "the schedule here is BEiT's: per optimizer step, linear warm-up, then one cosine to min_lr from lr");
   // Choices with one implementation here: accepted only with that value (null is timm's "unset").
   p.fixed = {{"opt", {"adamw"}},        {"sched", {"cosine"}},     {"clip_mode", {"norm"}},
              {"model_ema", {"false"}},  {"no_aug", {"false"}},     {"pretrained", {"false"}},
@@ -131,9 +131,10 @@ void apply_yaml_config(CLI::App& cmd, const std::string& path, const ConfigPolic
     if (auto it = policy.fixed.find(key); it != policy.fixed.end()) {
       if (node.IsNull()) continue;
       const std::string v = node.IsScalar() ? node.Scalar() : "(a list)";
-      bool ok = std::any_of(it->second.begin(), it->second.end(), [&](const std::string& a) { return same_value(v, a); });
+      const std::vector<std::string>& ok_values = it->second;
+      bool ok = std::any_of(ok_values.begin(), ok_values.end(), [&](const std::string& a) { return same_value(v, a); });
       if (!ok)
-        throw Error(where + " is '" + v + "', but only '" + it->second.front() +
+        throw Error(where + " is '" + v + "', but only '" + ok_values.front() +
                     "' is implemented here (remove the key or set it to that)");
       continue;
     }
@@ -165,9 +166,10 @@ void apply_yaml_config(CLI::App& cmd, const std::string& path, const ConfigPolic
     } else {
       const int lo = opt->get_items_expected_min(), hi = opt->get_items_expected_max();
       const int n = static_cast<int>(values.size());
-      if (n < lo || n > hi)
-        throw Error(where + " takes " + (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)) +
-                    " value(s), got " + std::to_string(n));
+      if (n < lo || n > hi) {
+        const std::string range = lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi);
+        throw Error(where + " takes " + range + " value(s), got " + std::to_string(n));
+      }
     }
     opt->clear();
     for (const std::string& v : values) opt->add_result(v);

@@ -15,7 +15,6 @@
 //   silently train with a default.
 #pragma once
 #include <CLI/CLI.hpp>
-
 #include <map>
 #include <set>
 #include <string>
@@ -24,9 +23,9 @@
 namespace mapet::apps::train {
 
 struct ConfigPolicy {
-  std::map<std::string, std::string> ignored;              // key -> why it may be skipped
-  std::map<std::string, std::vector<std::string>> fixed;   // key -> the only values accepted (first: ours)
-  std::map<std::string, std::string> aliases;              // other spelling -> key of an option
+  std::map<std::string, std::string> ignored;             // key -> why it may be skipped
+  std::map<std::string, std::vector<std::string>> fixed;  // key -> the only values accepted (first: ours)
+  std::map<std::string, std::string> aliases;             // other spelling -> key of an option
 };
 
 // The policy for timm train.py configs (see the list in config.cpp).

@@ -4,12 +4,13 @@
 // Rates and the ETA count from this process's first step, so a resumed run
 // does not claim the time of the steps it skipped.
 #pragma once
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
-#include <unistd.h>
 
 #include "apps/progress.h"
 
@@ -18,8 +19,12 @@ namespace mapet::apps::train {
 class TrainMeter {
  public:
   TrainMeter(int64_t first_step, int64_t total_steps, int64_t log_interval, bool quiet)
-      : first_(first_step), total_(total_steps), every_(std::max<int64_t>(1, log_interval)), quiet_(quiet),
-        tty_(isatty(fileno(stdout))), start_(std::chrono::steady_clock::now()) {}
+      : first_(first_step),
+        total_(total_steps),
+        every_(std::max<int64_t>(1, log_interval)),
+        quiet_(quiet),
+        tty_(isatty(fileno(stdout))),
+        start_(std::chrono::steady_clock::now()) {}
 
   // After optimizer step `step` (1-based, global); images: processed by this process so far.
   void step(int64_t step, int64_t images, const std::string& fields) {

@@ -16,8 +16,9 @@ MetricsLog::MetricsLog(std::string path, int64_t keep_bytes) : path_(std::move(p
   if (keep_bytes >= 0 && fs::exists(path_)) {
     const auto size = static_cast<int64_t>(fs::file_size(path_));
     if (size < keep_bytes)
-      throw Error("'" + path_ + "' is shorter (" + std::to_string(size) + " bytes) than when the checkpoint was saved (" +
-                  std::to_string(keep_bytes) + " bytes); it was changed after the run");
+      throw Error("'" + path_ + "' is shorter (" + std::to_string(size) +
+                  " bytes) than when the checkpoint was saved (" + std::to_string(keep_bytes) +
+                  " bytes); it was changed after the run");
     fs::resize_file(path_, static_cast<uintmax_t>(keep_bytes));  // drop lines of steps the resumed run will redo
     bytes_ = static_cast<uint64_t>(keep_bytes);
   }

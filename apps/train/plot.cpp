@@ -198,8 +198,10 @@ class Canvas {
     const double r = width / 2;
     auto segment = [&](double ax, double ay, double bx, double by) {
       const double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
-      int x0 = std::max(cx0, int(std::floor(std::min(ax, bx) - r - 1))), x1 = std::min(cx1, int(std::ceil(std::max(ax, bx) + r + 1)));
-      int y0 = std::max(cy0, int(std::floor(std::min(ay, by) - r - 1))), y1 = std::min(cy1, int(std::ceil(std::max(ay, by) + r + 1)));
+      int x0 = std::max(cx0, int(std::floor(std::min(ax, bx) - r - 1))),
+          x1 = std::min(cx1, int(std::ceil(std::max(ax, bx) + r + 1)));
+      int y0 = std::max(cy0, int(std::floor(std::min(ay, by) - r - 1))),
+          y1 = std::min(cy1, int(std::ceil(std::max(ay, by) + r + 1)));
       for (int y = y0; y <= y1; ++y)
         for (int x = x0; x <= x1; ++x) {
           const double qx = x + 0.5 - ax, qy = y + 0.5 - ay;
@@ -259,9 +261,10 @@ uint32_t lighten(uint32_t rgb, double t) {
 
 std::string render_svg(const Figure& f) {
   const int W = f.panel_w * std::max<int>(1, int(f.panels.size())), H = f.panel_h;
-  std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(W) + "\" height=\"" +
-                  std::to_string(H) + "\" viewBox=\"0 0 " + std::to_string(W) + " " + std::to_string(H) +
-                  "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  std::string s =
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(W) + "\" height=\"" + std::to_string(H) +
+      "\" viewBox=\"0 0 " + std::to_string(W) + " " + std::to_string(H) +
+      "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   for (size_t i = 0; i < f.panels.size(); ++i) {
     const Panel& p = f.panels[i];
     const Geometry g = geometry(p, int(i), f);
@@ -271,11 +274,13 @@ std::string render_svg(const Figure& f) {
     };
     for (double t : g.ay.ticks) {
       line(g.x0, g.py(t), g.x1, g.py(t), kGrid);
-      s += "<text x=\"" + num(g.x0 - 6) + "\" y=\"" + num(g.py(t) + 4) + "\" text-anchor=\"end\">" + tick_label(t) + "</text>\n";
+      s += "<text x=\"" + num(g.x0 - 6) + "\" y=\"" + num(g.py(t) + 4) + "\" text-anchor=\"end\">" + tick_label(t) +
+           "</text>\n";
     }
     for (double t : g.ax.ticks) {
       line(g.px(t), g.y0, g.px(t), g.y1, kGrid);
-      s += "<text x=\"" + num(g.px(t)) + "\" y=\"" + num(g.y1 + 16) + "\" text-anchor=\"middle\">" + tick_label(t) + "</text>\n";
+      s += "<text x=\"" + num(g.px(t)) + "\" y=\"" + num(g.y1 + 16) + "\" text-anchor=\"middle\">" + tick_label(t) +
+           "</text>\n";
     }
     s += "<rect x=\"" + num(g.x0) + "\" y=\"" + num(g.y0) + "\" width=\"" + num(g.x1 - g.x0) + "\" height=\"" +
          num(g.y1 - g.y0) + "\" fill=\"none\" stroke=\"" + hex(kAxis) + "\"/>\n";

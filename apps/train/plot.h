@@ -3,10 +3,9 @@
 // 5x7 font, written by data/png.h). No plotting library involved.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "data/image.h"
 

@@ -30,7 +30,8 @@ float Trainer::backward(const Var& loss) {
     autograd::clear_tape();  // the graph of this micro-batch is never used
     throw NonFinite("loss is " + show(v) + " at step " + std::to_string(step_ + 1));
   }
-  autograd::backward(config_.accum_steps == 1 ? loss : ops::scale(loss, 1.0f / static_cast<float>(config_.accum_steps)));
+  autograd::backward(config_.accum_steps == 1 ? loss
+                                              : ops::scale(loss, 1.0f / static_cast<float>(config_.accum_steps)));
   ++micro_;
   return v;
 }

@@ -7,9 +7,8 @@
 // visible patches tell the class and hence the tokens of the others: a tiny
 // model can learn it in a few dozen steps (chance: ln 8 = 2.08 nats).
 #pragma once
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,11 +16,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "data/dataset.h"
 #include "data/token_store.h"
@@ -31,7 +29,9 @@ namespace mapet::test {
 
 namespace fs = std::filesystem;
 
-inline int fixture_token(int64_t label, int patch) { return int((label * 5 + (patch % 4) * (label + 1) + patch / 4) % 8); }
+inline int fixture_token(int64_t label, int patch) {
+  return int((label * 5 + (patch % 4) * (label + 1) + patch / 4) % 8);
+}
 
 // Writes root/data/train/c<k>/<i>.jpg and root/tokens.bin.
 inline void write_pretrain_fixture(const fs::path& root) {
@@ -46,8 +46,8 @@ inline void write_pretrain_fixture(const fs::path& root) {
           uint8_t* p = img.row(y) + x * 3;
           p[0] = p[1] = p[2] = v;
         }
-      const fs::path file = root / "data/train" / fs::path("c").concat(std::to_string(c)) /
-                            fs::path(std::to_string(i)).concat(".jpg");
+      const fs::path file =
+          root / "data/train" / fs::path("c").concat(std::to_string(c)) / fs::path(std::to_string(i)).concat(".jpg");
       data::test::write_bytes(file.string(), data::test::jpeg_of(img, 95));
     }
   data::Dataset ds = data::load_image_folder((root / "data/train").string());
@@ -67,8 +67,8 @@ struct ScratchDir {
   fs::path path;
   ScratchDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = fs::temp_directory_path() /
-           (std::string("mapet_pretrain_") + info->name() + "_" + std::to_string(::getpid()));
+    path =
+        fs::temp_directory_path() / (std::string("mapet_pretrain_") + info->name() + "_" + std::to_string(::getpid()));
     fs::remove_all(path);
     fs::create_directories(path);
   }

@@ -67,15 +67,16 @@ TEST(TrainConfig, YamlGivesDefaultsAndTheCommandLineWins) {
   ScratchDir dir;
   Flags f;
   f.parse({"--lr", "0.5"});
-  apply_yaml_config(*f.cmd, write_yaml(dir, "data_dir: /data/in\nlr: 0.1\nbatch_size: 7\nscale: [1.0, 1.0]\n"
-                                            "color_jitter: 0.4\namp: true\nno_dct_scaling: yes\nmodel: ~\n"));
+  apply_yaml_config(*f.cmd, write_yaml(dir,
+                                       "data_dir: /data/in\nlr: 0.1\nbatch_size: 7\nscale: [1.0, 1.0]\n"
+                                       "color_jitter: 0.4\namp: true\nno_dct_scaling: yes\nmodel: ~\n"));
   EXPECT_EQ(f.lr, 0.5f);  // the flag
   EXPECT_EQ(f.batch_size, 7);
   EXPECT_EQ(f.data, "/data/in");
   EXPECT_EQ(f.scale, (std::vector<double>{1.0, 1.0}));
   EXPECT_EQ(f.jitter, (std::vector<float>{0.4f}));
   EXPECT_TRUE(f.amp);
-  EXPECT_FALSE(f.dct);     // no_dct_scaling: yes turns it off
+  EXPECT_FALSE(f.dct);      // no_dct_scaling: yes turns it off
   EXPECT_EQ(f.model, "m");  // null: the default
 }
 
@@ -336,8 +337,8 @@ TEST(TrainPlot, FigureHasAxesCurvesAndLabels) {
   for (int y = 0; y < img.height; ++y)
     for (int x = 0; x < f.panel_w; ++x) {
       int r = img.at(x, y, 0), g = img.at(x, y, 1), b = img.at(x, y, 2);
-      blue += b > 150 && r < 80 && g < 150;     // the mean curve (0x1f77b4)
-      dark += r < 60 && g < 60 && b < 60;       // text and axes
+      blue += b > 150 && r < 80 && g < 150;  // the mean curve (0x1f77b4)
+      dark += r < 60 && g < 60 && b < 60;    // text and axes
     }
   EXPECT_GT(blue, 300);
   EXPECT_GT(dark, 300);

@@ -65,7 +65,8 @@ TEST(PretrainFixture, TokensAreThePatchLevels) {
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), {});
   data::Image img = data::decode_jpeg(bytes.data(), bytes.size(), ds.full_path(37));
   const uint16_t* row = store.row(37);
-  for (int p = 0; p < 16; ++p) EXPECT_NEAR(img.at((p % 4) * 4 + 1, (p / 4) * 4 + 1, 0), 24 + 29 * row[p], 8) << "patch " << p;
+  for (int p = 0; p < 16; ++p)
+    EXPECT_NEAR(img.at((p % 4) * 4 + 1, (p / 4) * 4 + 1, 0), 24 + 29 * row[p], 8) << "patch " << p;
 }
 
 TEST_F(Pretrain, LossFallsAndTheRunFolderIsComplete) {
@@ -83,7 +84,8 @@ TEST_F(Pretrain, LossFallsAndTheRunFolderIsComplete) {
     EXPECT_TRUE(steps.back().contains(key)) << key;
   EXPECT_GT(steps.back()["token_acc"].get<double>(), steps.front()["token_acc"].get<double>());
 
-  for (const char* f : {"config.yaml", "metrics.jsonl", "loss.png", "loss.svg", "last.safetensors", "model.safetensors"})
+  for (const char* f :
+       {"config.yaml", "metrics.jsonl", "loss.png", "loss.svg", "last.safetensors", "model.safetensors"})
     EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
   EXPECT_NE(test::read_text(out + "/loss.svg").find("<polyline"), std::string::npos);
   const std::string config = test::read_text(out + "/config.yaml");
@@ -98,7 +100,8 @@ TEST_F(Pretrain, LossFallsAndTheRunFolderIsComplete) {
   io::TensorMap saved = io::load_safetensors(out + "/model.safetensors");
   EXPECT_EQ(saved.size(), model.named_parameters().size());
   EXPECT_NO_THROW(io::load_into(model, saved, "model.safetensors"));
-  EXPECT_TRUE(saved.count("mask_positional_token") && saved.count("decoder.weight") && saved.count("blocks.1.ls2.gamma"));
+  for (const char* name : {"mask_positional_token", "decoder.weight", "blocks.1.ls2.gamma", "patch_embed.proj.weight"})
+    EXPECT_EQ(saved.count(name), 1u) << name;
 }
 
 // Kill -9 once a mid-epoch checkpoint exists, resume, and compare every step's
