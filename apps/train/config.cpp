@@ -124,26 +124,27 @@ void apply_yaml_config(CLI::App& cmd, const std::string& path, const ConfigPolic
     const std::string key = kv.first.as<std::string>();
     const YAML::Node& node = kv.second;
     const std::string where = "config '" + path + "': key '" + key + "'";
-    if (auto it = policy.ignored.find(key); it != policy.ignored.end()) {
-      if (!quiet) std::fprintf(stderr, "mapet: %s ignored (%s)\n", where.c_str(), it->second.c_str());
-      continue;
-    }
-    if (auto it = policy.fixed.find(key); it != policy.fixed.end()) {
-      if (node.IsNull()) continue;
-      const std::string v = node.IsScalar() ? node.Scalar() : "(a list)";
-      const std::vector<std::string>& ok_values = it->second;
-      bool ok = std::any_of(ok_values.begin(), ok_values.end(), [&](const std::string& a) { return same_value(v, a); });
-      if (!ok)
-        throw Error(where + " is '" + v + "', but only '" + ok_values.front() +
-                    "' is implemented here (remove the key or set it to that)");
-      continue;
-    }
     std::string name = key;
     if (auto it = policy.aliases.find(key); it != policy.aliases.end()) name = it->second;
-    CLI::Option* opt = find_option(cmd, name);
-    if (!opt || name == "help")
+    CLI::Option* opt = name == "help" ? nullptr : find_option(cmd, name);
+    // The policy speaks only for keys the command has no option for (finetune has --smoothing, pretrain not).
+    if (!opt) {
+      if (auto it = policy.ignored.find(key); it != policy.ignored.end()) {
+        if (!quiet) std::fprintf(stderr, "mapet: %s ignored (%s)\n", where.c_str(), it->second.c_str());
+        continue;
+      }
+      if (auto it = policy.fixed.find(key); it != policy.fixed.end()) {
+        if (node.IsNull()) continue;
+        const std::string v = node.IsScalar() ? node.Scalar() : "(a list)";
+        const std::vector<std::string>& ok_values = it->second;
+        if (std::none_of(ok_values.begin(), ok_values.end(), [&](const std::string& a) { return same_value(v, a); }))
+          throw Error(where + " is '" + v + "', but only '" + ok_values.front() +
+                      "' is implemented here (remove the key or set it to that)");
+        continue;
+      }
       throw Error(where + " is not an option of `mapet " + cmd.get_name() +
                   "` (keys are the flags' timm names, e.g. batch_size for --batch-size; see --help)");
+    }
     if (opt->count() > 0 || node.IsNull()) continue;  // the command line wins; null means "default"
 
     std::vector<std::string> values;

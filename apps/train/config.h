@@ -4,7 +4,7 @@
 // flag with '-' -> '_': --batch-size <-> batch_size); a positional argument's
 // key is its name (data_dir).
 //
-// Unknown keys:
+// Keys that are not options of the command:
 // - a timm key that cannot change what is computed here (logging, devices,
 //   data-loader mechanics: pin_mem, log_wandb, ...) is skipped with a warning,
 //   so timm's own config files load;

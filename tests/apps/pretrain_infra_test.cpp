@@ -30,7 +30,7 @@ struct Flags {
   CLI::App app{"t"};
   CLI::App* cmd;
   std::string data, model = "m";
-  float lr = 1e-3f;
+  float lr = 1e-3f, smoothing = 0.0f;
   int batch_size = 64;
   int64_t accum_steps = 1;
   std::vector<double> scale{0.08, 1.0};
@@ -43,6 +43,7 @@ struct Flags {
     cmd->add_option("data_dir", data);
     cmd->add_option("--model", model);
     cmd->add_option("--lr", lr);
+    cmd->add_option("--smoothing", smoothing);  // a key the timm policy ignores, but an option here
     cmd->add_option("-b,--batch-size", batch_size);
     cmd->add_option("--accum-steps", accum_steps);
     cmd->add_option("--scale", scale)->expected(2);
@@ -136,6 +137,8 @@ TEST(TrainConfig, TimmKeysThatChangeNothingAreSkippedWithAWarning) {
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("'pin_mem' ignored"), std::string::npos) << err;
   EXPECT_EQ(f.accum_steps, 4) << "grad_accum_steps is timm's name for accum_steps";
+  EXPECT_EQ(f.smoothing, 0.1f) << "a command's own option wins over the policy's list";
+  EXPECT_EQ(err.find("smoothing"), std::string::npos) << err;
 }
 
 TEST(TrainConfig, ChoicesWeDoNotImplementMustHaveOurValue) {
