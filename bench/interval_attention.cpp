@@ -10,6 +10,8 @@
 // Run one variant per process to read its peak RSS (max_rss_MiB is the
 // process's). work_MiB is the engine allocator's peak bytes in use during a
 // step minus what was in use before it (the inputs): the step's own memory.
+// process_cpu_ms: CPU time of all threads per step (the machine is shared:
+// with one thread it is the figure that other jobs disturb least).
 // useful_GFLOPs: 2 d flops per visible (row, key) pair for each of the 7 tile
 // products (Q K^T and P V forward; Q K^T, dO V^T, P^T dO, dS K, dS^T Q backward).
 // Threads: MAPET_THREADS (default one per core).
@@ -39,6 +41,13 @@ double max_rss_mib() {
   rusage u;
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024.0;  // KiB on Linux
+}
+
+// User + system CPU seconds of the whole process (all threads).
+double process_cpu_s() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 // Visible (row, key) pairs of one head.
@@ -71,7 +80,9 @@ void run(benchmark::State& state, AttentionFn fn, bool backward) {
   step();  // warm-up: caches, scratch buffers, oneDNN primitives
   const size_t in_use = host_allocator_stats().bytes_in_use;
   host_allocator_reset_peak();
+  const double cpu0 = process_cpu_s();
   for (auto _ : state) step();
+  state.counters["process_cpu_ms"] = 1e3 * (process_cpu_s() - cpu0) / static_cast<double>(state.iterations());
   const double work = static_cast<double>(host_allocator_stats().peak_in_use - in_use);
   const double flops = 2.0 * kD * static_cast<double>(visible_pairs(m, Tk)) * kB * kH * (backward ? 7 : 2);
   state.counters["work_MiB"] = work / (1 << 20);

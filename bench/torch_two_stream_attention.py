@@ -20,7 +20,8 @@ Variants (one per process, so each one's peak RSS is its own):
   /usr/bin/python3 bench/torch_two_stream_attention.py --variant manual   (one variant, this process)
 
 Prints one "RESULT {json}" line per variant: best and median seconds of one
-forward + backward, and peak RSS (ru_maxrss) with the RSS before the timed
+forward + backward (wall clock; and the CPU time of all threads, the figure a
+shared machine disturbs least with one thread), and peak RSS (ru_maxrss) with the RSS before the timed
 work, so their difference is the memory the attention itself needed.
 """
 import argparse
@@ -102,13 +103,14 @@ def run_variant(args):
             F.scaled_dot_product_attention(q, k, v, attn_mask=mask).backward(dout)  # default scale 1/sqrt(d)
 
     rss_before = rss_now_mib()
-    times = []
+    times, cpu_times = [], []
     for i in range(args.warmup + args.iters):
         q.grad = k.grad = v.grad = None
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
     print(
         "RESULT "
         + json.dumps(
@@ -120,6 +122,7 @@ def run_variant(args):
                 "shape": {"B": B, "H": H, "d": d, "Tq": Tq, "Tk": Tk},
                 "best_s": min(times),
                 "median_s": statistics.median(times),
+                "median_process_cpu_s": statistics.median(cpu_times),
                 "rss_before_mib": round(rss_before, 1),
                 "peak_rss_mib": round(peak_rss_mib(), 1),
                 "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),

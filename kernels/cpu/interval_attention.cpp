@@ -112,10 +112,12 @@ constexpr int64_t kTileCols = 64;  // keys per K/V tile
 #ifndef MAPET_ATTN_BWD_ROWS
 #define MAPET_ATTN_BWD_ROWS 24
 #endif
-// Query rows per block (multiples of kMicroRows). Smaller blocks skip more of
-// the masked keys (a block visits the union of its rows' intervals); larger
-// ones reuse each K/V tile for more rows, which matters most in the backward,
-// whose dK and dV products sum over the block's rows.
+// Query rows per block (multiples of kMicroRows; the macros are for tuning
+// builds). Smaller blocks skip more of the masked keys (a block visits the
+// union of its rows' intervals); larger ones reuse each K/V tile for more rows,
+// which matters most in the backward, whose dK and dV products sum over the
+// block's rows. Measured at the pre-training shape: forward 6-24 and backward
+// 12-24 are within 3% of each other; 36-48 rows are slower.
 constexpr int64_t kFwdBlockRows = MAPET_ATTN_FWD_ROWS;
 constexpr int64_t kBwdBlockRows = MAPET_ATTN_BWD_ROWS;
 
