@@ -18,8 +18,8 @@ std::string show(double v) {
 
 }  // namespace
 
-Trainer::Trainer(const nn::Module& model, const TrainerConfig& c, int64_t steps_done)
-    : params_(model.named_parameters()), config_(c), opt_(params_, c.adamw), step_(steps_done) {
+Trainer::Trainer(const nn::Module& model, const TrainerConfig& c)
+    : params_(model.named_parameters()), config_(c), opt_(params_, c.adamw) {
   if (c.accum_steps < 1) throw Error("accumulation steps must be >= 1, got " + std::to_string(c.accum_steps));
   opt_.zero_grad();
 }

@@ -32,8 +32,7 @@ struct StepStats {
 
 class Trainer {
  public:
-  // steps_done: where the schedule stands (0 for a fresh run, the checkpoint's step on resume).
-  Trainer(const nn::Module& model, const TrainerConfig& c, int64_t steps_done = 0);
+  Trainer(const nn::Module& model, const TrainerConfig& c);
 
   // Back-propagates one micro-batch's (mean) loss; returns its value.
   float backward(const Var& loss);
@@ -41,7 +40,7 @@ class Trainer {
   StepStats step();
 
   int64_t steps_done() const { return step_; }
-  void set_steps_done(int64_t s) { step_ = s; }
+  void set_steps_done(int64_t s) { step_ = s; }  // where the schedule stands (resume: the checkpoint's step)
   float lr() const { return config_.schedule.lr_at(step_); }  // the lr of the next step
   optim::AdamW& optimizer() { return opt_; }
   const TrainerConfig& config() const { return config_; }
