@@ -214,6 +214,7 @@ void run(PretrainArgs& a, CLI::App& c) {
   std::set<std::string> cli;
   for (const CLI::Option* o : c.get_options())
     if (o->count() > 0) cli.insert(train::dest_name(*o));
+  if (!a.resume.empty()) train::checkpoint_path(a.resume);  // a wrong --resume is the first thing to hear about
   std::string config = a.config;
   if (config.empty() && !a.resume.empty()) {
     fs::path dir = fs::is_directory(a.resume) ? fs::path(a.resume) : fs::path(a.resume).parent_path();
