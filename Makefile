@@ -19,11 +19,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Until the pre-training app lands: a ViT classifier trained from scratch on
-# Fashion-MNIST (real photos of clothing), with progress and validation accuracy.
+# MaPeT pre-training on Fashion-MNIST (real photos of clothing): prepare the
+# JPEGs, tokenize them, pre-train with live progress (tools/demo.sh).
 demo: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target mapet
-	$(BUILD)/apps/mapet train-classifier --epochs 2 --output runs/demo-fashion-mnist-vit
+	@bash tools/demo.sh $(BUILD)/apps/mapet
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
