@@ -100,9 +100,9 @@ void BM_FaissFlatL2(benchmark::State& state) {
   state.counters["threads"] = num_threads();
 }
 
-void BM_MapetAssign(benchmark::State& state) {
+void mapet_assign(benchmark::State& state, cpu::AssignPrecision precision) {
   Data& D = data_for(state.range(0));
-  cpu::AssignCentroids packed(D.c.data(), kK, D.d);
+  cpu::AssignCentroids packed(D.c.data(), kK, D.d, precision);
   std::vector<int64_t> ids(D.n);
   cpu::AssignStats stats;
   for (auto _ : state) cpu::assign(packed, D.x.data(), D.n, ids.data(), nullptr, &stats);
@@ -110,9 +110,15 @@ void BM_MapetAssign(benchmark::State& state) {
   state.counters["reranked"] = double(stats.reranked) / double(stats.rows);
   state.counters["threads"] = num_threads();
   state.SetLabel(packed.precision() == cpu::AssignPrecision::bf16 ? "bf16 sweep" : "f32 sweep");
+  if (precision != cpu::AssignPrecision::automatic) return;
   D.mapet_ids = ids;
   compare_once(D);
 }
+
+// The default (bf16 sweep where the CPU has it), and the f32 sweep: the same
+// precision as the peer's GEMM (the ids are the same either way).
+void BM_MapetAssign(benchmark::State& state) { mapet_assign(state, cpu::AssignPrecision::automatic); }
+void BM_MapetAssignF32(benchmark::State& state) { mapet_assign(state, cpu::AssignPrecision::f32); }
 
 // One k-means iteration (assignment + centroid update) of faiss::Clustering on
 // the same sample, with Faiss's IndexFlatL2 or with the fused kernel as the index.
@@ -146,6 +152,7 @@ void args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_FaissFlatL2)->Apply(args);
 BENCHMARK(BM_MapetAssign)->Apply(args);
+BENCHMARK(BM_MapetAssignF32)->Apply(args);
 BENCHMARK(BM_KMeansIterFaissFlat)->Arg(768)->Iterations(1)->Repetitions(2)->Unit(benchmark::kSecond)->UseManualTime();
 BENCHMARK(BM_KMeansIterMapet)->Arg(768)->Iterations(1)->Repetitions(2)->Unit(benchmark::kSecond)->UseManualTime();
 
