@@ -145,10 +145,12 @@ def run(precision, args):
 
     step()  # warm-up
     times = []
+    cpu0 = time.process_time()  # all threads of the process, as vit_step's cpu_s
     for _ in range(args.iters):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
+    cpu_s = (time.process_time() - cpu0) / args.iters
     step_s = statistics.median(times)
     cfg = CONFIGS[args.model]
     flops = 3 * args.batch * vit_forward_flops(224, 16, 3, cfg["embed_dim"], 12, 4.0, 1000)
@@ -156,7 +158,7 @@ def run(precision, args):
           f"(median step {step_s * 1e3:.0f} ms of {args.iters}, {torch.get_num_threads()} threads)")
     print("RESULT " + json.dumps({"impl": f"pytorch-{torch.__version__}", "precision": precision,
                                   "model": args.model, "batch": args.batch, "threads": torch.get_num_threads(),
-                                  "step_s": round(step_s, 4), "images_per_s": round(args.batch / step_s, 3),
+                                  "step_s": round(step_s, 4), "cpu_s": round(cpu_s, 4), "images_per_s": round(args.batch / step_s, 3),
                                   "gflops": round(flops / step_s / 1e9, 1)}), flush=True)
 
 

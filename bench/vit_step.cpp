@@ -43,6 +43,15 @@ struct Options {
 Options g_opt;
 double g_peak_gflops = 0;
 
+// CPU seconds of the whole process (all threads): steadier than wall time on a
+// machine shared with other jobs (with OMP_WAIT_POLICY=PASSIVE, so that waiting
+// threads sleep instead of spinning).
+double process_cpu_seconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -102,18 +111,18 @@ struct Trainer {
   }
 };
 
-void print_result(const char* precision, double step_s, double flops) {
+void print_result(const char* precision, double step_s, double cpu_s, double flops) {
   std::printf("RESULT {\"impl\": \"mapet\", \"precision\": \"%s\", \"model\": \"%s\", \"batch\": %lld, "
-              "\"threads\": %d, \"step_s\": %.4f, \"images_per_s\": %.3f, \"gflops\": %.1f, "
+              "\"threads\": %d, \"step_s\": %.4f, \"cpu_s\": %.4f, \"images_per_s\": %.3f, \"gflops\": %.1f, "
               "\"peak_gflops\": %.1f, \"mfu\": %.4f}\n",
-              precision, g_opt.model.c_str(), static_cast<long long>(g_opt.batch), num_threads(), step_s,
+              precision, g_opt.model.c_str(), static_cast<long long>(g_opt.batch), num_threads(), step_s, cpu_s,
               g_opt.batch / step_s, flops / step_s / 1e9, g_peak_gflops, flops / step_s / 1e9 / g_peak_gflops);
   std::fflush(stdout);
 }
 
 struct Result {
   const char* precision;
-  double step_s, flops;
+  double step_s, cpu_s, flops;
 };
 std::vector<Result> g_results;  // printed after Google Benchmark's table
 
@@ -122,13 +131,16 @@ void bm_step(benchmark::State& state, bool amp) {
   Trainer tr;
   tr.step();  // warm-up: primitive creation, allocator fill, first touch
   std::vector<double> times;
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) times.push_back(tr.step().total());
+  const double cpu_s = (process_cpu_seconds() - cpu0) / static_cast<double>(times.size());
   // Plain counters from the median step (a rate counter would use the mean).
   const double flops = tr.flops_per_step, step_s = median(times);
   state.counters["images/s"] = g_opt.batch / step_s;
   state.counters["GFLOP/s"] = flops / step_s / 1e9;
   state.counters["MFU"] = flops / step_s / 1e9 / g_peak_gflops;
-  g_results.push_back({amp ? "bf16" : "f32", step_s, flops});
+  state.counters["CPU s/step"] = cpu_s;
+  g_results.push_back({amp ? "bf16" : "f32", step_s, cpu_s, flops});
   cpu::set_gemm_precision(cpu::GemmPrecision::f32);
 }
 
@@ -147,12 +159,14 @@ void profile(bool amp) {
   tr.step();
   std::vector<double> f, b, c, o, t;
   const long faults0 = minor_page_faults();
+  const double cpu0 = process_cpu_seconds();
   const size_t fresh0 = host_allocator_stats().fresh_allocations;
   for (int64_t i = 0; i < g_opt.iters; ++i) {
     Trainer::Phases p = tr.step();
     f.push_back(p.forward), b.push_back(p.backward), c.push_back(p.clip), o.push_back(p.optimizer);
     t.push_back(p.total());
   }
+  const double cpu_s = (process_cpu_seconds() - cpu0) / g_opt.iters;
   const double faults = double(minor_page_faults() - faults0) / g_opt.iters;
   const double fresh = double(host_allocator_stats().fresh_allocations - fresh0) / g_opt.iters;
   const double total = median(t);
@@ -166,7 +180,7 @@ void profile(bool amp) {
   std::printf("  per step after warm-up: %.0f minor page faults (%.0f MiB of fresh pages), %.0f allocations the "
               "tensor cache could not serve; peak tensor memory %.0f MiB\n",
               faults, faults * 4096 / 1048576.0, fresh, host_allocator_stats().peak_in_use / 1048576.0);
-  print_result(amp ? "bf16" : "f32", total, tr.flops_per_step);
+  print_result(amp ? "bf16" : "f32", total, cpu_s, tr.flops_per_step);
   cpu::set_gemm_precision(cpu::GemmPrecision::f32);
 }
 
@@ -216,6 +230,6 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  for (const Result& r : g_results) print_result(r.precision, r.step_s, r.flops);
+  for (const Result& r : g_results) print_result(r.precision, r.step_s, r.cpu_s, r.flops);
   return 0;
 }
