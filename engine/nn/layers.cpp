@@ -41,7 +41,10 @@ Var Attention::split_heads(const Var& x) const {
 
 Var Attention::forward(const Var& x, const Tensor& mask) const {
   return forward(x, x, [&](const Var& q, const Var& k, const Var& v) {
-    return ops::scaled_dot_product_attention(q, k, v, mask);
+    if (mask.defined()) return ops::scaled_dot_product_attention(q, k, v, mask);
+    // No mask: every row sees every key, which is the interval mask [0, T) of
+    // MIM; the fused flash-style kernel then avoids the T x T probabilities.
+    return ops::interval_attention(q, k, v, ops::mapet_interval_mask(common::Objective::mim, k.size(2), 1));
   });
 }
 
