@@ -80,7 +80,7 @@ Codebook train_centroids(const Split& split, const FeatureExtractor& fx, const T
   KMeansResult r = train_kmeans(sample, t.kmeans, "k-means sample of " + split.dataset.source);
   Codebook cb(r.centroids, "centroids '" + t.path + "'");
   cb.save(t.path);
-  double secs = 0;
+  double secs = 0;  // the per-iteration times add up to the whole training
   for (double s : r.iteration_seconds) secs += s;
   write_record(record_path, {{"recipe", recipe},
                              {"dataset", split.dataset.source},
@@ -89,9 +89,9 @@ Codebook train_centroids(const Split& split, const FeatureExtractor& fx, const T
                              {"objective", r.objective.empty() ? 0.0f : r.objective.back()},
                              {"seconds", secs}});
   if (!o.quiet)
-    std::printf("centroids: %lld x %lld trained on %lld patches in %.1f s (%zu iterations), written to %s\n",
+    std::printf("centroids: %lld x %lld trained on %lld patches in %.1f s (best of %d runs of %d iterations), written to %s\n",
                 static_cast<long long>(cb.size()), static_cast<long long>(cb.dim()),
-                static_cast<long long>(r.points_used), secs, r.iteration_seconds.size(), t.path.c_str());
+                static_cast<long long>(r.points_used), secs, t.kmeans.nredo, t.kmeans.niter, t.path.c_str());
   return cb;
 }
 

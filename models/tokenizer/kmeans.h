@@ -25,9 +25,11 @@ struct KMeansOptions {
 
 struct KMeansResult {
   Tensor centroids;                      // f32 [k, d]
-  std::vector<double> iteration_seconds;  // every iteration of every redo (the first of a redo includes its initialisation)
-  std::vector<double> search_seconds;     // the assignment part of each
-  std::vector<float> objective;           // sum of squared distances after each iteration
+  // Per iteration of the best redo (Faiss keeps only those); the first also
+  // holds the initialisation and any earlier redos.
+  std::vector<double> iteration_seconds;
+  std::vector<double> search_seconds;  // the assignment part of each
+  std::vector<float> objective;        // sum of squared distances at each iteration
   int64_t points_used = 0;                // after Faiss's subsampling
 };
 
