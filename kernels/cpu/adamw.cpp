@@ -1,10 +1,14 @@
 #include "kernels/cpu/adamw.h"
 
+#include "kernels/cpu/parallel.h"
+
 namespace mapet::cpu {
 
 void adamw_step(const common::AdamWStep& s, float* param, const float* grad, float* m, float* v, int64_t n) {
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) common::adamw_update(s, param[i], grad[i], m[i], v[i]);
+  parallel_blocks(n, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) common::adamw_update(s, param[i], grad[i], m[i], v[i]);
+  });
 }
 
 }  // namespace mapet::cpu

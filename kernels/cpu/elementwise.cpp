@@ -1,6 +1,7 @@
 #include "kernels/cpu/elementwise.h"
 
 #include "kernels/common/philox.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/reduce_rows.h"
 
 namespace mapet::cpu {
@@ -16,8 +17,10 @@ void add_inplace(float* a, const float* b, int64_t n) {
 }
 
 void axpy(float alpha, const float* x, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+  parallel_blocks(n, [=](int64_t begin, int64_t end) {  // a contracted FMA must not depend on the split
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) y[i] += alpha * x[i];
+  });
 }
 
 void mul(const float* a, const float* b, float* y, int64_t n) {
