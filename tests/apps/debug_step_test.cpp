@@ -7,6 +7,7 @@
 #include "models/mapet.h"
 #include "models/permutation.h"
 #include "models/registry.h"
+#include "tests/apps/run_mapet.h"
 #include "tests/test_util.h"
 
 namespace mapet {
@@ -14,20 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct ProcResult {
-  int status;
-  std::string output;
-};
-
-ProcResult run_mapet(const std::string& args) {
-  std::string cmd = std::string(MAPET_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (p && fgets(buf, sizeof buf, p)) out += buf;
-  int st = p ? pclose(p) : -1;
-  return {st, out};
-}
+using test::ProcResult;
+using test::run_mapet;
 
 class DebugStep : public ::testing::Test {
  protected:

@@ -19,6 +19,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/io/state_dict.h"
 #include "models/registry.h"
+#include "tests/apps/run_mapet.h"
 #include "tests/data/data_test_util.h"
 
 namespace mapet {
@@ -29,20 +30,8 @@ using data::test::TempDir;
 
 std::string fixture(const std::string& name) { return std::string(MAPET_FIXTURES) + "/torch/" + name; }
 
-struct ProcResult {
-  int status;
-  std::string output;
-};
-
-ProcResult run_mapet(const std::string& args) {
-  std::string cmd = std::string(MAPET_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (p && fgets(buf, sizeof buf, p)) out += buf;
-  int st = p ? pclose(p) : -1;
-  return {st, out};
-}
+using test::ProcResult;
+using test::run_mapet;
 
 // The fixture's architecture (see tools/make_torch_fixtures.py) and its flags for `mapet validate`.
 models::ModelOptions tiny_options() {
