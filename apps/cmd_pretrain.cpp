@@ -28,6 +28,7 @@
 #include "apps/train/meter.h"
 #include "apps/train/metrics.h"
 #include "apps/train/plot.h"
+#include "apps/train/run.h"
 #include "apps/train/trainer.h"
 #include "data/loader.h"
 #include "data/transform_flags.h"
@@ -78,11 +79,6 @@ std::string str(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%g", v);
   return b;
-}
-
-std::string dashed(std::string key) {
-  std::replace(key.begin(), key.end(), '_', '-');
-  return key;
 }
 
 // A count given for 224 / 16 (e.g. 50 context tokens of 197, 75 masked patches of 196) scaled to this grid.
@@ -148,25 +144,7 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
                 a.tokens + "' (" + std::to_string(h.vocab_size) + ")");
   m.vocab_size = a.num_tokens;
 
-  // Accumulation: of --total-batch and --accum-steps, the one from the stronger source decides
-  // (command line > config file > default); on a tie --total-batch, the quantity that matters.
-  auto source = [&](const std::string& key) {
-    return cli.count(key) ? 2 : c.get_option("--" + dashed(key))->count() > 0 ? 1 : 0;
-  };
-  const int total_src = source("total_batch"), accum_src = source("accum_steps");
-  if (a.batch_size < 1) throw Error("--batch-size must be >= 1");
-  if (a.total_batch > 0 && total_src >= accum_src) {
-    if (a.total_batch % a.batch_size != 0)
-      throw Error("--total-batch " + std::to_string(a.total_batch) + " is not a multiple of --batch-size " +
-                  std::to_string(a.batch_size));
-    if (total_src == 2 && accum_src == 2 && a.accum_steps != a.total_batch / a.batch_size)
-      throw Error("--accum-steps " + std::to_string(a.accum_steps) + " disagrees with --total-batch " +
-                  std::to_string(a.total_batch) + " / --batch-size " + std::to_string(a.batch_size));
-    train::set_option(c, "accum_steps", {std::to_string(a.total_batch / a.batch_size)});
-  } else {
-    train::set_option(c, "total_batch", {std::to_string(a.batch_size * a.accum_steps)});
-  }
-  if (a.accum_steps < 1) throw Error("--accum-steps must be >= 1");
+  train::resolve_accumulation(c, cli, a.batch_size, a.total_batch, a.accum_steps);
 
   p.dataset = a.data_dir;
   if (!a.train_split.empty() && fs::is_directory(fs::path(a.data_dir) / a.train_split))
@@ -211,18 +189,7 @@ void draw_curves(const std::string& out) {
 
 void run(PretrainArgs& a, CLI::App& c) {
   // Settings: the config file (or, resuming, the run's own config.yaml) under the command line.
-  std::set<std::string> cli;
-  for (const CLI::Option* o : c.get_options())
-    if (o->count() > 0) cli.insert(train::dest_name(*o));
-  if (!a.resume.empty()) train::checkpoint_path(a.resume);  // a wrong --resume is the first thing to hear about
-  std::string config = a.config;
-  if (config.empty() && !a.resume.empty()) {
-    fs::path dir = fs::is_directory(a.resume) ? fs::path(a.resume) : fs::path(a.resume).parent_path();
-    if (fs::exists(dir / "config.yaml")) config = (dir / "config.yaml").string();
-  }
-  if (!config.empty()) train::apply_yaml_config(c, config);
-  if (!a.resume.empty() && !cli.count("output") && fs::is_directory(a.resume))
-    train::set_option(c, "output", {a.resume});  // continue in the run's folder
+  const std::set<std::string> cli = train::load_settings(c, a.config, a.resume);
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
   if (a.tokens.empty()) throw Error("--tokens STORE is required: the visual tokens of DATA (see `mapet tokenize`)");
 
@@ -269,38 +236,8 @@ void run(PretrainArgs& a, CLI::App& c) {
   Generator drop_rng(a.seed + 1);  // drop path / dropout; its position is part of the checkpoint
   nn::Context ctx{&drop_rng};
 
-  fs::create_directories(a.output);
-  const std::string last = a.output + "/" + train::kLastCheckpoint, metrics_path = a.output + "/metrics.jsonl";
-  train::TrainState st;
-  int64_t keep_metrics = -1;  // fresh metrics.jsonl
-  if (a.resume.empty()) {
-    if (fs::exists(last))
-      throw Error("--output '" + a.output + "' already holds a run (" + train::kLastCheckpoint + "): --resume " +
-                  a.output + " to continue it, or choose another --output");
-  } else {
-    const std::string path = train::checkpoint_path(a.resume);
-    train::Checkpoint ck = train::load_checkpoint(path, model, trainer.optimizer());
-    st = ck.state;
-    trainer.set_steps_done(st.step);
-    drop_rng.set_state(st.rng_seed, st.rng_offset);
-    if (st.position % accum != 0)
-      throw Error("checkpoint '" + path + "' stopped at batch " + std::to_string(st.position) +
-                  " of its epoch, which is not a multiple of --accum-steps " + std::to_string(accum) +
-                  "; resume with the run's accum_steps");
-    std::printf("resuming from %s: step %lld, epoch %lld, batch %lld of the epoch\n", path.c_str(), (long long)st.step,
-                (long long)st.epoch, (long long)st.position);
-    for (const std::string& d : train::config_differences(ck.config_yaml, plan.config_text, kCosmeticKeys))
-      std::printf("note: setting changed since the checkpoint: %s\n", d.c_str());
-    // Continuing in the checkpoint's own folder: its metrics.jsonl goes back to what the checkpoint had seen.
-    const bool same_folder = fs::weakly_canonical(fs::path(path).parent_path()) == fs::weakly_canonical(a.output);
-    if (same_folder)
-      keep_metrics = int64_t(st.metrics_bytes);
-    else if (fs::exists(metrics_path))
-      throw Error("--output '" + a.output +
-                  "' already holds a run; resume into the checkpoint's own folder or a new one");
-  }
-  io::write_file_atomic(a.output + "/config.yaml", plan.config_text);
-  train::MetricsLog metrics(metrics_path, keep_metrics);
+  train::RunFolder run(a.output, a.resume, model, trainer, drop_rng, plan.config_text, accum, kCosmeticKeys);
+  train::TrainState& st = run.state();
 
   std::printf(
       "%s (%s): %lld x %lld images, patch %lld, dim %lld, depth %lld, heads %lld, %lld visual tokens: "
@@ -313,19 +250,12 @@ void run(PretrainArgs& a, CLI::App& c) {
               cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
   std::fflush(stdout);
 
-  auto save = [&](const std::string& path) {
-    st.step = trainer.steps_done();
-    st.rng_seed = drop_rng.seed(), st.rng_offset = drop_rng.offset();
-    st.metrics_bytes = metrics.bytes();
-    train::save_checkpoint(path, model, trainer.optimizer(), st, plan.config_text);
-  };
   // Epoch means continue across a resume: the steps already logged count too.
   double epoch_loss = 0, epoch_acc = 0;
   int64_t epoch_steps = 0;
-  if (keep_metrics >= 0)
-    for (const nlohmann::json& r : train::read_metrics(metrics_path))
-      if (r.contains("step") && r.value("epoch", int64_t(-1)) == st.epoch)
-        epoch_loss += r.value("loss", 0.0), epoch_acc += r.value("token_acc", 0.0), ++epoch_steps;
+  for (const nlohmann::json& r : run.kept_records())
+    if (r.contains("step") && r.value("epoch", int64_t(-1)) == st.epoch)
+      epoch_loss += r.value("loss", 0.0), epoch_acc += r.value("token_acc", 0.0), ++epoch_steps;
 
   train::TrainMeter meter(st.step, total_steps, a.log_interval, a.quiet);
   int64_t images = 0;
@@ -350,18 +280,13 @@ void run(PretrainArgs& a, CLI::App& c) {
         }
         ss = trainer.step();
       } catch (const train::NonFinite& e) {
-        throw Error(std::string(e.what()) + " (epoch " + std::to_string(epoch) + ", step " + std::to_string(s + 1) +
-                    " of " + std::to_string(steps_per_epoch) + " in the epoch); stopping. " +
-                    (fs::exists(last) ? "The last good checkpoint, " + last + ", is from step " +
-                                            std::to_string(train::checkpoint_step(last)) + "; --resume " + a.output +
-                                            " with a lower --lr to go on from there."
-                                      : std::string("No checkpoint had been written yet.")));
+        throw run.stopped(e, epoch, s + 1, steps_per_epoch);
       }
       // The loss as logged (a float, shortest form): what a resumed run reads back for its epoch mean.
       loss = train::short_float(float(loss / double(accum))), acc /= double(accum);
       images += images_per_step;
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      metrics.write({{"step", trainer.steps_done()},
+      run.metrics().write({{"step", trainer.steps_done()},
                      {"epoch", epoch},
                      {"loss", loss},
                      {"token_acc", acc},
@@ -377,18 +302,18 @@ void run(PretrainArgs& a, CLI::App& c) {
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
       if (a.recovery_interval > 0 && trainer.steps_done() % a.recovery_interval == 0 && s + 1 < steps_per_epoch)
-        save(last);
+        run.save(train::kLastCheckpoint);
     }
     const double epoch_secs = meter.elapsed() - epoch_start;
     const double mean_loss = epoch_loss / double(std::max<int64_t>(1, epoch_steps)),
                  mean_acc = epoch_acc / double(std::max<int64_t>(1, epoch_steps));
-    metrics.write(
+    run.metrics().write(
         {{"epoch", epoch}, {"train_loss", mean_loss}, {"train_token_acc", mean_acc}, {"epoch_seconds", epoch_secs}});
     epoch_loss = epoch_acc = 0, epoch_steps = 0;
     st.epoch = epoch + 1, st.position = 0;  // continue at the next epoch's start
-    save(last);
+    run.save(train::kLastCheckpoint);
     if (a.checkpoint_epochs > 0 && (epoch + 1) % a.checkpoint_epochs == 0)
-      save(a.output + "/checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
+      run.save("checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
     draw_curves(a.output);
     meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.epochs) + ": loss " + str(mean_loss) +
                ", token accuracy " + str(100 * mean_acc) + "% (" + str(epoch_secs) + " s, " +

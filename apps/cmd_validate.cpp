@@ -29,9 +29,8 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "apps/progress.h"
+#include "apps/train/classifier.h"
 #include "data/loader.h"
-#include "engine/io/state_dict.h"
 #include "kernels/cpu/gemm.h"
 #include "models/mapet.h"
 #include "models/registry.h"
@@ -69,31 +68,14 @@ const std::vector<std::string> kRefusedOptions{"--real-labels", "--valid-labels"
                                                "--metrics-avg", "--crop-border-pixels", "--num-samples",
                                                "--input-key", "--target-key", "--in-chans"};
 
-// Names that only the pre-training model has.
-bool pretraining_only(const std::string& name) {
-  return name.rfind("decoder.", 0) == 0 || name == "mask_token" || name == "mask_positional_token";
-}
-
 void note(const std::string& s) { std::printf("note: %s\n", s.c_str()); }
-
-// timm's split lookup for folder datasets (see the comment at the top).
-std::string resolve_split(const std::string& root, const std::string& split) {
-  if (fs::exists(fs::path(root) / split)) return (fs::path(root) / split).string();
-  static const std::vector<std::string> eval{"val", "valid", "validation", "eval", "evaluation"};
-  static const std::vector<std::string> train{"train", "training"};
-  for (const auto* synonyms : {&eval, &train})
-    if (std::find(synonyms->begin(), synonyms->end(), split) != synonyms->end())
-      for (const std::string& s : *synonyms)
-        if (fs::is_directory(fs::path(root) / s)) return (fs::path(root) / s).string();
-  return root;
-}
 
 data::Dataset open_dataset(const ValidateArgs& a) {
   const std::string spec = !a.data.empty() ? a.data : a.data_dir;
   if (spec.empty()) throw Error("validate: give the dataset: DATA (a folder or a CSV) or --data-dir");
   if (!fs::exists(spec)) throw Error("validate: dataset '" + spec + "' does not exist");
   if (!fs::is_directory(spec)) return data::load_dataset(spec, a.root);  // a CSV of path,label
-  const std::string folder = resolve_split(spec, a.split);
+  const std::string folder = train::resolve_split(spec, a.split);
   if (folder != spec) note("using split folder '" + folder + "'");
   return data::load_image_folder(folder);
 }
@@ -145,29 +127,6 @@ data::TransformConfig eval_transform(const ValidateArgs& a, int64_t img_size) {
   t.validate();
   return t;
 }
-
-// Running sums over the validation set.
-struct Meter {
-  int64_t n = 0, top1 = 0, top5 = 0;
-  double loss = 0, seconds = 0;
-  // logits [B, C] f32, labels i64 [B]: cross-entropy in float64; a sample counts in top-k when fewer than k
-  // classes score strictly higher than its label.
-  void add(const Tensor& logits, const Tensor& labels) {
-    const int64_t B = logits.size(0), C = logits.size(1);
-    const float* x = logits.data<float>();
-    for (int64_t i = 0; i < B; ++i, x += C) {
-      const int64_t y = labels.data<int64_t>()[i];
-      double m = x[0], s = 0;
-      for (int64_t c = 1; c < C; ++c) m = std::max(m, double(x[c]));
-      for (int64_t c = 0; c < C; ++c) s += std::exp(double(x[c]) - m);
-      int64_t above = 0;
-      for (int64_t c = 0; c < C; ++c) above += x[c] > x[y];
-      loss += m + std::log(s) - x[y];
-      top1 += above < 1, top5 += above < 5, ++n;
-    }
-  }
-  double pct(int64_t k) const { return n ? 100.0 * double(k) / double(n) : 0.0; }
-};
 
 double round_to(double v, int digits) {
   const double s = std::pow(10.0, digits);
@@ -222,24 +181,6 @@ models::ModelOptions model_options(const ValidateArgs& a) {
   return o;
 }
 
-// The checkpoint's tensors without the pre-training-only ones.
-io::TensorMap classifier_weights(const ValidateArgs& a) {
-  io::LoadedWeights w = io::load_weights(a.checkpoint, a.use_ema);
-  for (const std::string& n : w.notes) note(n);
-  std::vector<std::string> dropped;
-  for (auto it = w.tensors.begin(); it != w.tensors.end();)
-    if (pretraining_only(it->first)) {
-      dropped.push_back(it->first);
-      it = w.tensors.erase(it);
-    } else {
-      ++it;
-    }
-  if (!dropped.empty())
-    note("dropped " + std::to_string(dropped.size()) + " pre-training tensors not used for classification (" +
-         dropped.front() + (dropped.size() > 1 ? ", ..." : "") + ")");
-  return std::move(w.tensors);
-}
-
 std::unique_ptr<models::VisionTransformer> load_model(const ValidateArgs& a, models::ModelOptions o,
                                                       const io::TensorMap& w) {
   if (o.num_classes < 0 && w.count("head.weight")) {
@@ -256,26 +197,6 @@ std::unique_ptr<models::VisionTransformer> load_model(const ValidateArgs& a, mod
   return model;
 }
 
-// One pass over the dataset, with a progress line every --log-freq batches.
-Meter evaluate(const models::VisionTransformer& model, data::Loader& loader, int log_freq) {
-  autograd::NoGradGuard no_grad;
-  nn::Context ctx;
-  Meter meter;
-  Progress progress("Test", loader.batches_per_epoch(), std::max(1, log_freq));
-  loader.start_epoch(0);
-  data::Batch b;
-  for (int64_t step = 1; loader.next(b); ++step) {
-    meter.add(model.forward(Var(b.images), ctx).value(), b.labels);
-    char extra[128];
-    std::snprintf(extra, sizeof extra, "Loss %.4f | Acc@1 %.3f | Acc@5 %.3f", meter.loss / double(meter.n),
-                  meter.pct(meter.top1), meter.pct(meter.top5));
-    progress.update(step, meter.n, extra);
-  }
-  progress.finish();
-  meter.seconds = progress.elapsed();
-  return meter;
-}
-
 void run(const ValidateArgs& a, const CLI::App& cmd) {
   std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);  // notes and errors (stderr) appear in order
   // Everything the flags alone decide is checked before the (possibly large) checkpoint is read.
@@ -286,7 +207,7 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   lo.transform = eval_transform(a, img_size);
   data::Dataset ds = open_dataset(a);
 
-  auto model = load_model(a, options, classifier_weights(a));
+  auto model = load_model(a, options, train::classifier_weights(a.checkpoint, a.use_ema));
   const models::VitConfig& mc = model->config;
   if (ds.num_classes() > mc.num_classes)
     throw Error("dataset '" + ds.source + "' has " + std::to_string(ds.num_classes()) +
@@ -311,7 +232,7 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
               static_cast<int>(std::floor(t.size / t.crop_pct)), a.interpolation.c_str(), t.size, t.mean[0], t.mean[1],
               t.mean[2], t.std[0], t.std[1], t.std[2]);
 
-  const Meter m = evaluate(*model, loader, a.log_freq);
+  const train::ClassifierMeter m = train::evaluate(*model, loader, a.log_freq);
 
   // timm's result, field for field.
   const double top1 = m.pct(m.top1), top5 = m.pct(m.top5);

@@ -9,6 +9,7 @@ void register_train_classifier(CLI::App& app);
 void register_prepare(CLI::App& app);
 void register_show_batch(CLI::App& app);
 void register_pretrain(CLI::App& app);
+void register_finetune(CLI::App& app);
 void register_validate(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_show_tokens(CLI::App& app);

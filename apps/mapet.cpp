@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   mapet::apps::register_prepare(app);
   mapet::apps::register_show_batch(app);
   mapet::apps::register_pretrain(app);
+  mapet::apps::register_finetune(app);
   mapet::apps::register_validate(app);
   mapet::apps::register_tokenize(app);
   mapet::apps::register_show_tokens(app);

@@ -88,6 +88,23 @@ void strip_module_prefix(const std::string& path, LoadedWeights& w) {
   w.tensors = std::move(renamed);
 }
 
+// A training checkpoint of ours (apps/train/checkpoint.h) names the weights
+// "model.<name>" beside "optimizer.*": its model is the state dict.
+void unwrap_training_checkpoint(LoadedWeights& w) {
+  size_t model = 0, optimizer = 0;
+  for (const auto& [name, t] : w.tensors) {
+    model += name.rfind("model.", 0) == 0;
+    optimizer += name.rfind("optimizer.", 0) == 0;
+  }
+  if (model == 0 || model + optimizer != w.tensors.size()) return;
+  TensorMap inner;
+  for (auto& [name, t] : w.tensors)
+    if (name.rfind("model.", 0) == 0) inner.emplace(name.substr(6), t);
+  w.tensors = std::move(inner);
+  w.key = "model";
+  w.notes.push_back("a training checkpoint: using its model.* weights (optimizer state skipped)");
+}
+
 }  // namespace
 
 LoadedWeights load_weights(const std::string& path, bool use_ema) {
@@ -95,6 +112,7 @@ LoadedWeights load_weights(const std::string& path, bool use_ema) {
   if (sniff(path) == Format::safetensors) {
     w.format = "safetensors";
     w.tensors = load_safetensors(path);
+    unwrap_training_checkpoint(w);
   } else {
     w.format = "torch";
     TorchCheckpoint ckpt(path);

@@ -6,7 +6,8 @@
 // under a key of it: "model" is preferred, then "state_dict", "module",
 // "model_ema", "state_dict_ema" (with use_ema the two EMA keys come first, as
 // timm's --use-ema). Everything else in the file (optimizer, epoch, args, ...)
-// is skipped without reading its tensors. A "module." prefix on names
+// is skipped without reading its tensors. Our own training checkpoints
+// (model.* + optimizer.*) give their model.* weights. A "module." prefix on names
 // (DistributedDataParallel) is removed, as timm does.
 #pragma once
 #include <string>

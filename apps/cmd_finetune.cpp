@@ -1,0 +1,404 @@
+// mapet finetune DATA --model vit_standard_{tiny,small,base}_patch16_224 --pretrained WEIGHTS [flags]
+//
+// Fine-tunes a ViT classifier from MaPeT (or PeT / MIM) pre-trained weights,
+// or trains it from scratch when --pretrained is not given, with the BEiT /
+// timm fine-tuning recipe: global average pooling with fc_norm and a new head,
+// layer-wise lr decay, label smoothing, mixup / cutmix, drop path, linear
+// warm-up then cosine. Flags and YAML keys are timm's train.py names.
+//
+// --pretrained takes a pre-training run's model.safetensors, one of its
+// training checkpoints, or a torch.save file of the official releases; the
+// decoder and mask token are dropped, and so is the pre-training `norm` (an
+// avg-pool classifier normalises with a fresh fc_norm instead, as in BEiT).
+//
+// The run folder (--output) gets what `mapet pretrain` writes (config.yaml,
+// metrics.jsonl, curves, last.safetensors, resume with --resume) plus the
+// validation top-1 / top-5 / loss after every epoch, model_best.safetensors
+// (the classifier with the best validation top-1), model.safetensors (the
+// last) and results.json (best and final accuracy).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "apps/commands.h"
+#include "apps/train/classifier.h"
+#include "apps/train/config.h"
+#include "apps/train/layer_decay.h"
+#include "apps/train/meter.h"
+#include "apps/train/mixup.h"
+#include "apps/train/plot.h"
+#include "apps/train/run.h"
+#include "data/loader.h"
+#include "data/transform_flags.h"
+#include "engine/io/safetensors.h"
+#include "engine/threads.h"
+#include "kernels/cpu/gemm.h"
+#include "models/registry.h"
+
+namespace mapet::apps {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FinetuneArgs {
+  std::string data_dir, config, train_split = "train", val_split = "validation", output = "runs/finetune", resume;
+  std::string model = "vit_standard_small_patch16_224", pretrained, gp = "avg";
+  std::vector<int> input_size;
+  int64_t num_classes = 0, patch_size = 0, embed_dim = 0, depth = 0, num_heads = 0;  // 0: the dataset's / model's
+  float drop_path = 0.1f, layer_scale_init_value = 0.0f, layer_decay = 0.65f, smoothing = 0.1f;
+  float mixup = 0.8f, cutmix = 1.0f, mixup_prob = 1.0f, mixup_switch_prob = 0.5f;
+  std::string mixup_mode = "batch";
+  int64_t mixup_off_epoch = 0;
+  int batch_size = 64, validation_batch_size = 0;
+  int64_t accum_steps = 1, total_batch = 1024;
+  float lr = 4e-3f, weight_decay = 0.05f, opt_eps = 1e-8f, warmup_lr = 1e-6f, min_lr = 1e-6f, clip_grad = 0.0f;
+  std::vector<float> opt_betas{0.9f, 0.999f};
+  int64_t epochs = 100, warmup_epochs = 20;
+  uint64_t seed = 0;
+  bool amp = false, quiet = false, strict = false;
+  int workers = 0;
+  int64_t log_interval = 20, recovery_interval = 0, checkpoint_epochs = 0;
+  data::TransformFlags tf;
+
+  FinetuneArgs() { tf.color_jitter = {0.4f}; }  // timm's train.py default
+};
+
+const std::set<std::string> kCosmeticKeys = {"output", "workers", "quiet", "log_interval", "recovery_interval",
+                                             "checkpoint_epochs", "strict", "validation_batch_size"};
+
+std::string num(const char* f, double v) {
+  char b[48];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::string split_folder(const std::string& root, const std::string& split, const char* what) {
+  if (!fs::is_directory(root)) throw Error("DATA '" + root + "' is not a folder (" + what + " split wanted)");
+  return train::resolve_split(root, split);
+}
+
+// The classifier, its weights from --pretrained (or timm's init), checked name by name.
+std::unique_ptr<models::VisionTransformer> build_model(const FinetuneArgs& a, int64_t num_classes) {
+  models::ModelOptions o;
+  o.num_classes = num_classes;
+  o.img_size = a.tf.cfg.size;
+  o.in_chans = 3;
+  o.drop_path_rate = a.drop_path;
+  o.global_pool = a.gp;
+  if (a.patch_size > 0) o.patch_size = a.patch_size;
+  if (a.embed_dim > 0) o.embed_dim = a.embed_dim;
+  if (a.depth > 0) o.depth = a.depth;
+  if (a.num_heads > 0) o.num_heads = a.num_heads;
+  if (a.layer_scale_init_value > 0) o.layer_scale_init = a.layer_scale_init_value;
+
+  io::TensorMap w;
+  if (!a.pretrained.empty()) {
+    if (!fs::exists(a.pretrained)) throw Error("--pretrained '" + a.pretrained + "' does not exist");
+    w = train::classifier_weights(a.pretrained);
+    // Pre-trained with layer scale: the gammas come with the weights.
+    if (w.count("blocks.0.ls1.gamma") && o.layer_scale_init <= 0) o.layer_scale_init = 1.0f;
+  }
+  auto model = models::create_vit(a.model, o);
+  model->init_weights(a.seed);
+  if (a.pretrained.empty()) return model;
+
+  const std::string what = "--pretrained '" + a.pretrained + "'";
+  std::vector<std::string> dropped;
+  io::TensorMap own = io::state_dict(*model);
+  for (auto it = w.begin(); it != w.end();) {
+    const std::string& n = it->first;
+    // A classifier checkpoint's head only fits the same classes; the pre-training norm has no use with avg pooling.
+    const bool other_head = (n == "head.weight" || n == "head.bias") &&
+                            (!own.count(n) || own.at(n).shape() != it->second.shape());
+    const bool unused_norm = (n == "norm.weight" || n == "norm.bias") && !own.count(n);
+    if (other_head || unused_norm) {
+      dropped.push_back(n);
+      it = w.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!dropped.empty()) {
+    std::string list;
+    for (const std::string& n : dropped) list += (list.empty() ? "" : ", ") + n;
+    std::printf("note: not used for fine-tuning: %s\n", list.c_str());
+  }
+  std::vector<std::string> fresh;
+  for (const auto& [n, t] : own)
+    if (!w.count(n)) {
+      if (n.rfind("head.", 0) != 0 && n.rfind("fc_norm.", 0) != 0 && n.rfind("norm.", 0) != 0)
+        throw Error(what + " has no '" + n + "': it does not hold the backbone of " + a.model +
+                    " with these settings (--patch-size, --embed-dim, --depth, --num-heads, --img-size)");
+      fresh.push_back(n);
+      w[n] = t;  // keeps its fresh initialisation
+    }
+  io::load_into(*model, w, what);
+  std::string list;
+  for (const std::string& n : fresh) list += (list.empty() ? "" : ", ") + n;
+  std::printf("loaded the backbone from %s%s\n", a.pretrained.c_str(),
+              fresh.empty() ? "" : ("; initialised fresh: " + list).c_str());
+  return model;
+}
+
+void draw_curves(const std::string& out) {
+  const std::vector<nlohmann::json> r = train::read_metrics(out + "/metrics.jsonl");
+  train::Figure f = train::metrics_figure(r, {{"loss", "train loss"}, {"lr", "lr", false}});
+  train::Figure v = train::metrics_figure(r, {{"val_top1", "val top-1 (%)", false}}, "epoch");
+  f.panels.insert(f.panels.begin() + 1, v.panels.begin(), v.panels.end());
+  train::write_figure(f, out + "/loss");
+}
+
+void run(FinetuneArgs& a, CLI::App& c) {
+  const std::set<std::string> cli = train::load_settings(c, a.config, a.resume);
+  if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
+  if (!a.input_size.empty()) {
+    if (a.input_size.size() != 3 || a.input_size[0] != 3 || a.input_size[1] != a.input_size[2])
+      throw Error("--input-size must be 3 S S (RGB, square)");
+    train::set_option(c, "img_size", {std::to_string(a.input_size[1])});
+  }
+  if (a.mixup_mode != "batch") throw Error("--mixup-mode '" + a.mixup_mode + "': only batch is implemented");
+  if (a.gp != "avg" && a.gp != "token") throw Error("--gp must be avg or token, got '" + a.gp + "'");
+  if (a.layer_decay <= 0 || a.layer_decay > 1) throw Error("--layer-decay must be in (0, 1]");
+  if (a.smoothing < 0 || a.smoothing >= 1) throw Error("--smoothing must be in [0, 1)");
+  train::resolve_accumulation(c, cli, a.batch_size, a.total_batch, a.accum_steps);
+  const int64_t accum = a.accum_steps;
+
+  data::Dataset train_ds = data::load_image_folder(split_folder(a.data_dir, a.train_split, "train"));
+  data::Dataset val_ds = data::load_image_folder(split_folder(a.data_dir, a.val_split, "validation"));
+  if (val_ds.source == train_ds.source)
+    throw Error("DATA '" + a.data_dir + "' has no validation folder (" + a.val_split +
+                ", val, ...) beside its training images");
+  if (val_ds.num_classes() > train_ds.num_classes())
+    throw Error("validation set '" + val_ds.source + "' has more classes than training set '" + train_ds.source + "'");
+  if (a.num_classes == 0) train::set_option(c, "num_classes", {std::to_string(train_ds.num_classes())});
+  if (a.num_classes < train_ds.num_classes())
+    throw Error("--num-classes " + std::to_string(a.num_classes) + " is smaller than the " +
+                std::to_string(train_ds.num_classes()) + " classes of '" + train_ds.source + "'");
+  const std::string config_text = train::config_yaml(c, {"config", "resume"});
+
+  if (a.amp) {
+    if (cpu::cpu_has_bf16())
+      cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
+    else
+      std::printf("note: --amp asked for bf16 GEMMs, but this CPU has no AVX-512 BF16; using f32\n");
+  }
+
+  data::LoaderOptions lo;
+  lo.batch_size = a.batch_size;
+  lo.transform = a.tf.config();
+  lo.seed = a.seed;
+  lo.workers = a.workers;
+  lo.strict = a.strict;
+  data::Loader loader(train_ds, lo);
+  data::LoaderOptions vo = lo;
+  vo.batch_size = a.validation_batch_size > 0 ? a.validation_batch_size : a.batch_size;
+  vo.mode = data::Mode::eval;
+  vo.shuffle = false, vo.drop_last = false, vo.even_shards = false;
+  data::Loader val_loader(val_ds, vo);
+  const int64_t steps_per_epoch = loader.batches_per_epoch() / accum;
+  if (steps_per_epoch == 0)
+    throw Error("dataset '" + train_ds.source + "' has " + std::to_string(train_ds.size()) +
+                " images: not enough for one optimizer step of " + std::to_string(a.batch_size * accum) +
+                " (--batch-size x --accum-steps)");
+  const int64_t total_steps = steps_per_epoch * a.epochs;
+
+  std::unique_ptr<models::VisionTransformer> model = build_model(a, a.num_classes);
+  model->train(true);
+  train::TrainerConfig tc;
+  tc.adamw.lr = a.lr, tc.adamw.weight_decay = a.weight_decay, tc.adamw.eps = a.opt_eps;
+  if (a.opt_betas.size() != 2) throw Error("--opt-betas takes two values");
+  tc.adamw.beta1 = a.opt_betas[0], tc.adamw.beta2 = a.opt_betas[1];
+  tc.schedule.base_lr = a.lr, tc.schedule.min_lr = a.min_lr, tc.schedule.warmup_lr = a.warmup_lr;
+  tc.schedule.warmup_steps = a.warmup_epochs * steps_per_epoch, tc.schedule.total_steps = total_steps;
+  tc.accum_steps = accum;
+  tc.clip_grad = a.clip_grad;
+  train::Trainer trainer(*model, tc);
+  train::apply_layer_decay(trainer.optimizer(), a.layer_decay, model->config.depth);
+  Generator drop_rng(a.seed + 1);
+  nn::Context ctx{&drop_rng};
+  train::RunFolder run(a.output, a.resume, *model, trainer, drop_rng, config_text, accum, kCosmeticKeys);
+  train::TrainState& st = run.state();
+
+  train::MixupConfig mix;
+  mix.mixup_alpha = a.mixup, mix.cutmix_alpha = a.cutmix, mix.prob = a.mixup_prob, mix.switch_prob = a.mixup_switch_prob;
+  const models::VitConfig& mc = model->config;
+  std::printf("%s (global pool %s, %s): %lld px, patch %lld, dim %lld, depth %lld, heads %lld, %lld classes: "
+              "%.2fM parameters\n",
+              a.model.c_str(), mc.global_pool.c_str(), a.pretrained.empty() ? "from scratch" : "fine-tuning",
+              (long long)mc.img_size, (long long)mc.patch_size, (long long)mc.embed_dim, (long long)mc.depth,
+              (long long)mc.num_heads, (long long)mc.num_classes, model->num_parameters() / 1e6);
+  std::printf("data: %s (%zu images), validation %s (%zu); %lld steps/epoch of %d x %lld images; %lld threads%s\n",
+              train_ds.source.c_str(), train_ds.size(), val_ds.source.c_str(), val_ds.size(),
+              (long long)steps_per_epoch, a.batch_size, (long long)accum, (long long)num_threads(),
+              cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
+  std::fflush(stdout);
+
+  // Epoch means and the best epoch so far continue across a resume.
+  double epoch_loss = 0, best_top1 = -1;
+  int64_t epoch_steps = 0, best_epoch = -1;
+  for (const nlohmann::json& r : run.kept_records()) {
+    if (r.contains("step") && r.value("epoch", int64_t(-1)) == st.epoch) epoch_loss += r.value("loss", 0.0), ++epoch_steps;
+    if (r.contains("val_top1") && r["val_top1"].get<double>() > best_top1)
+      best_top1 = r["val_top1"].get<double>(), best_epoch = r["epoch"].get<int64_t>();
+  }
+
+  train::TrainMeter meter(st.step, total_steps, a.log_interval, a.quiet);
+  int64_t images = 0;
+  const int64_t images_per_step = int64_t(a.batch_size) * accum;
+  train::ClassifierMeter val;
+  for (int64_t epoch = st.epoch; epoch < a.epochs; ++epoch) {
+    const int64_t first = epoch == st.epoch ? st.position : 0;
+    const bool mixing = mix.enabled() && (a.mixup_off_epoch <= 0 || epoch < a.mixup_off_epoch);
+    loader.start_epoch(epoch, first);
+    const double epoch_start = meter.elapsed();
+    for (int64_t s = first / accum; s < steps_per_epoch; ++s) {
+      const auto t0 = std::chrono::steady_clock::now();
+      double wait = 0, loss = 0;
+      train::StepStats ss;
+      try {
+        for (int64_t k = 0; k < accum; ++k) {
+          const auto w0 = std::chrono::steady_clock::now();
+          data::Batch b;
+          if (!loader.next(b)) throw Error("loader: epoch " + std::to_string(epoch) + " ended early");
+          wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+          train::Mix m;
+          if (mixing) {
+            // Keyed by the micro-batch's place in the run: the same mix after a resume.
+            const uint64_t key = uint64_t(epoch) * uint64_t(loader.batches_per_epoch()) + uint64_t(s * accum + k);
+            m = train::draw_mix(mix, a.seed, key, b.images.size(2), b.images.size(3));
+            train::apply_mix(b.images, m);
+          }
+          Var logits = model->forward(Var(b.images), ctx);
+          loss += trainer.backward(train::mixed_cross_entropy(logits, b.labels, m, a.smoothing));
+        }
+        ss = trainer.step();
+      } catch (const train::NonFinite& e) {
+        throw run.stopped(e, epoch, s + 1, steps_per_epoch);
+      }
+      loss = train::short_float(float(loss / double(accum)));
+      images += images_per_step;
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      run.metrics().write({{"step", trainer.steps_done()},
+                           {"epoch", epoch},
+                           {"loss", loss},
+                           {"lr", train::short_float(ss.lr)},
+                           {"grad_norm", ss.grad_norm},
+                           {"images_per_s", double(images_per_step) / secs},
+                           {"data_wait", wait / secs}});
+      epoch_loss += loss, ++epoch_steps;
+      char fields[160];
+      std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | lr %.2e", (long long)epoch + 1,
+                    (long long)a.epochs, loss, epoch_loss / double(epoch_steps), ss.lr);
+      meter.step(trainer.steps_done(), images, fields);
+      st.epoch = epoch, st.position = (s + 1) * accum;
+      if (a.recovery_interval > 0 && trainer.steps_done() % a.recovery_interval == 0 && s + 1 < steps_per_epoch)
+        run.save(train::kLastCheckpoint);
+    }
+    const double train_secs = meter.elapsed() - epoch_start;
+    model->train(false);
+    val = train::evaluate(*model, val_loader, 0);
+    model->train(true);
+    const double mean_loss = epoch_loss / double(std::max<int64_t>(1, epoch_steps));
+    const double top1 = val.pct(val.top1), top5 = val.pct(val.top5);
+    run.metrics().write({{"epoch", epoch},
+                         {"train_loss", mean_loss},
+                         {"val_loss", val.mean_loss()},
+                         {"val_top1", top1},
+                         {"val_top5", top5},
+                         {"epoch_seconds", train_secs},
+                         {"val_seconds", val.seconds}});
+    epoch_loss = 0, epoch_steps = 0;
+    const bool best = top1 > best_top1;
+    if (best) {
+      best_top1 = top1, best_epoch = epoch;
+      io::save_safetensors(run.path("model_best.safetensors"), io::state_dict(*model));
+    }
+    st.epoch = epoch + 1, st.position = 0;
+    run.save(train::kLastCheckpoint);
+    if (a.checkpoint_epochs > 0 && (epoch + 1) % a.checkpoint_epochs == 0)
+      run.save("checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
+    draw_curves(a.output);
+    meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.epochs) + ": train loss " +
+               num("%.4f", mean_loss) + " | val loss " + num("%.4f", val.mean_loss()) + ", top-1 " +
+               num("%.2f", top1) + "%, top-5 " + num("%.2f", top5) + "%" + (best ? " (best)" : "") + " (" +
+               num("%.0f", train_secs) + " s + " + num("%.0f", val.seconds) + " s validation)");
+  }
+  io::save_safetensors(run.path("model.safetensors"), io::state_dict(*model));
+  nlohmann::ordered_json r;
+  r["model"] = a.model;
+  r["pretrained"] = a.pretrained;
+  r["epochs"] = a.epochs;
+  r["best_top1"] = best_top1, r["best_epoch"] = best_epoch + 1;
+  if (val.n > 0) r["final_top1"] = val.pct(val.top1), r["final_top5"] = val.pct(val.top5);
+  io::write_file_atomic(run.path("results.json"), r.dump(2) + "\n");
+  std::printf("best validation top-1 %.2f%% (epoch %lld); wrote %s/model_best.safetensors, model.safetensors, "
+              "results.json, metrics.jsonl, loss.png (%.0f s)\n",
+              best_top1, (long long)best_epoch + 1, a.output.c_str(), meter.elapsed());
+}
+
+}  // namespace
+
+void register_finetune(CLI::App& app) {
+  auto a = std::make_shared<FinetuneArgs>();
+  CLI::App* c = app.add_subcommand("finetune", "Fine-tune a ViT classifier from pre-trained weights (or from scratch)");
+  c->option_defaults()->always_capture_default();
+  c->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  c->add_option("data_dir", a->data_dir, "Image folder with a training and a validation sub-folder (ImageFolder)");
+  c->add_option("-c,--config", a->config, "YAML file of defaults (timm's keys); flags given here override it");
+  c->add_option("--train-split", a->train_split, "Training sub-folder of DATA (train, training)");
+  c->add_option("--val-split", a->val_split, "Validation sub-folder of DATA (validation: also val, valid, ...)");
+  c->add_option("--model", a->model, "vit_standard_{tiny,small,base}_patch16_224");
+  c->add_option("--pretrained", a->pretrained,
+                "Pre-trained weights: a pretrain run's model.safetensors or checkpoint, or a torch.save file (none: "
+                "from scratch)");
+  c->add_option("--num-classes", a->num_classes, "Classes of the new head (0: the training set's)");
+  c->add_option("--gp", a->gp, "Global pool: avg (fc_norm, as BEiT / MaPeT fine-tuning) or token");
+  c->add_option("--input-size", a->input_size, "3 S S: sets --img-size (timm)")->expected(3);
+  c->add_option("--patch-size", a->patch_size, "Patch size (0: the model's)");
+  c->add_option("--embed-dim", a->embed_dim, "Width (0: the model's)");
+  c->add_option("--depth", a->depth, "Blocks (0: the model's)");
+  c->add_option("--num-heads", a->num_heads, "Attention heads (0: the model's)");
+  c->add_option("--drop-path", a->drop_path, "Stochastic depth rate");
+  c->add_option("--layer-scale-init-value", a->layer_scale_init_value,
+                "Layer scale init for a model from scratch (0: none; pre-trained gammas are always used)");
+  c->add_option("--layer-decay", a->layer_decay, "Layer-wise lr decay (1: off)");
+  c->add_option("--smoothing", a->smoothing, "Label smoothing");
+  c->add_option("--mixup", a->mixup, "Mixup alpha (0: off)");
+  c->add_option("--cutmix", a->cutmix, "CutMix alpha (0: off)");
+  c->add_option("--mixup-prob", a->mixup_prob, "Chance of mixing a batch");
+  c->add_option("--mixup-switch-prob", a->mixup_switch_prob, "With both on: chance of CutMix instead of mixup");
+  c->add_option("--mixup-mode", a->mixup_mode, "batch (the only mode)");
+  c->add_option("--mixup-off-epoch", a->mixup_off_epoch, "Stop mixing from this epoch (0: never)");
+  c->add_option("-b,--batch-size", a->batch_size, "Images per forward pass (micro-batch)");
+  c->add_option("--validation-batch-size", a->validation_batch_size, "Validation batch (0: --batch-size)");
+  c->add_option("--total-batch", a->total_batch, "Images per optimizer step: sets --accum-steps to total / batch size");
+  c->add_option("--accum-steps", a->accum_steps, "Micro-batches per optimizer step (given alone, sets --total-batch)");
+  c->add_option("--lr", a->lr, "Peak learning rate (AdamW)");
+  c->add_option("--weight-decay", a->weight_decay);
+  c->add_option("--opt-eps", a->opt_eps);
+  c->add_option("--opt-betas", a->opt_betas)->expected(2);
+  c->add_option("--epochs", a->epochs);
+  c->add_option("--warmup-epochs", a->warmup_epochs);
+  c->add_option("--warmup-lr", a->warmup_lr, "Learning rate at the start of the warm-up");
+  c->add_option("--min-lr", a->min_lr, "Learning rate at the end of the cosine");
+  c->add_option("--clip-grad", a->clip_grad, "Max global gradient norm (0: off)");
+  c->add_option("--seed", a->seed, "Weights of the new head, data order, augmentation, mixup, drop path");
+  c->add_flag("--amp", a->amp, "bf16 GEMMs where the CPU has AVX-512 BF16");
+  c->add_option("-j,--workers", a->workers, "Decode threads (0: one per core)");
+  c->add_flag("--strict", a->strict, "Stop at the first bad image instead of skipping it");
+  c->add_option("--output", a->output, "Run folder");
+  c->add_option("--resume", a->resume, "Continue the run in this folder (or from this checkpoint file)");
+  c->add_option("--recovery-interval", a->recovery_interval,
+                "Also update last.safetensors every N optimizer steps (0: epoch ends only)");
+  c->add_option("--checkpoint-epochs", a->checkpoint_epochs,
+                "Keep checkpoint-<epoch>.safetensors every N epochs (0: never)");
+  c->add_option("--log-interval", a->log_interval, "Steps between progress lines when the output is not a terminal");
+  c->add_flag("-q,--quiet", a->quiet, "Only epoch summaries (no progress line)");
+  a->tf.add_to(c);
+  c->callback([a, c] { run(*a, *c); });
+}
+
+}  // namespace mapet::apps

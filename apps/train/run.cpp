@@ -1,0 +1,105 @@
+#include "apps/train/run.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/train/config.h"
+#include "engine/io/safetensors.h"
+
+namespace mapet::apps::train {
+
+namespace fs = std::filesystem;
+
+std::set<std::string> load_settings(CLI::App& cmd, const std::string& config, const std::string& resume) {
+  std::set<std::string> cli;
+  for (const CLI::Option* o : cmd.get_options())
+    if (o->count() > 0) cli.insert(dest_name(*o));
+  if (!resume.empty()) checkpoint_path(resume);  // a wrong --resume is the first thing to hear about
+  std::string file = config;
+  if (file.empty() && !resume.empty()) {
+    fs::path dir = fs::is_directory(resume) ? fs::path(resume) : fs::path(resume).parent_path();
+    if (fs::exists(dir / "config.yaml")) file = (dir / "config.yaml").string();
+  }
+  if (!file.empty()) apply_yaml_config(cmd, file);
+  if (!resume.empty() && !cli.count("output") && fs::is_directory(resume))
+    set_option(cmd, "output", {resume});  // continue in the run's folder
+  return cli;
+}
+
+void resolve_accumulation(CLI::App& cmd, const std::set<std::string>& cli, int batch_size, int64_t total_batch,
+                          int64_t accum_steps) {
+  CLI::Option* total = cmd.get_option("--total-batch");
+  CLI::Option* accum = cmd.get_option("--accum-steps");
+  auto source = [&](const std::string& key, const CLI::Option* o) { return cli.count(key) ? 2 : o->count() > 0 ? 1 : 0; };
+  const int total_src = source("total_batch", total), accum_src = source("accum_steps", accum);
+  if (batch_size < 1) throw Error("--batch-size must be >= 1");
+  if (total_batch > 0 && total_src >= accum_src) {
+    if (total_batch % batch_size != 0)
+      throw Error("--total-batch " + std::to_string(total_batch) + " is not a multiple of --batch-size " +
+                  std::to_string(batch_size));
+    if (total_src == 2 && accum_src == 2 && accum_steps != total_batch / batch_size)
+      throw Error("--accum-steps " + std::to_string(accum_steps) + " disagrees with --total-batch " +
+                  std::to_string(total_batch) + " / --batch-size " + std::to_string(batch_size));
+    set_option(cmd, "accum_steps", {std::to_string(total_batch / batch_size)});
+  } else {
+    if (accum_steps < 1) throw Error("--accum-steps must be >= 1");
+    set_option(cmd, "total_batch", {std::to_string(batch_size * accum_steps)});
+  }
+}
+
+RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Module& model, Trainer& trainer,
+                     Generator& rng, std::string config_text, int64_t accum_steps, const std::set<std::string>& cosmetic)
+    : output_(std::move(output)), config_text_(std::move(config_text)), model_(model), trainer_(trainer), rng_(rng) {
+  fs::create_directories(output_);
+  const std::string last = path(kLastCheckpoint), metrics_path = path("metrics.jsonl");
+  if (resume.empty()) {
+    if (fs::exists(last))
+      throw Error("--output '" + output_ + "' already holds a run (" + kLastCheckpoint + "): --resume " + output_ +
+                  " to continue it, or choose another --output");
+  } else {
+    const std::string from = checkpoint_path(resume);
+    Checkpoint ck = load_checkpoint(from, model, trainer.optimizer());
+    st_ = ck.state;
+    trainer.set_steps_done(st_.step);
+    rng.set_state(st_.rng_seed, st_.rng_offset);
+    if (st_.position % accum_steps != 0)
+      throw Error("checkpoint '" + from + "' stopped at batch " + std::to_string(st_.position) +
+                  " of its epoch, which is not a multiple of --accum-steps " + std::to_string(accum_steps) +
+                  "; resume with the run's accum_steps");
+    std::printf("resuming from %s: step %lld, epoch %lld, batch %lld of the epoch\n", from.c_str(),
+                (long long)st_.step, (long long)st_.epoch, (long long)st_.position);
+    for (const std::string& d : config_differences(ck.config_yaml, config_text_, cosmetic))
+      std::printf("note: setting changed since the checkpoint: %s\n", d.c_str());
+    // Continuing in the checkpoint's own folder: its metrics.jsonl goes back to what the checkpoint had seen.
+    const bool same_folder = fs::weakly_canonical(fs::path(from).parent_path()) == fs::weakly_canonical(output_);
+    if (same_folder)
+      keep_metrics_ = int64_t(st_.metrics_bytes);
+    else if (fs::exists(metrics_path))
+      throw Error("--output '" + output_ + "' already holds a run; resume into the checkpoint's own folder or a new one");
+  }
+  io::write_file_atomic(path("config.yaml"), config_text_);
+  metrics_ = std::make_unique<MetricsLog>(metrics_path, keep_metrics_);
+}
+
+std::vector<nlohmann::json> RunFolder::kept_records() const {
+  return keep_metrics_ >= 0 ? read_metrics(metrics_->path()) : std::vector<nlohmann::json>{};
+}
+
+void RunFolder::save(const std::string& file) {
+  st_.step = trainer_.steps_done();
+  st_.rng_seed = rng_.seed(), st_.rng_offset = rng_.offset();
+  st_.metrics_bytes = metrics_->bytes();
+  save_checkpoint(path(file), model_, trainer_.optimizer(), st_, config_text_);
+}
+
+Error RunFolder::stopped(const NonFinite& e, int64_t epoch, int64_t step_in_epoch, int64_t steps_per_epoch) const {
+  const std::string last = path(kLastCheckpoint);
+  return Error(std::string(e.what()) + " (epoch " + std::to_string(epoch) + ", step " + std::to_string(step_in_epoch) +
+               " of " + std::to_string(steps_per_epoch) + " in the epoch); stopping. " +
+               (fs::exists(last) ? "The last good checkpoint, " + last + ", is from step " +
+                                       std::to_string(checkpoint_step(last)) + "; --resume " + output_ +
+                                       " with a lower --lr to go on from there."
+                                 : std::string("No checkpoint had been written yet.")));
+}
+
+}  // namespace mapet::apps::train
