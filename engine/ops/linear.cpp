@@ -5,6 +5,58 @@
 
 namespace mapet::ops {
 
+namespace {
+
+// The bf16 copy of a contiguous f32 tensor (same shape).
+Tensor bf16_copy(const Tensor& t) {
+  Tensor r = Tensor::empty(t.shape(), DType::bf16);
+  cpu::to_bf16(t.data<float>(), static_cast<uint16_t*>(r.raw_data()), t.numel());
+  return r;
+}
+
+const uint16_t* bf16_data(const Tensor& t) { return static_cast<const uint16_t*>(t.raw_data()); }
+
+// Under --amp (cpu::gemm_uses_bf16) the three GEMMs of a linear layer round
+// their inputs to bf16. Converting x and W once in the forward, and the output
+// gradient once in the backward, gives the same numbers as three GEMMs that
+// each convert both inputs (half the conversions), and the backward keeps x
+// in half the memory.
+Var linear_bf16(const Var& x, const Var& weight, const Var& bias, const Tensor& xv, const Tensor& wv,
+                const Tensor& bv, int64_t rows, int64_t in, int64_t out_f) {
+  Tensor x16 = bf16_copy(xv), w16 = bf16_copy(wv);
+  Shape ys = x.shape();
+  ys.back() = out_f;
+  Tensor y = Tensor::empty(ys);
+  cpu::gemm_bf16(false, true, rows, out_f, in, bf16_data(x16), bf16_data(w16), y.data<float>(), 0.0f,
+                 bv.defined() ? bv.data<float>() : nullptr);
+  Var out = autograd::make_output(y, {&x, &weight, &bias});
+  autograd::record(out, [x, weight, bias, x16, w16, rows, in, out_f](const Tensor& gv) {
+    Tensor g = gv.contiguous();
+    Tensor g16 = Tensor::empty(g.shape(), DType::bf16);
+    uint16_t* g16p = static_cast<uint16_t*>(g16.raw_data());
+    if (bias.requires_grad()) {  // db = column sums of g, in the same pass that rounds g
+      Tensor db = Tensor::empty(bias.shape());
+      cpu::sum_rows_to_bf16(g.data<float>(), db.data<float>(), rows, out_f, g16p);
+      autograd::accumulate(bias, db);
+    } else if (x.requires_grad() || weight.requires_grad()) {
+      cpu::to_bf16(g.data<float>(), g16p, g.numel());
+    }
+    if (x.requires_grad()) {  // dx = g W
+      Tensor dx = Tensor::empty(x.shape());
+      cpu::gemm_bf16(false, false, rows, in, out_f, g16p, bf16_data(w16), dx.data<float>());
+      autograd::accumulate(x, dx);
+    }
+    if (weight.requires_grad()) {  // dW = g^T x
+      Tensor dw = Tensor::empty(weight.shape());
+      cpu::gemm_bf16(true, false, out_f, in, rows, g16p, bf16_data(x16), dw.data<float>());
+      autograd::accumulate(weight, dw);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
 Var linear(const Var& x, const Var& weight, const Var& bias) {
   const int64_t in = weight.size(1), out_f = weight.size(0);
   if (x.size(-1) != in)
@@ -14,6 +66,7 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
   Tensor xv = x.value().contiguous(), wv = weight.value().contiguous();
   Tensor bv = bias.defined() ? bias.value().contiguous() : Tensor();
   const int64_t rows = xv.numel() / in;
+  if (cpu::gemm_uses_bf16()) return linear_bf16(x, weight, bias, xv, wv, bv, rows, in, out_f);
   Shape ys = x.shape();
   ys.back() = out_f;
   Tensor y = Tensor::empty(ys);

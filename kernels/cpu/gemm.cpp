@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/common/bf16.h"
+#include "kernels/cpu/parallel.h"
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -71,35 +72,19 @@ void add_bias(const GemmShape& s, float* c, const float* bias) {
     }
 }
 
-void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
-                 const float* bias) {
-  if (bias && alpha != 1.0f) {
-    // oneDNN v2 scales its bias argument too (alpha * (AB + bias)), and its binary
-    // post-op misplaces a broadcast bias when C's batch stride is not m * ldc.
-    gemm_onednn(s, a, b, c, alpha, beta, nullptr);
-    add_bias(s, c, bias);
-    return;
-  }
-  if (s.batch > 1 && s.stride_b == 0 && !s.trans_a && s.stride_a == s.m * s.lda && s.stride_c == s.m * s.ldc) {
-    // A shared B over a dense batch is one tall GEMM: fold the batch into m.
-    GemmShape t = s;
-    t.m = s.m * s.batch;
-    t.batch = 1;
-    t.stride_a = t.stride_b = t.stride_c = 0;
-    gemm_onednn(t, a, b, c, alpha, beta, bias);
-    return;
-  }
-  const bool bf16 = g_precision == GemmPrecision::bf16;
+// One oneDNN matmul on operands already in their final type: f32, or bf16 when
+// in16 (then a and b point to uint16_t). lda, ldb and the strides of s describe them.
+void run_matmul(const GemmShape& s, bool in16, const void* a, const void* b, float* c, float alpha, float beta,
+                const float* bias) {
   // Stored extents: A is m x k (or k x m when transposed), B is k x n (or n x k).
-  const int64_t a_rows = s.trans_a ? s.k : s.m, a_cols = s.trans_a ? s.m : s.k;
-  const int64_t b_rows = s.trans_b ? s.n : s.k, b_cols = s.trans_b ? s.k : s.n;
-  const int64_t lda = bf16 ? a_cols : s.lda, ldb = bf16 ? b_cols : s.ldb;
-  const int64_t sa = bf16 ? a_rows * a_cols : s.stride_a, sb = bf16 ? b_rows * b_cols : s.stride_b;
+  const int64_t a_rows = s.trans_a ? s.k : s.m;
+  const int64_t b_rows = s.trans_b ? s.n : s.k;
   // A batch of one with stride 0 on B means "the same B for every item" (linear layers).
   const int64_t b_batch = (s.batch > 1 && s.stride_b == 0) ? 1 : s.batch;
 
-  PrimitiveKey key{bf16, s.trans_a, s.trans_b, s.m, s.n, s.k, lda, ldb, s.ldc, s.batch, sa, b_batch == 1 ? 0 : sb,
-                   s.stride_c, bias != nullptr, beta, alpha};  // beta is baked into the sum post-op
+  PrimitiveKey key{in16, s.trans_a, s.trans_b, s.m, s.n, s.k, s.lda, s.ldb, s.ldc, s.batch,
+                   s.batch == 1 ? 0 : s.stride_a, b_batch == 1 ? 0 : s.stride_b, s.batch == 1 ? 0 : s.stride_c,
+                   bias != nullptr, beta, alpha};  // beta is baked into the sum post-op
   PrimitiveCache& cache = primitive_cache();
   dnnl::matmul prim;
   dnnl::matmul::primitive_desc pd;
@@ -107,14 +92,14 @@ void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, f
     std::lock_guard<std::mutex> lock(cache.mu);
     auto it = cache.entries.find(key);
     if (it == cache.entries.end()) {
-      dt in_t = bf16 ? dt::bf16 : dt::f32;
+      dt in_t = in16 ? dt::bf16 : dt::f32;
       // Size-1 batch dims get their natural stride: oneDNN picks its reference
       // (100x slower) kernel for a zero batch stride.
-      const int64_t sa_n = s.batch == 1 ? a_rows * lda : sa;
-      const int64_t sb_n = b_batch == 1 ? b_rows * ldb : sb;
+      const int64_t sa_n = s.batch == 1 ? a_rows * s.lda : s.stride_a;
+      const int64_t sb_n = b_batch == 1 ? b_rows * s.ldb : s.stride_b;
       const int64_t sc_n = s.batch == 1 ? s.m * s.ldc : s.stride_c;
-      dnnl::memory::desc a_md({s.batch, s.m, s.k}, in_t, matrix_strides(s.trans_a, lda, sa_n));
-      dnnl::memory::desc b_md({b_batch, s.k, s.n}, in_t, matrix_strides(s.trans_b, ldb, sb_n));
+      dnnl::memory::desc a_md({s.batch, s.m, s.k}, in_t, matrix_strides(s.trans_a, s.lda, sa_n));
+      dnnl::memory::desc b_md({b_batch, s.k, s.n}, in_t, matrix_strides(s.trans_b, s.ldb, sb_n));
       dnnl::memory::desc c_md({s.batch, s.m, s.n}, dt::f32, dims{sc_n, s.ldc, 1});
       dnnl::memory::desc bias_md({1, 1, s.n}, dt::f32, dims{s.n, s.n, 1});
       dnnl::primitive_attr attr;
@@ -135,26 +120,65 @@ void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, f
     }
   }
 
-  // Kept between calls: fresh pages cost more than the conversion itself.
-  static thread_local std::vector<uint16_t> a16, b16;
-  const void* a_ptr = a;
-  const void* b_ptr = b;
-  if (bf16) {
-    a16.resize(std::max(a16.size(), static_cast<size_t>(s.batch * a_rows * a_cols)));
-    b16.resize(std::max(b16.size(), static_cast<size_t>(b_batch * b_rows * b_cols)));
-    pack_bf16(a, a_rows, a_cols, s.lda, s.batch, s.stride_a, a16.data());
-    pack_bf16(b, b_rows, b_cols, s.ldb, b_batch, s.stride_b, b16.data());
-    a_ptr = a16.data();
-    b_ptr = b16.data();
-  }
   dnnl::stream stream(cpu_engine());
   std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, dnnl::memory(pd.src_desc(), cpu_engine(), const_cast<void*>(a_ptr))},
-      {DNNL_ARG_WEIGHTS, dnnl::memory(pd.weights_desc(), cpu_engine(), const_cast<void*>(b_ptr))},
+      {DNNL_ARG_SRC, dnnl::memory(pd.src_desc(), cpu_engine(), const_cast<void*>(a))},
+      {DNNL_ARG_WEIGHTS, dnnl::memory(pd.weights_desc(), cpu_engine(), const_cast<void*>(b))},
       {DNNL_ARG_DST, dnnl::memory(pd.dst_desc(), cpu_engine(), c)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd.query_md(dnnl::query::weights_md, 1), cpu_engine(), const_cast<float*>(bias)));
   prim.execute(stream, args);
   stream.wait();
+}
+
+// Rewrites that both input types need before the matmul itself; returns false
+// when it has done the whole call through itself (with rewritten arguments).
+template <class T>
+bool simplify(const GemmShape& s, const T* a, const T* b, float* c, float alpha, float beta, const float* bias,
+              void (*self)(const GemmShape&, const T*, const T*, float*, float, float, const float*)) {
+  if (bias && alpha != 1.0f) {
+    // oneDNN v2 scales its bias argument too (alpha * (AB + bias)), and its binary
+    // post-op misplaces a broadcast bias when C's batch stride is not m * ldc.
+    self(s, a, b, c, alpha, beta, nullptr);
+    add_bias(s, c, bias);
+    return false;
+  }
+  if (s.batch > 1 && s.stride_b == 0 && !s.trans_a && s.stride_a == s.m * s.lda && s.stride_c == s.m * s.ldc) {
+    // A shared B over a dense batch is one tall GEMM: fold the batch into m.
+    GemmShape t = s;
+    t.m = s.m * s.batch;
+    t.batch = 1;
+    t.stride_a = t.stride_b = t.stride_c = 0;
+    self(t, a, b, c, alpha, beta, bias);
+    return false;
+  }
+  return true;
+}
+
+void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
+                 const float* bias) {
+  if (!simplify<float>(s, a, b, c, alpha, beta, bias, &gemm_onednn)) return;
+  if (g_precision == GemmPrecision::f32) return run_matmul(s, false, a, b, c, alpha, beta, bias);
+  // bf16: both operands rounded into dense buffers (ld = stored columns).
+  const int64_t a_rows = s.trans_a ? s.k : s.m, a_cols = s.trans_a ? s.m : s.k;
+  const int64_t b_rows = s.trans_b ? s.n : s.k, b_cols = s.trans_b ? s.k : s.n;
+  const int64_t b_batch = (s.batch > 1 && s.stride_b == 0) ? 1 : s.batch;
+  // Kept between calls: fresh pages cost more than the conversion itself.
+  static thread_local std::vector<uint16_t> a16, b16;
+  a16.resize(std::max(a16.size(), static_cast<size_t>(s.batch * a_rows * a_cols)));
+  b16.resize(std::max(b16.size(), static_cast<size_t>(b_batch * b_rows * b_cols)));
+  pack_bf16(a, a_rows, a_cols, s.lda, s.batch, s.stride_a, a16.data());
+  pack_bf16(b, b_rows, b_cols, s.ldb, b_batch, s.stride_b, b16.data());
+  GemmShape t = s;
+  t.lda = a_cols, t.ldb = b_cols;
+  t.stride_a = a_rows * a_cols;
+  t.stride_b = b_batch == 1 ? 0 : b_rows * b_cols;
+  run_matmul(t, true, a16.data(), b16.data(), c, alpha, beta, bias);
+}
+
+void gemm_bf16_onednn(const GemmShape& s, const uint16_t* a, const uint16_t* b, float* c, float alpha, float beta,
+                      const float* bias) {
+  if (!simplify<uint16_t>(s, a, b, c, alpha, beta, bias, &gemm_bf16_onednn)) return;
+  run_matmul(s, true, a, b, c, alpha, beta, bias);
 }
 
 // OpenBLAS on one thread per row block, inside our OpenMP pool.
@@ -198,25 +222,23 @@ void gemm_openblas(const GemmShape& s, const float* a, const float* b, float* c,
 
 }  // namespace
 
-void gemm(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta, const float* bias) {
-  if (s.m == 0 || s.n == 0 || s.batch == 0) return;
-  if (s.k == 0) {  // empty sum: C = beta C + bias
-    for (int64_t bi = 0; bi < s.batch; ++bi)
-      for (int64_t i = 0; i < s.m; ++i)
-        for (int64_t j = 0; j < s.n; ++j) {
-          float& x = c[bi * s.stride_c + i * s.ldc + j];
-          x = (beta == 0.0f ? 0.0f : beta * x) + (bias ? bias[j] : 0.0f);
-        }
-    return;
-  }
-  if (g_backend == GemmBackend::onednn)
-    gemm_onednn(s, a, b, c, alpha, beta, bias);
-  else
-    gemm_openblas(s, a, b, c, alpha, beta, bias);
+namespace {
+
+// The cases that need no matmul; returns true when it has handled the call.
+bool trivial_gemm(const GemmShape& s, float* c, float beta, const float* bias) {
+  if (s.m == 0 || s.n == 0 || s.batch == 0) return true;
+  if (s.k != 0) return false;
+  // Empty sum: C = beta C + bias.
+  for (int64_t bi = 0; bi < s.batch; ++bi)
+    for (int64_t i = 0; i < s.m; ++i)
+      for (int64_t j = 0; j < s.n; ++j) {
+        float& x = c[bi * s.stride_c + i * s.ldc + j];
+        x = (beta == 0.0f ? 0.0f : beta * x) + (bias ? bias[j] : 0.0f);
+      }
+  return true;
 }
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
-          float beta, const float* bias) {
+GemmShape plain_shape(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
   GemmShape s;
   s.trans_a = trans_a;
   s.trans_b = trans_b;
@@ -226,13 +248,48 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
   s.lda = trans_a ? m : k;
   s.ldb = trans_b ? k : n;
   s.ldc = n;
-  gemm(s, a, b, c, 1.0f, beta, bias);
+  return s;
+}
+
+}  // namespace
+
+void gemm(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta, const float* bias) {
+  if (trivial_gemm(s, c, beta, bias)) return;
+  if (g_backend == GemmBackend::onednn)
+    gemm_onednn(s, a, b, c, alpha, beta, bias);
+  else
+    gemm_openblas(s, a, b, c, alpha, beta, bias);
+}
+
+void gemm_bf16(const GemmShape& s, const uint16_t* a, const uint16_t* b, float* c, float alpha, float beta,
+               const float* bias) {
+  if (g_backend != GemmBackend::onednn) throw std::logic_error("gemm_bf16: needs the oneDNN backend");
+  if (trivial_gemm(s, c, beta, bias)) return;
+  gemm_bf16_onednn(s, a, b, c, alpha, beta, bias);
+}
+
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
+               float* c, float beta, const float* bias) {
+  gemm_bf16(plain_shape(trans_a, trans_b, m, n, k), a, b, c, 1.0f, beta, bias);
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
+          float beta, const float* bias) {
+  gemm(plain_shape(trans_a, trans_b, m, n, k), a, b, c, 1.0f, beta, bias);
 }
 
 void set_gemm_backend(GemmBackend b) { g_backend = b; }
 GemmBackend gemm_backend() { return g_backend; }
 void set_gemm_precision(GemmPrecision p) { g_precision = p; }
 GemmPrecision gemm_precision() { return g_precision; }
+
+bool gemm_uses_bf16() { return g_precision == GemmPrecision::bf16 && g_backend == GemmBackend::onednn; }
+
+void to_bf16(const float* x, uint16_t* y, int64_t n) {
+  parallel_blocks(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = common::float_to_bf16(x[i]);
+  });
+}
 
 bool cpu_has_bf16() { return __builtin_cpu_supports("avx512bf16"); }
 

@@ -25,6 +25,21 @@ void gemm(const GemmShape& s, const float* a, const float* b, float* c, float al
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
           float beta = 0.0f, const float* bias = nullptr);
 
+// As gemm(), with A and B already in bf16 (uint16_t bits; lda, ldb and strides as
+// for f32). Under --amp the GEMM rounds its inputs to bf16 anyway, so a caller
+// that converts an operand once (to_bf16) and passes it to several GEMMs gets
+// the same numbers as passing the f32 form each time, without the conversions
+// (engine/ops/linear.cpp). Needs the oneDNN backend (see gemm_uses_bf16).
+void gemm_bf16(const GemmShape& s, const uint16_t* a, const uint16_t* b, float* c, float alpha = 1.0f,
+               float beta = 0.0f, const float* bias = nullptr);
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
+               float* c, float beta = 0.0f, const float* bias = nullptr);
+// True when gemm() rounds its inputs to bf16 and gemm_bf16 is available:
+// bf16 precision on the oneDNN backend.
+bool gemm_uses_bf16();
+// y[i] = x[i] rounded to the nearest bf16 (ties to even), as gemm() rounds its inputs.
+void to_bf16(const float* x, uint16_t* y, int64_t n);
+
 void set_gemm_backend(GemmBackend b);
 GemmBackend gemm_backend();
 void set_gemm_precision(GemmPrecision p);  // bf16: the `--amp` mode

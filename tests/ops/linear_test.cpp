@@ -1,6 +1,12 @@
 // linear and matmul (engine/ops/linear.cpp) against float64 references.
 #include "engine/ops/linear.h"
 
+#include <cstring>
+
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduce.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/reduce_rows.h"
 #include "tests/test_util.h"
 
 namespace mapet {
@@ -54,6 +60,49 @@ TEST(Linear, LargerForwardMatchesReference) {
   Var y = ops::linear(Var(x), Var(w), Var(b));
   EXPECT_TRUE(test::all_close(
       y.value(), linear_ref({test::to_double(x), test::to_double(w), test::to_double(b)}, in_f, out_f), 1e-5, 1e-4));
+}
+
+bool same_bits(const Tensor& got, const std::vector<float>& want) {
+  std::vector<float> g = got.to_vector();
+  return g.size() == want.size() && std::memcmp(g.data(), want.data(), g.size() * sizeof(float)) == 0;
+}
+
+// Under --amp, linear converts x, W and the output gradient to bf16 once and
+// reuses them; the results must be bit for bit those of plain bf16 GEMMs that
+// convert their f32 inputs on every call.
+TEST(Linear, Bf16ReuseMatchesPerCallBf16GemmsBitForBit) {
+  if (cpu::gemm_backend() != cpu::GemmBackend::onednn) GTEST_SKIP() << "bf16 reuse needs the oneDNN backend";
+  const cpu::GemmPrecision before = cpu::gemm_precision();
+  cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
+  for (bool with_bias : {true, false}) {
+    const int64_t B = 3, T = 67, in_f = 70, out_f = 131, rows = B * T;
+    uint64_t s = test::fresh_seed();
+    SCOPED_TRACE("bias=" + std::to_string(with_bias) + " seed=" + std::to_string(s));
+    Tensor x = test::randn({B, T, in_f}, s), w = test::randn({out_f, in_f}, s + 1), b = test::randn({out_f}, s + 2);
+    Tensor g = test::randn({B, T, out_f}, s + 3);
+    Var xv(x, true), wv(w, true), bv(b, true);
+    Var y = ops::linear(xv, wv, with_bias ? bv : Var());
+    autograd::backward(ops::sum(ops::mul(y, Var(g))));  // dL/dy = g exactly
+
+    std::vector<float> y_ref(rows * out_f), dx_ref(rows * in_f), dw_ref(out_f * in_f), db_ref(out_f);
+    cpu::gemm(false, true, rows, out_f, in_f, x.data<float>(), w.data<float>(), y_ref.data(), 0.0f,
+              with_bias ? b.data<float>() : nullptr);
+    cpu::gemm(false, false, rows, in_f, out_f, g.data<float>(), w.data<float>(), dx_ref.data());
+    cpu::gemm(true, false, out_f, in_f, rows, g.data<float>(), x.data<float>(), dw_ref.data());
+    cpu::sum_rows(g.data<float>(), db_ref.data(), rows, out_f);
+    EXPECT_TRUE(same_bits(y.value(), y_ref));
+    EXPECT_TRUE(same_bits(xv.grad(), dx_ref));
+    EXPECT_TRUE(same_bits(wv.grad(), dw_ref));
+    if (with_bias) EXPECT_TRUE(same_bits(bv.grad(), db_ref));
+    // ...and it is bf16 at all: the forward is far from the f32 one.
+    cpu::set_gemm_precision(cpu::GemmPrecision::f32);
+    std::vector<float> y32(rows * out_f);
+    cpu::gemm(false, true, rows, out_f, in_f, x.data<float>(), w.data<float>(), y32.data(), 0.0f,
+              with_bias ? b.data<float>() : nullptr);
+    EXPECT_FALSE(same_bits(y.value(), y32));
+    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
+  }
+  cpu::set_gemm_precision(before);
 }
 
 TEST(Linear, RejectsMismatchedShapes) {
