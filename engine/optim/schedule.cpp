@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/reduce_rows.h"
 
 namespace mapet::optim {
 
@@ -16,16 +17,16 @@ float CosineSchedule::lr_at(int64_t step) const {
 }
 
 double clip_grad_norm(const std::vector<nn::NamedParam>& params, double max_norm) {
-  double total = 0.0;
+  // One parallel pass over all gradients, summed in fixed blocks (reduce_rows.h),
+  // so the norm is the same for any number of threads.
+  std::vector<Tensor> grads;  // holds the contiguous copies alive
+  std::vector<std::pair<const float*, int64_t>> arrays;
   for (const nn::NamedParam& p : params) {
     if (!p.var.grad().defined()) continue;
-    Tensor g = p.var.grad().contiguous();
-    const float* d = g.data<float>();
-    double s = 0.0;
-    for (int64_t i = 0; i < g.numel(); ++i) s += static_cast<double>(d[i]) * d[i];
-    total += s;
+    grads.push_back(p.var.grad().contiguous());
+    arrays.emplace_back(grads.back().data<float>(), grads.back().numel());
   }
-  double norm = std::sqrt(total);
+  const double norm = std::sqrt(cpu::sum_squares(arrays));
   if (max_norm > 0.0 && norm > max_norm) {
     float coef = static_cast<float>(max_norm / (norm + 1e-6));
     for (const nn::NamedParam& p : params) {

@@ -47,6 +47,26 @@ TEST(ThreadDeterminism, SumRowsAndBroadcastGradient) {
   }));
 }
 
+// The gradient norm of clip_grad_norm: arrays of odd lengths, several blocks each.
+TEST(ThreadDeterminism, SumSquaresOverManyArrays) {
+  std::vector<std::vector<float>> xs;
+  for (int64_t n : {1, 17, 16384, 40000, 100003})
+    xs.push_back(test::randn({n}, test::fresh_seed(), 3.0f).to_vector());
+  std::vector<std::pair<const float*, int64_t>> arrays;
+  long double want = 0;
+  for (const auto& x : xs) {
+    arrays.emplace_back(x.data(), static_cast<int64_t>(x.size()));
+    for (float v : x) want += static_cast<long double>(v) * v;
+  }
+  EXPECT_NEAR(cpu::sum_squares(arrays), static_cast<double>(want), 1e-12 * static_cast<double>(want));
+  EXPECT_TRUE(same_for_1_and_2_threads([&] {
+    const double s = cpu::sum_squares(arrays);
+    std::vector<float> bits(2);
+    std::memcpy(bits.data(), &s, sizeof s);
+    return bits;
+  }));
+}
+
 // Weight gradients are GEMMs with a long inner dimension (all the tokens of a batch).
 TEST(ThreadDeterminism, GemmWithLongInnerDimension) {
   const int64_t m = 13, n = 7, k = 20011;
