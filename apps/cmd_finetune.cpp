@@ -30,6 +30,7 @@
 #include "apps/train/mixup.h"
 #include "apps/train/plot.h"
 #include "apps/train/run.h"
+#include "apps/train/train_flags.h"
 #include "data/loader.h"
 #include "data/transform_flags.h"
 #include "engine/io/safetensors.h"
@@ -44,7 +45,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct FinetuneArgs {
-  std::string data_dir, config, train_split = "train", val_split = "validation", output = "runs/finetune", resume;
+  std::string data_dir, config, train_split = "train", val_split = "validation";
   std::string model = "vit_standard_small_patch16_224", pretrained, gp = "avg";
   std::vector<int> input_size;
   int64_t num_classes = 0, patch_size = 0, embed_dim = 0, depth = 0, num_heads = 0;  // 0: the dataset's / model's
@@ -52,22 +53,19 @@ struct FinetuneArgs {
   float mixup = 0.8f, cutmix = 1.0f, mixup_prob = 1.0f, mixup_switch_prob = 0.5f;
   std::string mixup_mode = "batch";
   int64_t mixup_off_epoch = 0;
-  int batch_size = 64, validation_batch_size = 0;
-  int64_t accum_steps = 1, total_batch = 1024;
-  float lr = 4e-3f, weight_decay = 0.05f, opt_eps = 1e-8f, warmup_lr = 1e-6f, min_lr = 1e-6f, clip_grad = 0.0f;
-  std::vector<float> opt_betas{0.9f, 0.999f};
-  int64_t epochs = 100, warmup_epochs = 20;
-  uint64_t seed = 0;
-  bool amp = false, quiet = false, strict = false;
-  int workers = 0;
-  int64_t log_interval = 20, recovery_interval = 0, checkpoint_epochs = 0;
+  int validation_batch_size = 0;
+  train::TrainFlags t;
   data::TransformFlags tf;
 
-  FinetuneArgs() { tf.color_jitter = {0.4f}; }  // timm's train.py default
+  FinetuneArgs() {
+    // BEiT's fine-tuning recipe (its ViT-B/16 ImageNet values; no RandAugment / random erasing here).
+    t.output = "runs/finetune";
+    t.total_batch = 1024;
+    t.lr = 4e-3f, t.weight_decay = 0.05f, t.warmup_lr = 1e-6f, t.min_lr = 1e-6f, t.clip_grad = 0.0f;
+    t.epochs = 100, t.warmup_epochs = 20;
+    tf.color_jitter = {0.4f};  // timm's train.py default
+  }
 };
-
-const std::set<std::string> kCosmeticKeys = {"output", "workers", "quiet", "log_interval", "recovery_interval",
-                                             "checkpoint_epochs", "strict", "validation_batch_size"};
 
 std::string num(const char* f, double v) {
   char b[48];
@@ -102,7 +100,7 @@ std::unique_ptr<models::VisionTransformer> build_model(const FinetuneArgs& a, in
     if (w.count("blocks.0.ls1.gamma") && o.layer_scale_init <= 0) o.layer_scale_init = 1.0f;
   }
   auto model = models::create_vit(a.model, o);
-  model->init_weights(a.seed);
+  model->init_weights(a.t.seed);
   if (a.pretrained.empty()) return model;
 
   const std::string what = "--pretrained '" + a.pretrained + "'";
@@ -152,7 +150,7 @@ void draw_curves(const std::string& out) {
 }
 
 void run(FinetuneArgs& a, CLI::App& c) {
-  const std::set<std::string> cli = train::load_settings(c, a.config, a.resume);
+  const std::set<std::string> cli = train::load_settings(c, a.config, a.t.resume);
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
   if (!a.input_size.empty()) {
     if (a.input_size.size() != 3 || a.input_size[0] != 3 || a.input_size[1] != a.input_size[2])
@@ -163,8 +161,8 @@ void run(FinetuneArgs& a, CLI::App& c) {
   if (a.gp != "avg" && a.gp != "token") throw Error("--gp must be avg or token, got '" + a.gp + "'");
   if (a.layer_decay <= 0 || a.layer_decay > 1) throw Error("--layer-decay must be in (0, 1]");
   if (a.smoothing < 0 || a.smoothing >= 1) throw Error("--smoothing must be in [0, 1)");
-  train::resolve_accumulation(c, cli, a.batch_size, a.total_batch, a.accum_steps);
-  const int64_t accum = a.accum_steps;
+  train::resolve_accumulation(c, cli, a.t.batch_size, a.t.total_batch, a.t.accum_steps);
+  const int64_t accum = a.t.accum_steps;
 
   data::Dataset train_ds = data::load_image_folder(split_folder(a.data_dir, a.train_split, "train"));
   data::Dataset val_ds = data::load_image_folder(split_folder(a.data_dir, a.val_split, "validation"));
@@ -179,47 +177,34 @@ void run(FinetuneArgs& a, CLI::App& c) {
                 std::to_string(train_ds.num_classes()) + " classes of '" + train_ds.source + "'");
   const std::string config_text = train::config_yaml(c, {"config", "resume"});
 
-  if (a.amp) {
-    if (cpu::cpu_has_bf16())
-      cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
-    else
-      std::printf("note: --amp asked for bf16 GEMMs, but this CPU has no AVX-512 BF16; using f32\n");
-  }
+  a.t.apply_amp();
 
   data::LoaderOptions lo;
-  lo.batch_size = a.batch_size;
+  lo.batch_size = a.t.batch_size;
   lo.transform = a.tf.config();
-  lo.seed = a.seed;
-  lo.workers = a.workers;
-  lo.strict = a.strict;
+  lo.seed = a.t.seed;
+  lo.workers = a.t.workers;
+  lo.strict = a.t.strict;
   data::Loader loader(train_ds, lo);
   data::LoaderOptions vo = lo;
-  vo.batch_size = a.validation_batch_size > 0 ? a.validation_batch_size : a.batch_size;
+  vo.batch_size = a.validation_batch_size > 0 ? a.validation_batch_size : a.t.batch_size;
   vo.mode = data::Mode::eval;
   vo.shuffle = false, vo.drop_last = false, vo.even_shards = false;
   data::Loader val_loader(val_ds, vo);
   const int64_t steps_per_epoch = loader.batches_per_epoch() / accum;
   if (steps_per_epoch == 0)
     throw Error("dataset '" + train_ds.source + "' has " + std::to_string(train_ds.size()) +
-                " images: not enough for one optimizer step of " + std::to_string(a.batch_size * accum) +
+                " images: not enough for one optimizer step of " + std::to_string(a.t.batch_size * accum) +
                 " (--batch-size x --accum-steps)");
-  const int64_t total_steps = steps_per_epoch * a.epochs;
+  const int64_t total_steps = steps_per_epoch * a.t.epochs;
 
   std::unique_ptr<models::VisionTransformer> model = build_model(a, a.num_classes);
   model->train(true);
-  train::TrainerConfig tc;
-  tc.adamw.lr = a.lr, tc.adamw.weight_decay = a.weight_decay, tc.adamw.eps = a.opt_eps;
-  if (a.opt_betas.size() != 2) throw Error("--opt-betas takes two values");
-  tc.adamw.beta1 = a.opt_betas[0], tc.adamw.beta2 = a.opt_betas[1];
-  tc.schedule.base_lr = a.lr, tc.schedule.min_lr = a.min_lr, tc.schedule.warmup_lr = a.warmup_lr;
-  tc.schedule.warmup_steps = a.warmup_epochs * steps_per_epoch, tc.schedule.total_steps = total_steps;
-  tc.accum_steps = accum;
-  tc.clip_grad = a.clip_grad;
-  train::Trainer trainer(*model, tc);
+  train::Trainer trainer(*model, a.t.trainer_config(steps_per_epoch));
   train::apply_layer_decay(trainer.optimizer(), a.layer_decay, model->config.depth);
-  Generator drop_rng(a.seed + 1);
+  Generator drop_rng(a.t.seed + 1);
   nn::Context ctx{&drop_rng};
-  train::RunFolder run(a.output, a.resume, *model, trainer, drop_rng, config_text, accum, kCosmeticKeys);
+  train::RunFolder run(a.t.output, a.t.resume, *model, trainer, drop_rng, config_text, accum, train::cosmetic_keys());
   train::TrainState& st = run.state();
 
   train::MixupConfig mix;
@@ -232,7 +217,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
               (long long)mc.num_heads, (long long)mc.num_classes, model->num_parameters() / 1e6);
   std::printf("data: %s (%zu images), validation %s (%zu); %lld steps/epoch of %d x %lld images; %lld threads%s\n",
               train_ds.source.c_str(), train_ds.size(), val_ds.source.c_str(), val_ds.size(),
-              (long long)steps_per_epoch, a.batch_size, (long long)accum, (long long)num_threads(),
+              (long long)steps_per_epoch, a.t.batch_size, (long long)accum, (long long)num_threads(),
               cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
   std::fflush(stdout);
 
@@ -245,11 +230,11 @@ void run(FinetuneArgs& a, CLI::App& c) {
       best_top1 = r["val_top1"].get<double>(), best_epoch = r["epoch"].get<int64_t>();
   }
 
-  train::TrainMeter meter(st.step, total_steps, a.log_interval, a.quiet);
+  train::TrainMeter meter(st.step, total_steps, a.t.log_interval, a.t.quiet);
   int64_t images = 0;
-  const int64_t images_per_step = int64_t(a.batch_size) * accum;
+  const int64_t images_per_step = int64_t(a.t.batch_size) * accum;
   train::ClassifierMeter val;
-  for (int64_t epoch = st.epoch; epoch < a.epochs; ++epoch) {
+  for (int64_t epoch = st.epoch; epoch < a.t.epochs; ++epoch) {
     const int64_t first = epoch == st.epoch ? st.position : 0;
     const bool mixing = mix.enabled() && (a.mixup_off_epoch <= 0 || epoch < a.mixup_off_epoch);
     loader.start_epoch(epoch, first);
@@ -268,7 +253,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
           if (mixing) {
             // Keyed by the micro-batch's place in the run: the same mix after a resume.
             const uint64_t key = uint64_t(epoch) * uint64_t(loader.batches_per_epoch()) + uint64_t(s * accum + k);
-            m = train::draw_mix(mix, a.seed, key, b.images.size(2), b.images.size(3));
+            m = train::draw_mix(mix, a.t.seed, key, b.images.size(2), b.images.size(3));
             train::apply_mix(b.images, m);
           }
           Var logits = model->forward(Var(b.images), ctx);
@@ -291,10 +276,10 @@ void run(FinetuneArgs& a, CLI::App& c) {
       epoch_loss += loss, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | lr %.2e", (long long)epoch + 1,
-                    (long long)a.epochs, loss, epoch_loss / double(epoch_steps), ss.lr);
+                    (long long)a.t.epochs, loss, epoch_loss / double(epoch_steps), ss.lr);
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
-      if (a.recovery_interval > 0 && trainer.steps_done() % a.recovery_interval == 0 && s + 1 < steps_per_epoch)
+      if (a.t.recovery_interval > 0 && trainer.steps_done() % a.t.recovery_interval == 0 && s + 1 < steps_per_epoch)
         run.save(train::kLastCheckpoint);
     }
     const double train_secs = meter.elapsed() - epoch_start;
@@ -318,10 +303,10 @@ void run(FinetuneArgs& a, CLI::App& c) {
     }
     st.epoch = epoch + 1, st.position = 0;
     run.save(train::kLastCheckpoint);
-    if (a.checkpoint_epochs > 0 && (epoch + 1) % a.checkpoint_epochs == 0)
+    if (a.t.checkpoint_epochs > 0 && (epoch + 1) % a.t.checkpoint_epochs == 0)
       run.save("checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
-    draw_curves(a.output);
-    meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.epochs) + ": train loss " +
+    draw_curves(a.t.output);
+    meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.t.epochs) + ": train loss " +
                num("%.4f", mean_loss) + " | val loss " + num("%.4f", val.mean_loss()) + ", top-1 " +
                num("%.2f", top1) + "%, top-5 " + num("%.2f", top5) + "%" + (best ? " (best)" : "") + " (" +
                num("%.0f", train_secs) + " s + " + num("%.0f", val.seconds) + " s validation)");
@@ -330,13 +315,13 @@ void run(FinetuneArgs& a, CLI::App& c) {
   nlohmann::ordered_json r;
   r["model"] = a.model;
   r["pretrained"] = a.pretrained;
-  r["epochs"] = a.epochs;
+  r["epochs"] = a.t.epochs;
   r["best_top1"] = best_top1, r["best_epoch"] = best_epoch + 1;
   if (val.n > 0) r["final_top1"] = val.pct(val.top1), r["final_top5"] = val.pct(val.top5);
   io::write_file_atomic(run.path("results.json"), r.dump(2) + "\n");
   std::printf("best validation top-1 %.2f%% (epoch %lld); wrote %s/model_best.safetensors, model.safetensors, "
               "results.json, metrics.jsonl, loss.png (%.0f s)\n",
-              best_top1, (long long)best_epoch + 1, a.output.c_str(), meter.elapsed());
+              best_top1, (long long)best_epoch + 1, a.t.output.c_str(), meter.elapsed());
 }
 
 }  // namespace
@@ -372,31 +357,8 @@ void register_finetune(CLI::App& app) {
   c->add_option("--mixup-switch-prob", a->mixup_switch_prob, "With both on: chance of CutMix instead of mixup");
   c->add_option("--mixup-mode", a->mixup_mode, "batch (the only mode)");
   c->add_option("--mixup-off-epoch", a->mixup_off_epoch, "Stop mixing from this epoch (0: never)");
-  c->add_option("-b,--batch-size", a->batch_size, "Images per forward pass (micro-batch)");
   c->add_option("--validation-batch-size", a->validation_batch_size, "Validation batch (0: --batch-size)");
-  c->add_option("--total-batch", a->total_batch, "Images per optimizer step: sets --accum-steps to total / batch size");
-  c->add_option("--accum-steps", a->accum_steps, "Micro-batches per optimizer step (given alone, sets --total-batch)");
-  c->add_option("--lr", a->lr, "Peak learning rate (AdamW)");
-  c->add_option("--weight-decay", a->weight_decay);
-  c->add_option("--opt-eps", a->opt_eps);
-  c->add_option("--opt-betas", a->opt_betas)->expected(2);
-  c->add_option("--epochs", a->epochs);
-  c->add_option("--warmup-epochs", a->warmup_epochs);
-  c->add_option("--warmup-lr", a->warmup_lr, "Learning rate at the start of the warm-up");
-  c->add_option("--min-lr", a->min_lr, "Learning rate at the end of the cosine");
-  c->add_option("--clip-grad", a->clip_grad, "Max global gradient norm (0: off)");
-  c->add_option("--seed", a->seed, "Weights of the new head, data order, augmentation, mixup, drop path");
-  c->add_flag("--amp", a->amp, "bf16 GEMMs where the CPU has AVX-512 BF16");
-  c->add_option("-j,--workers", a->workers, "Decode threads (0: one per core)");
-  c->add_flag("--strict", a->strict, "Stop at the first bad image instead of skipping it");
-  c->add_option("--output", a->output, "Run folder");
-  c->add_option("--resume", a->resume, "Continue the run in this folder (or from this checkpoint file)");
-  c->add_option("--recovery-interval", a->recovery_interval,
-                "Also update last.safetensors every N optimizer steps (0: epoch ends only)");
-  c->add_option("--checkpoint-epochs", a->checkpoint_epochs,
-                "Keep checkpoint-<epoch>.safetensors every N epochs (0: never)");
-  c->add_option("--log-interval", a->log_interval, "Steps between progress lines when the output is not a terminal");
-  c->add_flag("-q,--quiet", a->quiet, "Only epoch summaries (no progress line)");
+  a->t.add_to(c);
   a->tf.add_to(c);
   c->callback([a, c] { run(*a, *c); });
 }

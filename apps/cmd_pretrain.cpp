@@ -29,6 +29,7 @@
 #include "apps/train/metrics.h"
 #include "apps/train/plot.h"
 #include "apps/train/run.h"
+#include "apps/train/train_flags.h"
 #include "apps/train/trainer.h"
 #include "data/loader.h"
 #include "data/transform_flags.h"
@@ -45,25 +46,23 @@ namespace {
 namespace fs = std::filesystem;
 
 struct PretrainArgs {
-  std::string data_dir, config, train_split = "train", tokens, output = "runs/pretrain", resume;
+  std::string data_dir, config, train_split = "train", tokens;
   std::string model = "mapet_base_patch16_224", objective = "mapet";
   std::vector<int> input_size;
   int64_t patch_size = 0, embed_dim = 0, depth = 0, num_heads = 0;  // 0: the model's
   float drop_path = 0.1f, drop = 0.0f, layer_scale_init_value = 0.1f;
   int64_t least_number = 50, num_mask_patches = 75, num_tokens = 0;
   bool blockwise_perm = false;
-  int batch_size = 64;
-  int64_t accum_steps = 1, total_batch = 2048;
-  float lr = 1.5e-3f, weight_decay = 0.05f, opt_eps = 1e-8f, warmup_lr = 1e-6f, min_lr = 1e-5f, clip_grad = 3.0f;
-  std::vector<float> opt_betas{0.9f, 0.999f};
-  int64_t epochs = 300, warmup_epochs = 10;
-  uint64_t seed = 0;
-  bool amp = false, quiet = false, strict = false;
-  int workers = 0;
-  int64_t log_interval = 20, recovery_interval = 0, checkpoint_epochs = 10;
+  train::TrainFlags t;
   data::TransformFlags tf;
 
-  PretrainArgs() {  // the official pre-training geometry: the whole (centred, square) image, no flip
+  PretrainArgs() {
+    // The official pre-training config (configs/).
+    t.output = "runs/pretrain";
+    t.total_batch = 2048;
+    t.lr = 1.5e-3f, t.weight_decay = 0.05f, t.warmup_lr = 1e-6f, t.min_lr = 1e-5f, t.clip_grad = 3.0f;
+    t.epochs = 300, t.warmup_epochs = 10, t.checkpoint_epochs = 10;
+    // Its geometry: the whole (centred, square) image, no flip.
     tf.scale = {1.0, 1.0};
     tf.ratio = {1.0, 1.0};
     tf.cfg.hflip = 0.0;
@@ -71,9 +70,6 @@ struct PretrainArgs {
   }
 };
 
-// Keys that do not change the trajectory: not worth a note when they differ on resume.
-const std::set<std::string> kCosmeticKeys = {
-    "output", "workers", "quiet", "log_interval", "recovery_interval", "checkpoint_epochs", "strict"};
 
 std::string str(double v) {
   char b[32];
@@ -144,7 +140,7 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
                 a.tokens + "' (" + std::to_string(h.vocab_size) + ")");
   m.vocab_size = a.num_tokens;
 
-  train::resolve_accumulation(c, cli, a.batch_size, a.total_batch, a.accum_steps);
+  train::resolve_accumulation(c, cli, a.t.batch_size, a.t.total_batch, a.t.accum_steps);
 
   p.dataset = a.data_dir;
   if (!a.train_split.empty() && fs::is_directory(fs::path(a.data_dir) / a.train_split))
@@ -189,54 +185,41 @@ void draw_curves(const std::string& out) {
 
 void run(PretrainArgs& a, CLI::App& c) {
   // Settings: the config file (or, resuming, the run's own config.yaml) under the command line.
-  const std::set<std::string> cli = train::load_settings(c, a.config, a.resume);
+  const std::set<std::string> cli = train::load_settings(c, a.config, a.t.resume);
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
   if (a.tokens.empty()) throw Error("--tokens STORE is required: the visual tokens of DATA (see `mapet tokenize`)");
 
   data::TokenStore store(a.tokens);
   const Plan plan = resolve(a, c, cli, store);
   const models::MapetConfig& mc = plan.model;
-  const int64_t accum = a.accum_steps;
+  const int64_t accum = a.t.accum_steps;
 
-  if (a.amp) {
-    if (cpu::cpu_has_bf16())
-      cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
-    else
-      std::printf("note: --amp asked for bf16 GEMMs, but this CPU has no AVX-512 BF16; using f32\n");
-  }
+  a.t.apply_amp();
 
   data::Dataset ds = data::load_dataset(plan.dataset);
   data::LoaderOptions lo;
-  lo.batch_size = a.batch_size;
+  lo.batch_size = a.t.batch_size;
   lo.transform = a.tf.config();
-  lo.seed = a.seed;
-  lo.workers = a.workers;
-  lo.strict = a.strict;
+  lo.seed = a.t.seed;
+  lo.workers = a.t.workers;
+  lo.strict = a.t.strict;
   lo.tokens = &store;
   data::Loader loader(ds, lo);
   const int64_t steps_per_epoch = loader.batches_per_epoch() / accum;
   if (steps_per_epoch == 0)
     throw Error("dataset '" + plan.dataset + "' has " + std::to_string(ds.size()) +
-                " images: not enough for one optimizer step of " + std::to_string(a.batch_size * accum) +
+                " images: not enough for one optimizer step of " + std::to_string(a.t.batch_size * accum) +
                 " (--batch-size x --accum-steps)");
-  const int64_t total_steps = steps_per_epoch * a.epochs;
+  const int64_t total_steps = steps_per_epoch * a.t.epochs;
 
   models::MapetModel model(mc);
-  model.init_weights(a.seed);
+  model.init_weights(a.t.seed);
   model.train(true);
-  train::TrainerConfig tc;
-  tc.adamw.lr = a.lr, tc.adamw.weight_decay = a.weight_decay, tc.adamw.eps = a.opt_eps;
-  if (a.opt_betas.size() != 2) throw Error("--opt-betas takes two values");
-  tc.adamw.beta1 = a.opt_betas[0], tc.adamw.beta2 = a.opt_betas[1];
-  tc.schedule.base_lr = a.lr, tc.schedule.min_lr = a.min_lr, tc.schedule.warmup_lr = a.warmup_lr;
-  tc.schedule.warmup_steps = a.warmup_epochs * steps_per_epoch, tc.schedule.total_steps = total_steps;
-  tc.accum_steps = accum;
-  tc.clip_grad = a.clip_grad;
-  train::Trainer trainer(model, tc);
-  Generator drop_rng(a.seed + 1);  // drop path / dropout; its position is part of the checkpoint
+  train::Trainer trainer(model, a.t.trainer_config(steps_per_epoch));
+  Generator drop_rng(a.t.seed + 1);  // drop path / dropout; its position is part of the checkpoint
   nn::Context ctx{&drop_rng};
 
-  train::RunFolder run(a.output, a.resume, model, trainer, drop_rng, plan.config_text, accum, kCosmeticKeys);
+  train::RunFolder run(a.t.output, a.t.resume, model, trainer, drop_rng, plan.config_text, accum, train::cosmetic_keys());
   train::TrainState& st = run.state();
 
   std::printf(
@@ -246,7 +229,7 @@ void run(PretrainArgs& a, CLI::App& c) {
       (long long)mc.vit.patch_size, (long long)mc.vit.embed_dim, (long long)mc.vit.depth, (long long)mc.vit.num_heads,
       (long long)mc.vocab_size, model.num_parameters() / 1e6);
   std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images; %lld threads%s\n", plan.dataset.c_str(),
-              ds.size(), (long long)steps_per_epoch, a.batch_size, (long long)accum, (long long)num_threads(),
+              ds.size(), (long long)steps_per_epoch, a.t.batch_size, (long long)accum, (long long)num_threads(),
               cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
   std::fflush(stdout);
 
@@ -257,10 +240,10 @@ void run(PretrainArgs& a, CLI::App& c) {
     if (r.contains("step") && r.value("epoch", int64_t(-1)) == st.epoch)
       epoch_loss += r.value("loss", 0.0), epoch_acc += r.value("token_acc", 0.0), ++epoch_steps;
 
-  train::TrainMeter meter(st.step, total_steps, a.log_interval, a.quiet);
+  train::TrainMeter meter(st.step, total_steps, a.t.log_interval, a.t.quiet);
   int64_t images = 0;
-  const int64_t images_per_step = int64_t(a.batch_size) * accum;
-  for (int64_t epoch = st.epoch; epoch < a.epochs; ++epoch) {
+  const int64_t images_per_step = int64_t(a.t.batch_size) * accum;
+  for (int64_t epoch = st.epoch; epoch < a.t.epochs; ++epoch) {
     const int64_t first = epoch == st.epoch ? st.position : 0;
     loader.start_epoch(epoch, first);
     const double epoch_start = meter.elapsed();
@@ -274,7 +257,7 @@ void run(PretrainArgs& a, CLI::App& c) {
           data::Batch b;
           if (!loader.next(b)) throw Error("loader: epoch " + std::to_string(epoch) + " ended early");
           wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
-          models::MapetOutput o = model.forward(mapet_batch(b, mc, a.blockwise_perm, a.seed), ctx);
+          models::MapetOutput o = model.forward(mapet_batch(b, mc, a.blockwise_perm, a.t.seed), ctx);
           loss += trainer.backward(o.loss);
           acc += o.token_accuracy;
         }
@@ -297,11 +280,11 @@ void run(PretrainArgs& a, CLI::App& c) {
       epoch_loss += loss, epoch_acc += acc, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | tok acc %.1f%% | lr %.2e",
-                    (long long)epoch + 1, (long long)a.epochs, loss, epoch_loss / double(epoch_steps), 100 * acc,
+                    (long long)epoch + 1, (long long)a.t.epochs, loss, epoch_loss / double(epoch_steps), 100 * acc,
                     ss.lr);
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
-      if (a.recovery_interval > 0 && trainer.steps_done() % a.recovery_interval == 0 && s + 1 < steps_per_epoch)
+      if (a.t.recovery_interval > 0 && trainer.steps_done() % a.t.recovery_interval == 0 && s + 1 < steps_per_epoch)
         run.save(train::kLastCheckpoint);
     }
     const double epoch_secs = meter.elapsed() - epoch_start;
@@ -312,15 +295,15 @@ void run(PretrainArgs& a, CLI::App& c) {
     epoch_loss = epoch_acc = 0, epoch_steps = 0;
     st.epoch = epoch + 1, st.position = 0;  // continue at the next epoch's start
     run.save(train::kLastCheckpoint);
-    if (a.checkpoint_epochs > 0 && (epoch + 1) % a.checkpoint_epochs == 0)
+    if (a.t.checkpoint_epochs > 0 && (epoch + 1) % a.t.checkpoint_epochs == 0)
       run.save("checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
-    draw_curves(a.output);
-    meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.epochs) + ": loss " + str(mean_loss) +
+    draw_curves(a.t.output);
+    meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.t.epochs) + ": loss " + str(mean_loss) +
                ", token accuracy " + str(100 * mean_acc) + "% (" + str(epoch_secs) + " s, " +
                str(meter.images_per_second()) + " img/s)");
   }
-  io::save_safetensors(a.output + "/model.safetensors", io::state_dict(model));
-  std::printf("wrote %s/model.safetensors, metrics.jsonl, loss.png, loss.svg (%.0f s)\n", a.output.c_str(),
+  io::save_safetensors(a.t.output + "/model.safetensors", io::state_dict(model));
+  std::printf("wrote %s/model.safetensors, metrics.jsonl, loss.png, loss.svg (%.0f s)\n", a.t.output.c_str(),
               meter.elapsed());
 }
 
@@ -352,30 +335,7 @@ void register_pretrain(CLI::App& app) {
   c->add_option("--drop-path", a->drop_path, "Stochastic depth rate");
   c->add_option("--drop", a->drop, "Dropout after the position embedding");
   c->add_option("--layer-scale-init-value", a->layer_scale_init_value, "Layer scale init");
-  c->add_option("-b,--batch-size", a->batch_size, "Images per forward pass (micro-batch)");
-  c->add_option("--total-batch", a->total_batch, "Images per optimizer step: sets --accum-steps to total / batch size");
-  c->add_option("--accum-steps", a->accum_steps, "Micro-batches per optimizer step (given alone, sets --total-batch)");
-  c->add_option("--lr", a->lr, "Peak learning rate (AdamW)");
-  c->add_option("--weight-decay", a->weight_decay);
-  c->add_option("--opt-eps", a->opt_eps);
-  c->add_option("--opt-betas", a->opt_betas)->expected(2);
-  c->add_option("--epochs", a->epochs);
-  c->add_option("--warmup-epochs", a->warmup_epochs);
-  c->add_option("--warmup-lr", a->warmup_lr, "Learning rate at the start of the warm-up");
-  c->add_option("--min-lr", a->min_lr, "Learning rate at the end of the cosine");
-  c->add_option("--clip-grad", a->clip_grad, "Max global gradient norm (0: off)");
-  c->add_option("--seed", a->seed, "Weights, data order, augmentation, permutations, drop path");
-  c->add_flag("--amp", a->amp, "bf16 GEMMs where the CPU has AVX-512 BF16");
-  c->add_option("-j,--workers", a->workers, "Decode threads (0: one per core)");
-  c->add_flag("--strict", a->strict, "Stop at the first bad image instead of skipping it");
-  c->add_option("--output", a->output, "Run folder");
-  c->add_option("--resume", a->resume, "Continue the run in this folder (or from this checkpoint file)");
-  c->add_option("--recovery-interval", a->recovery_interval,
-                "Also update last.safetensors every N optimizer steps (0: epoch ends only)");
-  c->add_option("--checkpoint-epochs", a->checkpoint_epochs,
-                "Keep checkpoint-<epoch>.safetensors every N epochs (0: never)");
-  c->add_option("--log-interval", a->log_interval, "Steps between progress lines when the output is not a terminal");
-  c->add_flag("-q,--quiet", a->quiet, "Only epoch summaries (no progress line)");
+  a->t.add_to(c);
   a->tf.add_to(c);
   c->callback([a, c] { run(*a, *c); });
 }

@@ -3,10 +3,8 @@
 // dataset of the pretrain tests: fine-tuning from a pre-training run beats
 // chance, the run folder is complete, a killed run resumes to the same losses,
 // and a backbone of another shape is refused by name.
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <thread>
 
 #include "apps/train/checkpoint.h"
 #include "apps/train/layer_decay.h"
@@ -254,22 +252,7 @@ TEST_F(Finetune, ResumeAfterKillGivesTheSameLossesAndAccuracy) {
   ASSERT_EQ(want.size(), 40u);
 
   const std::string out = dir / "run";
-  pid_t pid = test::spawn_mapet(args(out, extra), dir / "killed.log");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  bool killed = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(out + "/metrics.jsonl") && test::step_records(out + "/metrics.jsonl").size() >= 10) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) FAIL() << "the run ended before it could be killed";
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(killed && WIFSIGNALED(status)) << test::read_text(dir / "killed.log");
+  ASSERT_EQ(test::run_and_kill(args(out, extra), out + "/metrics.jsonl", 10, dir / "killed.log"), "");
   ASSERT_LT(test::step_records(out + "/metrics.jsonl").size(), want.size()) << "killed too late to test anything";
 
   RunResult res = test::run_mapet({"finetune", "--resume", out}, dir / "resumed.log");

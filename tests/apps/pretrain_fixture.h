@@ -13,12 +13,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "data/dataset.h"
@@ -133,6 +135,31 @@ inline std::vector<nlohmann::json> step_records(const std::string& path) {
     if (!j.is_discarded() && j.contains("step")) out.push_back(j);
   }
   return out;
+}
+
+// Runs `mapet args...` and kills it with SIGKILL once its metrics.jsonl holds
+// `steps` step records (within two minutes). Returns "" when it was killed so,
+// else what went wrong (with the run's output).
+inline std::string run_and_kill(const std::vector<std::string>& args, const std::string& metrics, size_t steps,
+                                const std::string& log) {
+  pid_t pid = spawn_mapet(args, log);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  bool killed = false;
+  int status = 0;
+  while (!killed && std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(metrics) && step_records(metrics).size() >= steps) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    } else if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return "the run ended before it could be killed:\n" + read_text(log);
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  }
+  if (!killed) ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  if (!killed || !WIFSIGNALED(status)) return "the run was not killed in time:\n" + read_text(log);
+  return "";
 }
 
 }  // namespace mapet::test

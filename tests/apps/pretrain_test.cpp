@@ -4,9 +4,7 @@
 // resumed gives bit for bit the losses of an uninterrupted run, a NaN loss
 // stops the run and keeps the last good checkpoint, a truncated checkpoint is
 // refused.
-#include <chrono>
 #include <cstdio>
-#include <thread>
 
 #include "apps/train/checkpoint.h"
 #include "engine/io/safetensors.h"
@@ -118,23 +116,7 @@ TEST_F(Pretrain, ResumeAfterKillGivesTheSameLosses) {
   // Checkpoints are written after their step's metrics line and before the next
   // step's, so 8 lines mean the step-6 checkpoint (epoch 1, batch 4 of 8) is on disk.
   const std::string out = dir / "run";
-  pid_t pid = test::spawn_mapet(args(out, extra), dir / "killed.log");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  bool killed = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(out + "/metrics.jsonl") && test::step_records(out + "/metrics.jsonl").size() >= 8) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) FAIL() << "the run ended before it could be killed:\n"
-                                                        << test::read_text(dir / "killed.log");
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(killed && WIFSIGNALED(status)) << test::read_text(dir / "killed.log");
+  ASSERT_EQ(test::run_and_kill(args(out, extra), out + "/metrics.jsonl", 8, dir / "killed.log"), "");
   const size_t logged = test::step_records(out + "/metrics.jsonl").size();
   ASSERT_LT(logged, want.size()) << "killed too late to test anything";
   const int64_t at = apps::train::checkpoint_step(out + "/last.safetensors");

@@ -1,0 +1,38 @@
+// The flags every training command shares, with timm's train.py names: batch
+// and accumulation, AdamW, the warm-up + cosine schedule, seed, --amp, the
+// loader's workers and --strict, and the run folder's (--output, --resume,
+// checkpoints, logging). Each command sets its own defaults before add_to.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "apps/train/trainer.h"
+
+namespace mapet::apps::train {
+
+struct TrainFlags {
+  std::string output, resume;
+  int batch_size = 64;
+  int64_t accum_steps = 1, total_batch = 0;
+  float lr = 1e-3f, weight_decay = 0.05f, opt_eps = 1e-8f, warmup_lr = 1e-6f, min_lr = 1e-6f, clip_grad = 0.0f;
+  std::vector<float> opt_betas{0.9f, 0.999f};
+  int64_t epochs = 100, warmup_epochs = 0;
+  uint64_t seed = 0;
+  bool amp = false, quiet = false, strict = false;
+  int workers = 0;
+  int64_t log_interval = 20, recovery_interval = 0, checkpoint_epochs = 0;
+
+  void add_to(CLI::App* c);
+  // AdamW, the schedule (warm-up and total in optimizer steps), accumulation and clipping.
+  TrainerConfig trainer_config(int64_t steps_per_epoch) const;
+  // --amp: bf16 GEMMs where the CPU has AVX-512 BF16 (a note otherwise).
+  void apply_amp() const;
+};
+
+// Keys that do not change the trajectory: not worth a note when they differ on resume.
+const std::set<std::string>& cosmetic_keys();
+
+}  // namespace mapet::apps::train
