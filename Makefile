@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 BENCH ?= OFF
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo study test bench clean
 
 all: build
 
@@ -24,6 +24,12 @@ build: configure
 demo: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target mapet
 	@bash tools/demo.sh $(BUILD)/apps/mapet
+
+# The paper's claim at demo scale: pre-train MaPeT, PeT and MIM, fine-tune each and a model from scratch on
+# a labelled subset of Fashion-MNIST, and write the top-1 table (tools/study.sh; budgets via its variables).
+study: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target mapet
+	@bash tools/study.sh $(BUILD)/apps/mapet
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
