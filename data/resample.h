@@ -31,18 +31,45 @@ double filter_support(Filter f);
 // its span [in0, in1) to out_size pixels reads: all a crop needs decoded.
 std::pair<int, int> resample_source_range(int in_size, double in0, double in1, int out_size, Filter f);
 
-// Fast separable resampler: vertical pass into a float buffer (only the
-// columns the horizontal pass reads), horizontal pass rounded to 8 bits. PIL
-// goes horizontal first and rounds its intermediate to 8 bits; we keep it in
-// float, so results can differ from PIL's by a level or two (more only next to
-// overshoot clamped at 0 or 255).
-Image resample(const Image& src, const Box& box, int out_w, int out_h, Filter f);
+// A read-only window of 8-bit RGB pixels (rows `stride` bytes apart). The
+// resampler clips its taps at the window's edges, as at an image's: a window
+// of a decoded image behaves as PIL's crop() followed by resize().
+struct ImageView {
+  const uint8_t* data = nullptr;
+  int width = 0, height = 0;
+  size_t stride = 0;
+  ImageView() = default;
+  ImageView(const Image& im) : data(im.pixels.data()), width(im.width), height(im.height), stride(size_t(im.width) * 3) {}
+  const uint8_t* row(int y) const { return data + static_cast<size_t>(y) * stride; }
+  uint8_t at(int x, int y, int c) const { return row(y)[x * 3 + c]; }
+  // Columns [x0, x1), rows [y0, y1) of this view.
+  ImageView crop(int x0, int y0, int x1, int y1) const {
+    ImageView v = *this;
+    v.data = row(y0) + x0 * 3;
+    v.width = x1 - x0, v.height = y1 - y0;
+    return v;
+  }
+};
+
+// PIL's resize of 8-bit images, bit for bit: PIL rounds each weight to a
+// fixed-point integer (22 fractional bits), runs the horizontal pass first,
+// rounds and clamps that intermediate to 8 bits, then the vertical pass.
+// Integer SIMD (AVX2) where available, else resample_exact_scalar.
+Image resample(ImageView src, const Box& box, int out_w, int out_h, Filter f);
 // The same into `out`, whose buffer is reused when it already has the size.
-void resample_into(const Image& src, const Box& box, int out_w, int out_h, Filter f, Image& out);
+void resample_into(ImageView src, const Box& box, int out_w, int out_h, Filter f, Image& out);
+// The same computation written plainly, one tap at a time: the fast path's
+// reference in the tests, and the fallback without AVX2.
+Image resample_exact_scalar(ImageView src, const Box& box, int out_w, int out_h, Filter f);
+
+// The previous fast path, kept as a second reference: separable in float
+// (vertical pass first), rounded to 8 bits once at the end, so it differs
+// from PIL by a level or two (more only next to overshoot clamped at 0 or 255).
+void resample_float_into(ImageView src, const Box& box, int out_w, int out_h, Filter f, Image& out);
 
 // Reference: every output pixel summed directly from the filter definition in
 // float64, no tables, no intermediate rounding or clamping. Returns
 // out_h x out_w x 3 values (not rounded, not clamped). For tests.
-std::vector<double> resample_reference(const Image& src, const Box& box, int out_w, int out_h, Filter f);
+std::vector<double> resample_reference(ImageView src, const Box& box, int out_w, int out_h, Filter f);
 
 }  // namespace mapet::data
