@@ -16,6 +16,45 @@ namespace {
 // Python's round(): halves go to the even neighbour (the FPU's default mode).
 int py_round(double x) { return static_cast<int>(std::nearbyint(x)); }
 
+// torchvision's grey level of an RGB pixel.
+inline float grey(float r, float g, float b) { return 0.2989f * r + 0.587f * g + 0.114f * b; }
+inline float blend(float v, float other, float ratio) {
+  return std::min(std::max(ratio * v + (1 - ratio) * other, 0.0f), 1.0f);
+}
+
+// One ColorJitter op (0 brightness, 1 contrast with mean grey level m,
+// 2 saturation) on n pixels of three planes, in place. Plain loops over
+// contiguous floats: the compiler vectorises them.
+void jitter_op(int op, const Jitter& j, float m, float* r, float* g, float* b, size_t n) {
+  if (op == 0 && j.brightness != 1) {
+    const float f = j.brightness;
+    for (size_t i = 0; i < n; ++i) r[i] = blend(r[i], 0.0f, f), g[i] = blend(g[i], 0.0f, f), b[i] = blend(b[i], 0.0f, f);
+  } else if (op == 1 && j.contrast != 1) {
+    const float f = j.contrast;
+    for (size_t i = 0; i < n; ++i) r[i] = blend(r[i], m, f), g[i] = blend(g[i], m, f), b[i] = blend(b[i], m, f);
+  } else if (op == 2 && j.saturation != 1) {
+    const float f = j.saturation;
+    for (size_t i = 0; i < n; ++i) {
+      const float gv = grey(r[i], g[i], b[i]);
+      r[i] = blend(r[i], gv, f), g[i] = blend(g[i], gv, f), b[i] = blend(b[i], gv, f);
+    }
+  }
+}
+
+// Sum of the grey levels of n pixels, in 8 independent lanes (vectorisable;
+// float partial sums of at most a row are exact enough for a mean).
+double grey_total(const float* r, const float* g, const float* b, size_t n) {
+  float lane[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) lane[k] += grey(r[i + k], g[i + k], b[i + k]);
+  double sum = 0;
+  for (; i < n; ++i) sum += grey(r[i], g[i], b[i]);
+  for (float v : lane) sum += v;
+  return sum;
+}
+
+
 }  // namespace
 
 void TransformConfig::validate() const {
@@ -153,35 +192,30 @@ void to_normalized_chw(const Image& img, bool flip, const Jitter& jitter, const 
   // Colour jitter as torchvision's tensor functions define it, on [0, 1] floats:
   // brightness blends with black, contrast with the mean grey level of the
   // image, saturation with each pixel's grey level; each result clamped to [0, 1].
+  // Only contrast needs the whole image (its mean), so two passes suffice:
+  // row by row (in cache), load, apply the ops that come before contrast and
+  // sum the grey level; then contrast, the ops after it and normalisation.
+  float *r = out, *g = out + plane, *bl = out + 2 * plane;
+  const int before = jitter.contrast != 1 ? static_cast<int>(std::find(jitter.order.begin(), jitter.order.end(), 1) -
+                                                             jitter.order.begin())
+                                          : 3;
+  double grey_sum = 0;
   for (int y = 0; y < h; ++y) {
     const uint8_t* s = img.row(y);
+    const size_t at = static_cast<size_t>(y) * w;
     for (int x = 0; x < w; ++x) {
-      int sx = flip ? w - 1 - x : x;
-      for (int c = 0; c < 3; ++c) out[c * plane + static_cast<size_t>(y) * w + x] = s[sx * 3 + c] / 255.0f;
+      const uint8_t* p = s + 3 * (flip ? w - 1 - x : x);
+      r[at + x] = p[0] / 255.0f, g[at + x] = p[1] / 255.0f, bl[at + x] = p[2] / 255.0f;
     }
+    for (int k = 0; k < before; ++k) jitter_op(jitter.order[k], jitter, 0, r + at, g + at, bl + at, w);
+    if (before < 3) grey_sum += grey_total(r + at, g + at, bl + at, w);
   }
-  float *r = out, *g = out + plane, *bl = out + 2 * plane;
-  auto gray = [&](size_t i) { return 0.2989f * r[i] + 0.587f * g[i] + 0.114f * bl[i]; };
-  auto blend = [](float v, float other, float ratio) { return std::clamp(ratio * v + (1 - ratio) * other, 0.0f, 1.0f); };
-  for (int op : jitter.order) {
-    if (op == 0 && jitter.brightness != 1) {
-      for (size_t i = 0; i < 3 * plane; ++i) out[i] = blend(out[i], 0.0f, jitter.brightness);
-    } else if (op == 1 && jitter.contrast != 1) {
-      double sum = 0;
-      for (size_t i = 0; i < plane; ++i) sum += gray(i);
-      float m = static_cast<float>(sum / plane);
-      for (size_t i = 0; i < 3 * plane; ++i) out[i] = blend(out[i], m, jitter.contrast);
-    } else if (op == 2 && jitter.saturation != 1) {
-      for (size_t i = 0; i < plane; ++i) {
-        float gv = gray(i);
-        r[i] = blend(r[i], gv, jitter.saturation);
-        g[i] = blend(g[i], gv, jitter.saturation);
-        bl[i] = blend(bl[i], gv, jitter.saturation);
-      }
-    }
+  const float m = static_cast<float>(grey_sum / plane);
+  for (int k = before; k < 3; ++k) jitter_op(jitter.order[k], jitter, m, r, g, bl, plane);
+  for (int c = 0; c < 3; ++c) {
+    float* o = out + c * plane;
+    for (size_t i = 0; i < plane; ++i) o[i] = (o[i] - mean[c]) / std[c];
   }
-  for (int c = 0; c < 3; ++c)
-    for (size_t i = 0; i < plane; ++i) out[c * plane + i] = (out[c * plane + i] - mean[c]) / std[c];
 }
 
 View transform_jpeg(const uint8_t* data, size_t n, const std::string& path, const TransformConfig& cfg, Mode mode,
@@ -192,19 +226,28 @@ View transform_jpeg(const uint8_t* data, size_t n, const std::string& path, cons
   thread_local Image decoded, rendered;  // per-thread buffers: no fresh pages per image
   const Box& b = p.view.box;
   Box box{b.x0 / denom, b.y0 / denom, b.x1 / denom, b.y1 / denom};  // in the decoded image
-  if (cfg.region_decode) {
-    // Decode just the pixels the resize reads; the box moves with the region's
-    // origin. Taps are clipped at the region's edges only where those are the
-    // image's, so the result is the same as from the whole image.
-    const int w = (info.width + denom - 1) / denom, h = (info.height + denom - 1) / denom;
+  const int w = (info.width + denom - 1) / denom, h = (info.height + denom - 1) / denom;
+  // torchvision's RandomResizedCrop (and so the center view, its scale (1, 1)
+  // case) crops and then resizes: the filter's taps stop at the crop's edges.
+  // Eval resizes the whole image and then crops: taps reach past the crop.
+  // Either way only the pixels the resize reads are needed.
+  Region need;
+  if (mode == Mode::eval) {
     auto [x0, x1] = resample_source_range(w, box.x0, box.x1, cfg.size, cfg.interpolation);
     auto [y0, y1] = resample_source_range(h, box.y0, box.y1, cfg.size, cfg.interpolation);
-    Region got = decode_jpeg_region_into(data, n, path, denom, Region{x0, y0, x1, y1}, decoded, cfg.fast_decode);
-    box = Box{box.x0 - got.x0, box.y0 - got.y0, box.x1 - got.x0, box.y1 - got.y0};
-  } else {
-    decode_jpeg_into(data, n, path, denom, decoded);
+    need = Region{x0, y0, x1, y1};
+  } else {  // whole pixels; a DCT-scaled box may have fractional edges
+    need = Region{static_cast<int>(std::floor(box.x0)), static_cast<int>(std::floor(box.y0)),
+                  std::min(static_cast<int>(std::ceil(box.x1)), w), std::min(static_cast<int>(std::ceil(box.y1)), h)};
   }
-  resample_into(decoded, box, cfg.size, cfg.size, cfg.interpolation, rendered);
+  Region got{0, 0, w, h};
+  if (cfg.region_decode)  // rows are exactly `need`'s; columns may be wider
+    got = decode_jpeg_region_into(data, n, path, denom, need, decoded, cfg.fast_decode);
+  else
+    decode_jpeg_into(data, n, path, denom, decoded);
+  const ImageView view = ImageView(decoded).crop(need.x0 - got.x0, need.y0 - got.y0, need.x1 - got.x0, need.y1 - got.y0);
+  box = Box{box.x0 - need.x0, box.y0 - need.y0, box.x1 - need.x0, box.y1 - need.y0};
+  resample_into(view, box, cfg.size, cfg.size, cfg.interpolation, rendered);
   to_normalized_chw(rendered, p.view.flip, p.jitter, cfg.mean, cfg.std, out);
   return p.view;
 }

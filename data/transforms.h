@@ -14,9 +14,12 @@
 //        we take the center there too, so tokens stay exactly aligned.
 //
 // Each geometry is a View: the region of the original image (in its pixels)
-// that becomes the output, and a flip flag. The resize reads that region
-// directly (PIL's resize with a box, so no separate crop copy), and only the
-// part of the JPEG that the resize reads is decoded (jpeg_region.h); when the region
+// that becomes the output, and a flip flag. As in torchvision, train and the
+// center view crop that region and resize it (the filter stops at the crop's
+// edges), eval resizes the whole image and crops (the filter reads pixels
+// just outside the region); the resize is PIL's, bit for bit (resample.h),
+// reading the decoded pixels in place (no crop copy). Only the part of the
+// JPEG that the resize reads is decoded (jpeg_region.h); when the region
 // is at least twice the output in both directions, the JPEG is decoded at 1/2,
 // 1/4 or 1/8 scale first (libjpeg's DCT scaling) and the box scaled with it.
 // Random draws come from SampleRng(seed, epoch, index): deterministic per sample.

@@ -1,6 +1,8 @@
 // Images per second on ONE core for the data pipeline's per-image work:
 // read the file + decode + RandomResizedCrop(224) + flip + normalise (train),
-// or + Resize(248) + CenterCrop(224) + normalise (eval). The peer, PIL +
+// or + Resize(248) + CenterCrop(224) + normalise (eval), or the MaPeT
+// pre-train view (the centred square, no flip) with and without colour
+// jitter 0.4 (what `mapet pretrain` uses). The peer, PIL +
 // torchvision doing the same on the same files, is bench_pil.py; run.sh runs
 // both. Usage: bench_transforms DIR [seconds]
 #include <time.h>
@@ -68,5 +70,9 @@ int main(int argc, char** argv) {
   center.hflip = 0;
   std::printf("mapet MaPeT pre-train view (scale 1 1, ratio 1 1, no flip):      %.0f images/s/core\n",
               rate(files, Mode::train, center, seconds));
+  TransformConfig pretrain = center;  // what `mapet pretrain` uses: the view above + --color-jitter 0.4
+  pretrain.brightness = pretrain.contrast = pretrain.saturation = 0.4f;
+  std::printf("mapet MaPeT pre-train view + ColorJitter(0.4, 0.4, 0.4):          %.0f images/s/core\n",
+              rate(files, Mode::train, pretrain, seconds));
   return 0;
 }

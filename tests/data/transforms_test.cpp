@@ -183,14 +183,25 @@ std::vector<double> jitter_reference(const Image& img, const Jitter& j) {
 }
 
 TEST(ColorJitter, MatchesTorchvisionDefinitions) {
-  Image img = test::random_image(9, 7, 21);
   const Rgb zero{0, 0, 0}, one{1, 1, 1};
-  for (Jitter j : {Jitter{1.4f, 1, 1, {0, 1, 2}}, Jitter{1, 0.6f, 1, {0, 1, 2}}, Jitter{1, 1, 1.7f, {0, 1, 2}},
-                   Jitter{0.7f, 1.3f, 0.2f, {2, 0, 1}}, Jitter{1.2f, 0.5f, 1.5f, {1, 2, 0}}}) {
-    std::vector<float> out(3 * 9 * 7);
-    to_normalized_chw(img, false, j, zero, one, out.data());  // mean 0, std 1: the jittered [0, 1] values
-    std::vector<double> want = jitter_reference(img, j);
-    for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(out[i], want[i], 2e-6) << i;
+  // Every order with contrast (the op that needs the whole image) at each place;
+  // rows shorter and longer than the 8-lane grey sum.
+  for (auto [w, h] : {std::pair{9, 7}, {5, 3}, {61, 29}}) {
+    Image img = test::random_image(w, h, 21 + w);
+    for (Jitter j : {Jitter{1.4f, 1, 1, {0, 1, 2}}, Jitter{1, 0.6f, 1, {0, 1, 2}}, Jitter{1, 1, 1.7f, {0, 1, 2}},
+                     Jitter{0.7f, 1.3f, 0.2f, {2, 0, 1}}, Jitter{1.2f, 0.5f, 1.5f, {1, 2, 0}},
+                     Jitter{0.8f, 1.4f, 0.6f, {0, 2, 1}}}) {
+      std::vector<float> out(3 * w * h), flipped(out.size());
+      to_normalized_chw(img, false, j, zero, one, out.data());  // mean 0, std 1: the jittered [0, 1] values
+      std::vector<double> want = jitter_reference(img, j);
+      for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(out[i], want[i], 2e-6) << w << "x" << h << " " << i;
+      // The flip mirrors the result (jitter does not depend on positions).
+      to_normalized_chw(img, true, j, zero, one, flipped.data());
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < h; ++y)
+          for (int x = 0; x < w; ++x)
+            ASSERT_NEAR(flipped[(c * h + y) * w + x], out[(c * h + y) * w + (w - 1 - x)], 1e-6);
+    }
   }
 }
 
@@ -267,6 +278,40 @@ TEST(TransformJpeg, RegionDecodingMatchesWholeImageDecoding) {
     }
     EXPECT_LE(levels_off, 40 * 3 * 48 * 48 / 1000);  // almost all identical
   }
+}
+
+// What torchvision does on a PIL image, spelt out with the pieces: train and
+// the center view crop the box out of the decoded image, then resize it whole
+// (taps stop at the crop's edges); eval resizes the whole image, then crops
+// (here: a box of the whole image). The pipeline, with region decoding, must
+// give exactly that.
+TEST(TransformJpeg, CropsThenResizesForTrainAndResizesThenCropsForEval) {
+  Image src = test::smooth_image(217, 163, 3);
+  JpegEncodeOptions o;
+  o.quality = 85;
+  std::vector<uint8_t> jpg = encode_jpeg(src.pixels.data(), 217, 163, JpegColor::rgb, o);
+  const Image full = decode_jpeg(jpg, "c.jpg");
+  TransformConfig cfg;
+  cfg.size = 40;
+  cfg.dct_scaling = false;
+  cfg.brightness = cfg.contrast = cfg.saturation = 0.3f;
+  std::vector<float> got(3 * 40 * 40), want(got.size());
+  for (Mode mode : {Mode::train, Mode::center, Mode::eval})
+    for (int i = 0; i < 12; ++i) {
+      SampleRng rng(8, 1, i);
+      View v = transform_jpeg(jpg.data(), jpg.size(), "c.jpg", cfg, mode, rng, got.data());
+      Plan p = plan(cfg, mode, 217, 163, rng);
+      Image r;
+      if (mode == Mode::eval) {
+        r = resample(full, v.box, 40, 40, Filter::bicubic);
+      } else {
+        const Box& b = v.box;  // whole pixels
+        ImageView crop = ImageView(full).crop(int(b.x0), int(b.y0), int(b.x1), int(b.y1));
+        r = resample(crop, Box{0, 0, b.width(), b.height()}, 40, 40, Filter::bicubic);
+      }
+      to_normalized_chw(r, p.view.flip, p.jitter, cfg.mean, cfg.std, want.data());
+      ASSERT_EQ(got, want) << "mode " << int(mode) << " sample " << i;
+    }
 }
 
 TEST(TransformJpeg, SameDrawsSameOutput) {
