@@ -22,3 +22,10 @@ for run in 1 2 3; do
   "$bin" "$imgs" "$seconds"
   OMP_NUM_THREADS=1 /usr/bin/python3 "$here/bench_pil.py" "$imgs" "$seconds"
 done
+dump="$build/bench/data/bench_data_dump_views"
+if [ -x "$dump" ]; then  # agreement with PIL + torchvision on the same files
+  echo "--- outputs vs PIL + torchvision"
+  mkdir -p "$imgs/dump"
+  "$dump" "$imgs" "$imgs/dump"
+  /usr/bin/python3 "$here/compare_pil.py" "$imgs" "$imgs/dump"
+fi
