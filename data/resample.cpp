@@ -270,47 +270,64 @@ void horizontal_avx2(ImageView src, int y0, int y1, const Taps& tx, const std::v
   }
 }
 
-#if defined(__AVX512BW__) && defined(__AVX512VBMI__)
-// The same with AVX-512 VBMI, five output pixels at a time: 16-bit pairs
-// (x_j, x_j+1) of the 15 values r g b of five pixels fill a 512-bit vector
-// (one int32 lane to spare), so madd yields their 15 sums in lanes 0..14 and
-// the final narrowing to bytes leaves them in RGB order. When the taps of five
-// neighbouring outputs lie within 64 bytes of the row (21 pixels; true for
-// scales up to about 3), one load brings them all and, per pair of taps, one
-// byte permutation (vpermb) builds the pairs. Returns false, having done
-// nothing, when some block does not fit.
-bool horizontal_vbmi(ImageView src, int y0, int y1, const Taps& tx, const std::vector<int32_t>& k, int out_w,
+#if defined(__AVX512BW__) && defined(__AVX512VBMI__) && defined(__AVX512VNNI__)
+// With AVX-512 VBMI + VNNI, five output pixels at a time. The 15 values
+// (r g b of five pixels) each get an int32 lane of a 512-bit vector (one
+// spare); vpdpbusd multiplies four unsigned bytes by four signed bytes and
+// adds the four products to a lane, so a lane takes four taps at once, with
+// the source bytes used as they are. The weights do not fit a signed byte:
+// each is written in three balanced base-256 digits, k = d2 2^16 + d1 2^8 + d0
+// (d in [-128, 127]), one vpdpbusd per digit, and the three sums are
+// recombined exactly (int32 arithmetic wraps, and PIL's total fits int32).
+// When the taps of five neighbouring outputs lie within 64 bytes of the row
+// (21 pixels; true for scales up to about 3), one load brings them all and
+// one byte permutation (vpermb) per group of four taps places them. Returns
+// false, having done nothing, when some block does not fit (or a weight
+// needs a fourth digit: |w| >= 1.99, which PIL's normalised weights never reach).
+// k as three balanced base-256 digits (see above); false if it needs a fourth.
+bool to_digits(int32_t k, int8_t digit[3]) {
+  for (int d = 0; d < 3; ++d) {
+    digit[d] = static_cast<int8_t>(((k + 128) & 255) - 128);
+    k = (k - digit[d]) >> 8;
+  }
+  return k == 0;
+}
+
+// s0 + s1 2^8 + s2 2^16, rounded and shifted as PIL's sums.
+inline __m512i recombine(__m512i s0, __m512i s1, __m512i s2) {
+  __m512i sum = _mm512_add_epi32(_mm512_slli_epi32(s2, 16), _mm512_slli_epi32(s1, 8));
+  sum = _mm512_add_epi32(_mm512_add_epi32(sum, s0), _mm512_set1_epi32(kHalf));
+  return _mm512_srai_epi32(sum, kBits);
+}
+
+bool horizontal_vnni(ImageView src, int y0, int y1, const Taps& tx, const std::vector<int32_t>& k, int out_w,
                      uint8_t* mid) {
   constexpr int kPer = 5;  // output pixels per block
   const int blocks = (out_w + kPer - 1) / kPer;
-  int pairs = 1;
+  int groups = 1;
   for (int b = 0; b < blocks; ++b) {
     const int x0 = kPer * b, xl = std::min(x0 + kPer - 1, out_w - 1);
     if ((tx.first[xl] + tx.count[xl] - tx.first[x0]) * 3 > 64) return false;
-    for (int x = x0; x <= xl; ++x) pairs = std::max(pairs, (tx.count[x] + 1) / 2);
+    for (int x = x0; x <= xl; ++x) groups = std::max(groups, (tx.count[x] + 3) / 4);
   }
-  // Per block and pair of taps: 64 byte indices, then 32 hi and 32 lo weights.
-  thread_local std::vector<uint8_t> idx;
-  thread_local std::vector<int16_t> wk;
-  idx.assign(static_cast<size_t>(blocks) * pairs * 64, 0);
-  wk.assign(static_cast<size_t>(blocks) * pairs * 64, 0);
+  // Per block and group of four taps: 64 byte indices, then the 64 bytes of each digit.
+  thread_local std::vector<uint8_t> tab;
+  tab.assign(static_cast<size_t>(blocks) * groups * 256, 0);
   for (int x = 0; x < out_w; ++x) {
     const int b = x / kPer, slot = x % kPer;
     for (int j = 0; j < tx.count[x]; ++j) {
-      const size_t at = (static_cast<size_t>(b) * pairs + j / 2) * 64;
-      const int32_t kj = k[static_cast<size_t>(x) * tx.max_taps + j];
+      uint8_t* t = &tab[(static_cast<size_t>(b) * groups + j / 4) * 256];
+      int8_t digit[3];
+      if (!to_digits(k[static_cast<size_t>(x) * tx.max_taps + j], digit)) return false;
       for (int c = 0; c < 3; ++c) {
-        const int e = 2 * (slot * 3 + c) + j % 2;  // int16 element; its pair's sum lands in int32 lane slot * 3 + c
-        idx[at + 2 * e] = static_cast<uint8_t>((tx.first[x] + j - tx.first[kPer * b]) * 3 + c);
-        wk[at + e] = hi_part(kj);
-        wk[at + 32 + e] = lo_part(kj);
+        const int at = 4 * (slot * 3 + c) + j % 4;  // byte j % 4 of int32 lane slot * 3 + c
+        t[at] = static_cast<uint8_t>((tx.first[x] + j - tx.first[kPer * b]) * 3 + c);
+        for (int d = 0; d < 3; ++d) t[64 * (d + 1) + at] = static_cast<uint8_t>(digit[d]);
       }
     }
   }
-  const __mmask64 low_bytes = 0x5555555555555555ull >> 4;  // the low byte of int16 elements 0..29; the rest 0
   const int row_bytes = src.width * 3;
-  const uint8_t* ip = idx.data();
-  const int16_t* wp = wk.data();
+  const uint8_t* tp = tab.data();
   for (int y = y0; y < y1; ++y) {
     const uint8_t* row = src.row(y);
     uint8_t* o = mid + static_cast<size_t>(y - y0) * out_w * 3;
@@ -319,18 +336,77 @@ bool horizontal_vbmi(ImageView src, int y0, int y1, const Taps& tx, const std::v
       const int base = tx.first[kPer * b] * 3, n = row_bytes - base;
       const __mmask64 m = n <= 0 ? 0 : n >= 64 ? ~0ull : (1ull << n) - 1;
       const __m512i v = _mm512_maskz_loadu_epi8(m, row + base);
-      __m512i hi = _mm512_setzero_si512(), lo = hi;
-      for (int q = 0; q < pairs; ++q) {
-        const size_t at = (static_cast<size_t>(b) * pairs + q) * 64;
-        const __m512i p = _mm512_maskz_permutexvar_epi8(low_bytes, _mm512_loadu_si512(ip + at), v);
-        hi = _mm512_add_epi32(hi, _mm512_madd_epi16(p, _mm512_loadu_si512(wp + at)));
-        lo = _mm512_add_epi32(lo, _mm512_madd_epi16(p, _mm512_loadu_si512(wp + at + 32)));
+      __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0;
+      for (int g = 0; g < groups; ++g) {
+        const uint8_t* t = tp + (static_cast<size_t>(b) * groups + g) * 256;
+        const __m512i p = _mm512_permutexvar_epi8(_mm512_loadu_si512(t), v);
+        s0 = _mm512_dpbusd_epi32(s0, p, _mm512_loadu_si512(t + 64));
+        s1 = _mm512_dpbusd_epi32(s1, p, _mm512_loadu_si512(t + 128));
+        s2 = _mm512_dpbusd_epi32(s2, p, _mm512_loadu_si512(t + 192));
       }
-      __m512i sum = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(hi, kSplit), lo), _mm512_set1_epi32(kHalf));
-      sum = _mm512_max_epi32(_mm512_srai_epi32(sum, kBits), _mm512_setzero_si512());
+      const __m512i sum = _mm512_max_epi32(recombine(s0, s1, s2), _mm512_setzero_si512());
       // Unsigned saturation to bytes clamps at 255; byte 15 is spare (slack
       // or the next block's first byte, written after).
       _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 3 * kPer * b), _mm512_cvtusepi32_epi8(sum));
+    }
+  }
+  return true;
+}
+#endif
+
+#if defined(__AVX512BW__) && defined(__AVX512VNNI__)
+// Vertical pass with VNNI: 64 bytes of the output row at a time. Four source
+// rows are interleaved byte by byte (two unpack steps) so that each int32
+// lane holds one byte position of four rows, and vpdpbusd applies four taps
+// at once, per weight digit as in horizontal_vnni. The unpacks and the final
+// packs all work within 128-bit lanes, so the bytes come out in order.
+// Returns false, having done nothing, if a weight needs a fourth digit.
+bool vertical_vnni(const uint8_t* mid, const Taps& ty, const std::vector<int32_t>& k, int y_lo, Image& out) {
+  const int row_bytes = out.width * 3;
+  struct Group {
+    const uint8_t* row[4];
+    int32_t digits[3];  // four signed bytes each: digit d of taps j .. j + 3
+  };
+  std::vector<std::vector<Group>> plan(out.height);
+  for (int y = 0; y < out.height; ++y) {
+    const int n = ty.count[y];
+    const uint8_t* first = mid + static_cast<size_t>(ty.first[y] - y_lo) * row_bytes;
+    for (int j = 0; j < n; j += 4) {
+      Group g{};
+      for (int t = 0; t < 4; ++t) {
+        const bool real = j + t < n;  // padding taps: weight 0, any readable row
+        g.row[t] = first + static_cast<size_t>(real ? j + t : j) * row_bytes;
+        int8_t digit[3] = {0, 0, 0};
+        if (real && !to_digits(k[static_cast<size_t>(y) * ty.max_taps + j + t], digit)) return false;
+        for (int d = 0; d < 3; ++d) g.digits[d] |= int32_t(uint32_t(uint8_t(digit[d])) << (8 * t));
+      }
+      plan[y].push_back(g);
+    }
+  }
+  for (int y = 0; y < out.height; ++y) {
+    uint8_t* o = out.row(y);
+    for (int i = 0; i < row_bytes; i += 64) {
+      __m512i s[4][3];
+      for (auto& q : s) q[0] = q[1] = q[2] = _mm512_setzero_si512();
+      for (const Group& g : plan[y]) {
+        const __m512i a = _mm512_loadu_si512(g.row[0] + i), b = _mm512_loadu_si512(g.row[1] + i);
+        const __m512i c = _mm512_loadu_si512(g.row[2] + i), d = _mm512_loadu_si512(g.row[3] + i);
+        const __m512i ab0 = _mm512_unpacklo_epi8(a, b), ab1 = _mm512_unpackhi_epi8(a, b);
+        const __m512i cd0 = _mm512_unpacklo_epi8(c, d), cd1 = _mm512_unpackhi_epi8(c, d);
+        // Quads of bytes 0-3, 4-7, 8-11, 12-15 of each 128-bit lane.
+        const __m512i q[4] = {_mm512_unpacklo_epi16(ab0, cd0), _mm512_unpackhi_epi16(ab0, cd0),
+                              _mm512_unpacklo_epi16(ab1, cd1), _mm512_unpackhi_epi16(ab1, cd1)};
+        for (int dg = 0; dg < 3; ++dg) {
+          const __m512i w = _mm512_set1_epi32(g.digits[dg]);
+          for (int r = 0; r < 4; ++r) s[r][dg] = _mm512_dpbusd_epi32(s[r][dg], q[r], w);
+        }
+      }
+      const __m512i lo = _mm512_packs_epi32(recombine(s[0][0], s[0][1], s[0][2]), recombine(s[1][0], s[1][1], s[1][2]));
+      const __m512i hi = _mm512_packs_epi32(recombine(s[2][0], s[2][1], s[2][2]), recombine(s[3][0], s[3][1], s[3][2]));
+      const __m512i bytes = _mm512_packus_epi16(lo, hi);  // saturating packs: the clamp to 0..255
+      const int left = row_bytes - i;
+      if (left >= 64) _mm512_storeu_si512(o + i, bytes);
+      else _mm512_mask_storeu_epi8(o + i, (1ull << left) - 1, bytes);
     }
   }
   return true;
@@ -359,29 +435,6 @@ void vertical_avx2(const uint8_t* mid, const Taps& ty, const std::vector<int32_t
     }
     uint8_t* o = out.row(y);
     int i = 0;
-#ifdef __AVX512BW__
-    // 32 bytes at a time, as below with twice the width; narrowing with
-    // unsigned saturation (after max 0) replaces the in-lane packs.
-    for (; i + 32 <= row_bytes; i += 32) {
-      __m512i h0 = _mm512_setzero_si512(), h1 = h0, l0 = h0, l1 = h0;
-      for (size_t q = 0; q < kh.size(); ++q) {
-        __m512i a = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0[q] + i)));
-        __m512i b = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1[q] + i)));
-        __m512i lo = _mm512_unpacklo_epi16(a, b), hi = _mm512_unpackhi_epi16(a, b);
-        const __m512i wh = _mm512_set1_epi32(kh[q]), wl = _mm512_set1_epi32(kl[q]);
-        h0 = _mm512_add_epi32(h0, _mm512_madd_epi16(lo, wh));
-        h1 = _mm512_add_epi32(h1, _mm512_madd_epi16(hi, wh));
-        l0 = _mm512_add_epi32(l0, _mm512_madd_epi16(lo, wl));
-        l1 = _mm512_add_epi32(l1, _mm512_madd_epi16(hi, wl));
-      }
-      auto round = [](__m512i h, __m512i l) {
-        __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(h, kSplit), l), _mm512_set1_epi32(kHalf));
-        return _mm512_srai_epi32(s, kBits);
-      };
-      __m512i v = _mm512_max_epi16(_mm512_packs_epi32(round(h0, l0), round(h1, l1)), _mm512_setzero_si512());
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + i), _mm512_cvtusepi16_epi8(v));
-    }
-#endif
     for (; i < row_bytes; i += 16) {
       __m256i h0 = _mm256_setzero_si256(), h1 = h0, l0 = h0, l1 = h0;
       for (size_t q = 0; q < kh.size(); ++q) {
@@ -445,14 +498,18 @@ void resample_into(ImageView src, const Box& box, int out_w, int out_h, Filter f
   Taps tx = make_taps(src.width, box.x0, box.x1, out_w, f), ty = make_taps(src.height, box.y0, box.y1, out_h, f);
   auto [y_lo, y_hi] = rows_read(ty);
   thread_local std::vector<uint8_t> mid;  // reused: no fresh pages per image
-  mid.resize(static_cast<size_t>(y_hi - y_lo) * out_w * 3 + 32);  // slack: 4-byte stores, 16-byte loads
+  mid.resize(static_cast<size_t>(y_hi - y_lo) * out_w * 3 + 64);  // slack: stores and loads past a row's end
   const std::vector<int32_t> kx = fixed_weights(tx);
-#if defined(__AVX512BW__) && defined(__AVX512VBMI__)
-  if (!horizontal_vbmi(src, y_lo, y_hi, tx, kx, out_w, mid.data()))
+#if defined(__AVX512BW__) && defined(__AVX512VBMI__) && defined(__AVX512VNNI__)
+  if (!horizontal_vnni(src, y_lo, y_hi, tx, kx, out_w, mid.data()))
 #endif
     horizontal_avx2(src, y_lo, y_hi, tx, kx, out_w, mid.data());
   if (out.width != out_w || out.height != out_h) out = Image(out_w, out_h);
-  vertical_avx2(mid.data(), ty, fixed_weights(ty), y_lo, out);
+  const std::vector<int32_t> ky = fixed_weights(ty);
+#if defined(__AVX512BW__) && defined(__AVX512VNNI__)
+  if (!vertical_vnni(mid.data(), ty, ky, y_lo, out))
+#endif
+    vertical_avx2(mid.data(), ty, ky, y_lo, out);
 #else
   out = resample_exact_scalar(src, box, out_w, out_h, f);
 #endif

@@ -192,29 +192,40 @@ void to_normalized_chw(const Image& img, bool flip, const Jitter& jitter, const 
   // Colour jitter as torchvision's tensor functions define it, on [0, 1] floats:
   // brightness blends with black, contrast with the mean grey level of the
   // image, saturation with each pixel's grey level; each result clamped to [0, 1].
-  // Only contrast needs the whole image (its mean), so two passes suffice:
-  // row by row (in cache), load, apply the ops that come before contrast and
-  // sum the grey level; then contrast, the ops after it and normalisation.
-  float *r = out, *g = out + plane, *bl = out + 2 * plane;
-  const int before = jitter.contrast != 1 ? static_cast<int>(std::find(jitter.order.begin(), jitter.order.end(), 1) -
-                                                             jitter.order.begin())
-                                          : 3;
-  double grey_sum = 0;
-  for (int y = 0; y < h; ++y) {
+  // Everything is per pixel except contrast's mean (of the image as the ops
+  // before contrast left it), so: a first sweep computes that mean on one row
+  // at a time (nothing stored), a second one makes each output row in cache:
+  // load, the three ops in their order, normalise.
+  auto load_row = [&](int y, float* r, float* g, float* b) {
     const uint8_t* s = img.row(y);
-    const size_t at = static_cast<size_t>(y) * w;
     for (int x = 0; x < w; ++x) {
       const uint8_t* p = s + 3 * (flip ? w - 1 - x : x);
-      r[at + x] = p[0] / 255.0f, g[at + x] = p[1] / 255.0f, bl[at + x] = p[2] / 255.0f;
+      r[x] = p[0] / 255.0f, g[x] = p[1] / 255.0f, b[x] = p[2] / 255.0f;  // as ToTensor: divided
     }
-    for (int k = 0; k < before; ++k) jitter_op(jitter.order[k], jitter, 0, r + at, g + at, bl + at, w);
-    if (before < 3) grey_sum += grey_total(r + at, g + at, bl + at, w);
+  };
+  float m = 0;
+  if (jitter.contrast != 1) {
+    const int before = static_cast<int>(std::find(jitter.order.begin(), jitter.order.end(), 1) - jitter.order.begin());
+    thread_local std::vector<float> row;
+    row.resize(3 * static_cast<size_t>(w));
+    float *r = row.data(), *g = r + w, *b = g + w;
+    double grey_sum = 0;
+    for (int y = 0; y < h; ++y) {
+      load_row(y, r, g, b);
+      for (int k = 0; k < before; ++k) jitter_op(jitter.order[k], jitter, 0, r, g, b, w);
+      grey_sum += grey_total(r, g, b, w);
+    }
+    m = static_cast<float>(grey_sum / plane);
   }
-  const float m = static_cast<float>(grey_sum / plane);
-  for (int k = before; k < 3; ++k) jitter_op(jitter.order[k], jitter, m, r, g, bl, plane);
-  for (int c = 0; c < 3; ++c) {
-    float* o = out + c * plane;
-    for (size_t i = 0; i < plane; ++i) o[i] = (o[i] - mean[c]) / std[c];
+  for (int y = 0; y < h; ++y) {
+    float* o[3] = {out + static_cast<size_t>(y) * w, out + plane + static_cast<size_t>(y) * w,
+                   out + 2 * plane + static_cast<size_t>(y) * w};
+    load_row(y, o[0], o[1], o[2]);
+    for (int op : jitter.order) jitter_op(op, jitter, m, o[0], o[1], o[2], w);
+    for (int c = 0; c < 3; ++c) {
+      const float mc = mean[c], sc = std[c];  // locals: stores to o cannot change them
+      for (int x = 0; x < w; ++x) o[c][x] = (o[c][x] - mc) / sc;
+    }
   }
 }
 
