@@ -18,6 +18,7 @@
 //     register-blocked micro-kernel (6 rows x 64 columns of accumulators).
 #include "kernels/cpu/interval_attention.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include <utility>
 
 #include "kernels/common/interval_attention.h"
+#include "kernels/cpu/gemm.h"
 
 namespace mapet::cpu {
 
@@ -277,11 +279,288 @@ inline void scale_row(float* x, int64_t n, float alpha) {
 }
 
 // ---------------------------------------------------------------------------
+// Tile products. forward_rows and backward_head do the softmax and masking;
+// the matrix products go through one of two policies with the same members:
+// F32Products (FMA on f32) and, under --amp on a CPU with AVX-512 BF16,
+// Bf16Products (the same products on bf16 inputs with f32 sums, as the bf16
+// GEMMs of the rest of the step). A policy packs K and V once per (b, h), the
+// block's rows once per block, and (backward) holds the dK and dV sums.
+
+struct F32Products {
+  int64_t d, dp, cols;
+  float *kt, *kp, *vt, *vp;  // K^T, K by rows, V^T, V by rows (only what the pass needs)
+  float *dk_acc, *dv_acc;    // backward: [cols][dp]
+  const float *qb, *dob;     // the block's Q rows (leading dimension ldq) and dO rows ([n][dp])
+  int64_t ldq;
+
+  static size_t scratch(int64_t d, int64_t dp, int64_t cols, bool backward) {
+    return backward ? Carver::size({size_t(d * cols), size_t(cols * dp), size_t(d * cols), size_t(cols * dp),
+                                    size_t(cols * dp)})
+                    : Carver::size({size_t(d * cols), size_t(cols * dp)});
+  }
+  F32Products(Carver& mem, int64_t d_, int64_t dp_, const KeyLayout& kl, bool backward) : d(d_), dp(dp_), cols(kl.cols) {
+    kt = mem.take(d * cols);
+    if (backward) {
+      kp = mem.take(cols * dp);
+      vt = mem.take(d * cols);
+      dk_acc = mem.take(cols * dp);
+      dv_acc = mem.take(cols * dp);
+    } else {
+      vp = mem.take(cols * dp);
+    }
+  }
+  void pack_forward(const KeyLayout& kl, const float* k, int64_t ldk, const float* v, int64_t ldv) {
+    pack_transposed(k, ldk, d, kl, kt);
+    pack_rows(v, ldv, d, dp, kl, vp);
+  }
+  void pack_backward(const KeyLayout& kl, const float* k, int64_t ldk, const float* v, int64_t ldv) {
+    pack_transposed(k, ldk, d, kl, kt);
+    pack_rows(k, ldk, d, dp, kl, kp);
+    pack_transposed(v, ldv, d, kl, vt);
+    std::fill(dk_acc, dk_acc + cols * dp, 0.0f);
+    std::fill(dv_acc, dv_acc + cols * dp, 0.0f);
+  }
+  // The block's rows: q (leading dimension ld_q) and, in the backward, dO ([n][dp], zero-padded).
+  void set_block(const float* q, int64_t ld_q, const float* dout, int64_t n) { qb = q, ldq = ld_q, dob = dout; }
+  // S = Q K^T for the tile's columns.
+  void scores(int64_t n, int64_t col0, int64_t ncols, float* s) const {
+    small_gemm(n, ncols, d, qb, ldq, 1, kt + col0, cols, s, kTileCols, false);
+  }
+  // O += P V.
+  void add_pv(int64_t n, int64_t col0, int64_t ncols, const float* p, float* acc) const {
+    small_gemm(n, dp, ncols, p, kTileCols, 1, vp + col0 * dp, dp, acc, dp, true);
+  }
+  // dV += P^T dO (for the tile's keys).
+  void add_dv(int64_t n, int64_t col0, int64_t ncols, const float* p) const {
+    small_gemm(ncols, dp, n, p, 1, kTileCols, dob, dp, dv_acc + col0 * dp, dp, true);
+  }
+  // dP = dO V^T.
+  void dprobs(int64_t n, int64_t col0, int64_t ncols, float* dpr) const {
+    small_gemm(n, ncols, d, dob, dp, 1, vt + col0, cols, dpr, kTileCols, false);
+  }
+  // dQ += dS K;  dK += dS^T Q.
+  void add_dq_dk(int64_t n, int64_t col0, int64_t ncols, const float* ds, float* dq) const {
+    small_gemm(n, dp, ncols, ds, kTileCols, 1, kp + col0 * dp, dp, dq, dp, true);
+    small_gemm(ncols, dp, n, ds, 1, kTileCols, qb, ldq, dk_acc + col0 * dp, dp, true);
+  }
+  void write_dk_dv(const KeyLayout& kl, float* dk, float* dv) const {
+    for (int64_t col = 0; col < cols; ++col) {
+      const int64_t key = kl.key(col);
+      if (key < 0) continue;
+      std::copy(dk_acc + col * dp, dk_acc + col * dp + d, dk + key * d);
+      std::copy(dv_acc + col * dp, dv_acc + col * dp + d, dv + key * d);
+    }
+  }
+};
+
+#ifdef __AVX512BF16__
+constexpr bool kHaveBf16Products = true;
+
+// bf16 operands are handled as pairs: two bf16 in one 32-bit word, as
+// vdpbf16ps multiplies them (the even k in the low half).
+
+// C[R x 16 NV] (+)= A[R x 2 K2] B[2 K2 x 16 NV] on bf16 inputs with f32 sums
+// (vdpbf16ps: each step adds two products per lane). A: rows of K2 pairs,
+// pair kp of row r at a[r * a_rs + kp]. B: row kp holds 16 NV pairs
+// (B[2kp][j], B[2kp+1][j]) at b[kp * ldb + j].
+template <int R, int NV>
+void micro_kernel_bf16(int64_t K2, const uint32_t* a, int64_t a_rs, const uint32_t* b, int64_t ldb, float* c,
+                       int64_t ldc, bool accumulate) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = accumulate ? _mm512_loadu_ps(c + r * ldc + v * kLanes) : _mm512_setzero_ps();
+  for (int64_t kp = 0; kp < K2; ++kp) {
+    __m512bh bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_loadu_si512(b + kp * ldb + v * kLanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512bh ar = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[r * a_rs + kp]));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], ar, bv[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(c + r * ldc + v * kLanes, acc[r][v]);
+}
+
+using MicroKernelBf16 = void (*)(int64_t, const uint32_t*, int64_t, const uint32_t*, int64_t, float*, int64_t, bool);
+
+template <int R, int... NV>
+constexpr auto micro_row_bf16(std::integer_sequence<int, NV...>) {
+  return std::array<MicroKernelBf16, sizeof...(NV)>{&micro_kernel_bf16<R, NV + 1>...};
+}
+template <int... R>
+constexpr auto micro_table_bf16(std::integer_sequence<int, R...>) {
+  return std::array<std::array<MicroKernelBf16, kMicroVectors>, sizeof...(R)>{
+      micro_row_bf16<R + 1>(std::make_integer_sequence<int, kMicroVectors>())...};
+}
+constexpr auto kMicroKernelsBf16 = micro_table_bf16(std::make_integer_sequence<int, kMicroRows>());
+
+// small_gemm on bf16 pairs: C[M x N] (+)= A[M x 2 K2] B[2 K2 x N], N a multiple of 16.
+void small_gemm_bf16(int64_t M, int64_t N, int64_t K2, const uint32_t* a, int64_t a_rs, const uint32_t* b,
+                     int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  for (int64_t j = 0; j < N; j += kMicroVectors * kLanes) {
+    const int nv = static_cast<int>(std::min<int64_t>(kMicroVectors, (N - j) / kLanes));
+    for (int64_t i = 0; i < M; i += kMicroRows) {
+      const int r = static_cast<int>(std::min<int64_t>(kMicroRows, M - i));
+      kMicroKernelsBf16[r - 1][nv - 1](K2, a + i * a_rs, a_rs, b + j, ldb, c + i * ldc + j, ldc, accumulate);
+    }
+  }
+}
+
+// 16 floats x[0, valid) rounded to bf16 (zeros past valid, or for x == nullptr).
+inline __m256i bf16x16(const float* x, int64_t valid) {
+  if (!x || valid <= 0) return _mm256_setzero_si256();
+  const __mmask16 m = valid >= 16 ? __mmask16(0xffff) : __mmask16((1u << valid) - 1);
+  return (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x));
+}
+
+// A row as pairs along it: dst[i] = (x[2i], x[2i+1]) for i < dp/2 (zeros past d).
+inline void pairs_along(const float* x, int64_t d, int64_t dp, uint32_t* dst) {
+  for (int64_t c = 0; c < dp; c += kLanes) _mm256_storeu_si256((__m256i*)(reinterpret_cast<uint16_t*>(dst) + c), bf16x16(x ? x + c : nullptr, d - c));
+}
+
+// Two rows as pairs across them: dst[c] = (x0[c], x1[c]) for c < dp (zeros past
+// d, and for a null row).
+inline void pairs_across(const float* x0, const float* x1, int64_t d, int64_t dp, uint32_t* dst) {
+  for (int64_t c = 0; c < dp; c += kLanes) {
+    // (The maskz forms only because GCC 12 warns about the plain ones' undefined source.)
+    const __m512i lo = _mm512_maskz_cvtepu16_epi32(0xffff, bf16x16(x0 ? x0 + c : nullptr, d - c));
+    const __m512i hi = _mm512_maskz_cvtepu16_epi32(0xffff, bf16x16(x1 ? x1 + c : nullptr, d - c));
+    _mm512_storeu_si512(dst + c, _mm512_or_si512(lo, _mm512_maskz_slli_epi32(0xffff, hi, 16)));
+  }
+}
+
+// dst[j * rows + i] = src[i * ld + j] for a rows x cols matrix of pairs.
+inline void transpose_pairs(const uint32_t* src, int64_t ld, int64_t rows, int64_t cols, uint32_t* dst) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) dst[j * rows + i] = src[i * ld + j];
+}
+
+struct Bf16Products {
+  int64_t d, dp, cols;
+  uint32_t *kt, *kp, *vt, *vp;  // K^T and V^T ([dp/2][cols]: pairs along d), K and V by rows ([cols/2][dp])
+  uint32_t *qa, *doa;           // the block's Q and dO rows, pairs along d ([rows][dp/2])
+  uint32_t *qt, *dot;           // the block's Q^T and dO^T, pairs across rows ([dp][rows/2])
+  uint32_t *ta, *tb;            // a P or dS tile: pairs along rows ([rows][64/2]), across rows ([rows/2][64])
+  uint32_t* tmp;                // [max(cols, rows)][dp]: staging for the transposes
+  float *dkt_acc, *dvt_acc;     // backward: dK^T and dV^T, [dp][cols]
+  int64_t n2 = 0;               // the block's rows rounded up to even
+
+  static size_t scratch(int64_t d, int64_t dp, int64_t cols, bool backward) {
+    const size_t rows = backward ? kBwdBlockRows : kFwdBlockRows;
+    return Carver::size({size_t(dp / 2 * cols), size_t(cols / 2 * dp), size_t(dp / 2 * cols), size_t(cols / 2 * dp),
+                         rows * dp / 2, rows * dp / 2, dp * rows / 2, dp * rows / 2, rows * kTileCols / 2,
+                         rows / 2 * kTileCols, std::max<size_t>(cols, rows) * dp, size_t(dp * cols), size_t(dp * cols)});
+  }
+  Bf16Products(Carver& mem, int64_t d_, int64_t dp_, const KeyLayout& kl, bool backward)
+      : d(d_), dp(dp_), cols(kl.cols) {
+    const int64_t rows = backward ? kBwdBlockRows : kFwdBlockRows;
+    auto take = [&](int64_t count) { return reinterpret_cast<uint32_t*>(mem.take(static_cast<size_t>(count))); };
+    kt = take(dp / 2 * cols), kp = take(cols / 2 * dp), vt = take(dp / 2 * cols), vp = take(cols / 2 * dp);
+    qa = take(rows * dp / 2), doa = take(rows * dp / 2), qt = take(dp * rows / 2), dot = take(dp * rows / 2);
+    ta = take(rows * kTileCols / 2), tb = take(rows / 2 * kTileCols);
+    tmp = take(std::max(cols, rows) * dp);
+    dkt_acc = mem.take(dp * cols), dvt_acc = mem.take(dp * cols);
+  }
+  // X^T with pairs along d, [dp/2][cols], from the key rows of X.
+  void pack_keys_transposed(const KeyLayout& kl, const float* x, int64_t ld, uint32_t* dst) {
+    for (int64_t col = 0; col < cols; ++col) {
+      const int64_t key = kl.key(col);
+      pairs_along(key < 0 ? nullptr : x + key * ld, d, dp, tmp + col * (dp / 2));
+    }
+    transpose_pairs(tmp, dp / 2, cols, dp / 2, dst);
+  }
+  // X by rows with pairs across keys, [cols/2][dp].
+  void pack_keys_rows(const KeyLayout& kl, const float* x, int64_t ld, uint32_t* dst) const {
+    auto row = [&](int64_t col) { const int64_t key = kl.key(col); return key < 0 ? nullptr : x + key * ld; };
+    for (int64_t i = 0; i < cols / 2; ++i) pairs_across(row(2 * i), row(2 * i + 1), d, dp, dst + i * dp);
+  }
+  void pack_forward(const KeyLayout& kl, const float* k, int64_t ldk, const float* v, int64_t ldv) {
+    pack_keys_transposed(kl, k, ldk, kt);
+    pack_keys_rows(kl, v, ldv, vp);
+  }
+  void pack_backward(const KeyLayout& kl, const float* k, int64_t ldk, const float* v, int64_t ldv) {
+    pack_keys_transposed(kl, k, ldk, kt);
+    pack_keys_rows(kl, k, ldk, kp);
+    pack_keys_transposed(kl, v, ldv, vt);
+    std::fill(dkt_acc, dkt_acc + dp * cols, 0.0f);
+    std::fill(dvt_acc, dvt_acc + dp * cols, 0.0f);
+  }
+  // X^T of the block's rows with pairs across rows: [dp][n2/2].
+  void pack_block_transposed(const float* x, int64_t ld, int64_t n, uint32_t* dst) {
+    auto row = [&](int64_t r) { return r < n ? x + r * ld : nullptr; };
+    for (int64_t i = 0; i < n2 / 2; ++i) pairs_across(row(2 * i), row(2 * i + 1), d, dp, tmp + i * dp);
+    transpose_pairs(tmp, dp, n2 / 2, dp, dst);
+  }
+  void set_block(const float* q, int64_t ldq, const float* dout, int64_t n) {
+    n2 = (n + 1) / 2 * 2;
+    for (int64_t r = 0; r < n; ++r) pairs_along(q + r * ldq, d, dp, qa + r * (dp / 2));
+    if (!dout) return;  // forward
+    for (int64_t r = 0; r < n; ++r) pairs_along(dout + r * dp, d, dp, doa + r * (dp / 2));
+    pack_block_transposed(q, ldq, n, qt);
+    pack_block_transposed(dout, dp, n, dot);
+  }
+  // A tile ([n][kTileCols] f32, ncols used) as pairs along its rows (into ta)
+  // or across them (into tb, a zero row past n).
+  void tile_along(const float* t, int64_t n, int64_t ncols) {
+    for (int64_t r = 0; r < n; ++r) pairs_along(t + r * kTileCols, ncols, ncols, ta + r * (kTileCols / 2));
+  }
+  void tile_across(const float* t, int64_t n, int64_t ncols) {
+    for (int64_t i = 0; i < n2 / 2; ++i)
+      pairs_across(t + 2 * i * kTileCols, 2 * i + 1 < n ? t + (2 * i + 1) * kTileCols : nullptr, ncols, ncols,
+                   tb + i * kTileCols);
+  }
+
+  void scores(int64_t n, int64_t col0, int64_t ncols, float* s) const {
+    small_gemm_bf16(n, ncols, dp / 2, qa, dp / 2, kt + col0, cols, s, kTileCols, false);
+  }
+  void add_pv(int64_t n, int64_t col0, int64_t ncols, const float* p, float* acc) {
+    tile_along(p, n, ncols);
+    small_gemm_bf16(n, dp, ncols / 2, ta, kTileCols / 2, vp + col0 / 2 * dp, dp, acc, dp, true);
+  }
+  // dV^T += dO^T P: the transposed product, so that both bf16 operands are
+  // packed once per block or with unit-stride loads per tile.
+  void add_dv(int64_t n, int64_t col0, int64_t ncols, const float* p) {
+    tile_across(p, n, ncols);
+    small_gemm_bf16(d, ncols, n2 / 2, dot, n2 / 2, tb, kTileCols, dvt_acc + col0, cols, true);
+  }
+  void dprobs(int64_t n, int64_t col0, int64_t ncols, float* dpr) const {
+    small_gemm_bf16(n, ncols, dp / 2, doa, dp / 2, vt + col0, cols, dpr, kTileCols, false);
+  }
+  // dQ += dS K;  dK^T += Q^T dS.
+  void add_dq_dk(int64_t n, int64_t col0, int64_t ncols, const float* ds, float* dq) {
+    tile_along(ds, n, ncols);
+    small_gemm_bf16(n, dp, ncols / 2, ta, kTileCols / 2, kp + col0 / 2 * dp, dp, dq, dp, true);
+    tile_across(ds, n, ncols);
+    small_gemm_bf16(d, ncols, n2 / 2, qt, n2 / 2, tb, kTileCols, dkt_acc + col0, cols, true);
+  }
+  void write_dk_dv(const KeyLayout& kl, float* dk, float* dv) const {
+    for (int64_t col = 0; col < cols; ++col) {
+      const int64_t key = kl.key(col);
+      if (key < 0) continue;
+      for (int64_t c = 0; c < d; ++c) {
+        dk[key * d + c] = dkt_acc[c * cols + col];
+        dv[key * d + c] = dvt_acc[c * cols + col];
+      }
+    }
+  }
+};
+#else
+constexpr bool kHaveBf16Products = false;
+using Bf16Products = F32Products;  // never chosen: no AVX-512 BF16 in this build
+#endif
+// ---------------------------------------------------------------------------
 // Forward for one (b, h) and query rows [row_begin, row_end).
 
-void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, const float* q, int64_t ldq, const float* kt,
-                  const float* vp, int64_t dp, int64_t row_begin, int64_t row_end, float* scores, float* acc,
-                  float* out, float* lse) {
+template <class Products>
+void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products& prod, const float* q, int64_t ldq,
+                  int64_t dp, int64_t row_begin, int64_t row_end, float* scores, float* acc, float* out, float* lse) {
   const int num_real = static_cast<int>(kl.num_real), num_mask = static_cast<int>(kl.num_mask);
   common::OnlineSoftmax st[kFwdBlockRows];
   f32x16 sums[kFwdBlockRows];  // running sums, as lane-wise partial sums
@@ -292,10 +571,11 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, const fl
     const common::KeyRanges u = common::block_key_ranges(re, ms, static_cast<int>(n), num_real, num_mask);
     std::fill(acc, acc + n * dp, 0.0f);
     for (int64_t r = 0; r < n; ++r) st[r] = common::OnlineSoftmax{}, sums[r] = f32x16{};
+    prod.set_block(q + i0 * ldq, ldq, nullptr, n);
 
     for_each_visible_tile(kl, u, [&](int64_t col0, int64_t ncols, bool mask_segment, int64_t local0) {
       // S = Q K^T for the block's rows and this tile (raw dot products).
-      small_gemm(n, ncols, s.d, q + i0 * ldq, ldq, 1, kt + col0, kl.cols, scores, kTileCols, false);
+      prod.scores(n, col0, ncols, scores);
       // Online softmax per row: P = exp(scale S - max), rescale what came before.
       for (int64_t r = 0; r < n; ++r) {
         float* sr = scores + r * kTileCols;
@@ -307,7 +587,7 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, const fl
         if (alpha != 1.0f) scale_row(acc + r * dp, dp, alpha);
       }
       // O += P V.
-      small_gemm(n, dp, ncols, scores, kTileCols, 1, vp + col0 * dp, dp, acc, dp, true);
+      prod.add_pv(n, col0, ncols, scores, acc);
     });
 
     for (int64_t r = 0; r < n; ++r) {
@@ -325,30 +605,23 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, const fl
 // ---------------------------------------------------------------------------
 // Backward for one (b, h).
 
+template <class Products>
 void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const float* q, int64_t ldq, const float* k,
                    int64_t ldk, const float* v, int64_t ldv, const float* out, const float* lse, const float* dout,
                    float* dq, float* dk, float* dv) {
   const int64_t d = s.d, dp = round_up16(d), cols = kl.cols;
   const int num_real = static_cast<int>(kl.num_real), num_mask = static_cast<int>(kl.num_mask);
-  Carver mem{t_scratch.get(
-      Carver::size({size_t(d * cols), size_t(cols * dp), size_t(d * cols), size_t(cols * dp), size_t(cols * dp),
-                    size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * dp),
-                    size_t(kBwdBlockRows * kTileCols), size_t(kBwdBlockRows * kTileCols)}))};
-  float* kt = mem.take(d * cols);   // K^T, for S = Q K^T
-  float* kp = mem.take(cols * dp);  // K by rows, for dQ = dS K
-  float* vt = mem.take(d * cols);   // V^T, for dP = dO V^T
-  float* dk_acc = mem.take(cols * dp);
-  float* dv_acc = mem.take(cols * dp);
+  Carver mem{t_scratch.get(Products::scratch(d, dp, cols, true) +
+                           Carver::size({size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * dp),
+                                         size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * kTileCols),
+                                         size_t(kBwdBlockRows * kTileCols)}))};
+  Products prod(mem, d, dp, kl, true);
   float* qb = mem.take(kBwdBlockRows * dp);   // the block's Q rows, zero-padded to dp
   float* dob = mem.take(kBwdBlockRows * dp);  // the block's dO rows
   float* dqb = mem.take(kBwdBlockRows * dp);
   float* pb = mem.take(kBwdBlockRows * kTileCols);   // P of the current tile
   float* dsb = mem.take(kBwdBlockRows * kTileCols);  // dP, then dS, of the current tile
-  pack_transposed(k, ldk, d, kl, kt);
-  pack_rows(k, ldk, d, dp, kl, kp);
-  pack_transposed(v, ldv, d, kl, vt);
-  std::fill(dk_acc, dk_acc + cols * dp, 0.0f);
-  std::fill(dv_acc, dv_acc + cols * dp, 0.0f);
+  prod.pack_backward(kl, k, ldk, v, ldv);
 
   float row_d[kBwdBlockRows], row_lse[kBwdBlockRows];
   for (int64_t i0 = 0; i0 < s.Tq; i0 += kBwdBlockRows) {
@@ -358,6 +631,7 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
     const common::KeyRanges u = common::block_key_ranges(re, ms, static_cast<int>(n), num_real, num_mask);
     pack_query_rows(q + i0 * ldq, ldq, n, d, dp, qb);
     pack_query_rows(dout + i0 * d, d, n, d, dp, dob);
+    prod.set_block(qb, dp, dob, n);
     std::fill(dqb, dqb + n * dp, 0.0f);
     for (int64_t r = 0; r < n; ++r) {  // D_i = rowsum(dO * O)
       const float* o = out + (i0 + r) * d;
@@ -371,36 +645,31 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
 
     for_each_visible_tile(kl, u, [&](int64_t col0, int64_t ncols, bool mask_segment, int64_t local0) {
       // Recompute P = exp(scale Q K^T - lse) (0 where hidden).
-      small_gemm(n, ncols, d, qb, dp, 1, kt + col0, cols, pb, kTileCols, false);
+      prod.scores(n, col0, ncols, pb);
       for (int64_t r = 0; r < n; ++r)
         probs_row(pb + r * kTileCols, static_cast<int>(ncols), static_cast<int>(local0),
                   common::row_key_interval(mask_segment, re[r], ms[r], num_real, num_mask), s.scale, row_lse[r]);
       // dV += P^T dO (rows of dV are this tile's keys).
-      small_gemm(ncols, dp, n, pb, 1, kTileCols, dob, dp, dv_acc + col0 * dp, dp, true);
+      prod.add_dv(n, col0, ncols, pb);
       // dP = dO V^T, then dS = scale P (dP - D) in place.
-      small_gemm(n, ncols, d, dob, dp, 1, vt + col0, cols, dsb, kTileCols, false);
+      prod.dprobs(n, col0, ncols, dsb);
       for (int64_t r = 0; r < n; ++r)
         score_grad_row(pb + r * kTileCols, dsb + r * kTileCols, static_cast<int>(ncols), row_d[r], s.scale);
       // dQ += dS K;  dK += dS^T Q.
-      small_gemm(n, dp, ncols, dsb, kTileCols, 1, kp + col0 * dp, dp, dqb, dp, true);
-      small_gemm(ncols, dp, n, dsb, 1, kTileCols, qb, dp, dk_acc + col0 * dp, dp, true);
+      prod.add_dq_dk(n, col0, ncols, dsb, dqb);
     });
 
     for (int64_t r = 0; r < n; ++r) std::copy(dqb + r * dp, dqb + r * dp + d, dq + (i0 + r) * d);
   }
 
-  for (int64_t col = 0; col < cols; ++col) {
-    const int64_t key = kl.key(col);
-    if (key < 0) continue;
-    std::copy(dk_acc + col * dp, dk_acc + col * dp + d, dk + key * d);
-    std::copy(dv_acc + col * dp, dv_acc + col * dp + d, dv + key * d);
-  }
+  prod.write_dk_dv(kl, dk, dv);
 }
 
-}  // namespace
+// The bf16 products under --amp, where the CPU has them.
+bool use_bf16_products() { return kHaveBf16Products && gemm_precision() == GemmPrecision::bf16 && cpu_has_bf16(); }
 
-void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, float* out,
-                                float* lse) {
+template <class Products>
+void forward_all(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, float* out, float* lse) {
   const KeyLayout kl(s.num_real, s.Tk);
   const int64_t dp = round_up16(s.d);
   // Split each (b, h) into row chunks only when there are too few pairs to keep
@@ -415,32 +684,49 @@ void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, He
     const int64_t row_begin = std::min(s.Tq, chunk * blocks_per_chunk * kFwdBlockRows);
     const int64_t row_end = std::min(s.Tq, (chunk + 1) * blocks_per_chunk * kFwdBlockRows);
     if (row_begin >= row_end) continue;
-    Carver mem{t_scratch.get(Carver::size(
-        {size_t(s.d * kl.cols), size_t(kl.cols * dp), size_t(kFwdBlockRows * kTileCols), size_t(kFwdBlockRows * dp)}))};
-    float* kt = mem.take(s.d * kl.cols);
-    float* vp = mem.take(kl.cols * dp);
+    Carver mem{t_scratch.get(Products::scratch(s.d, dp, kl.cols, false) +
+                             Carver::size({size_t(kFwdBlockRows * kTileCols), size_t(kFwdBlockRows * dp)}))};
+    Products prod(mem, s.d, dp, kl, false);
     float* scores = mem.take(kFwdBlockRows * kTileCols);
     float* acc = mem.take(kFwdBlockRows * dp);
-    pack_transposed(k.at(b, h), k.row_stride, s.d, kl, kt);
-    pack_rows(v.at(b, h), v.row_stride, s.d, dp, kl, vp);
-    forward_rows(s, kl, q.at(b, h), q.row_stride, kt, vp, dp, row_begin, row_end, scores, acc, out + bh * s.Tq * s.d,
+    prod.pack_forward(kl, k.at(b, h), k.row_stride, v.at(b, h), v.row_stride);
+    forward_rows(s, kl, prod, q.at(b, h), q.row_stride, dp, row_begin, row_end, scores, acc, out + bh * s.Tq * s.d,
                  lse + bh * s.Tq);
   }
 }
 
-void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
-                                 const float* out, const float* lse, const float* dout, float* dq, float* dk,
-                                 float* dv) {
+template <class Products>
+void backward_all(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, const float* out,
+                  const float* lse, const float* dout, float* dq, float* dk, float* dv) {
   const KeyLayout kl(s.num_real, s.Tk);
   // One (b, h) per task: its dK and dV are summed over row blocks by one thread
   // in a fixed order, so the result is the same for any number of threads.
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t bh = 0; bh < s.B * s.H; ++bh) {
     const int64_t b = bh / s.H, h = bh % s.H;
-    backward_head(s, kl, q.at(b, h), q.row_stride, k.at(b, h), k.row_stride, v.at(b, h), v.row_stride,
-                  out + bh * s.Tq * s.d, lse + bh * s.Tq, dout + bh * s.Tq * s.d, dq + bh * s.Tq * s.d,
-                  dk + bh * s.Tk * s.d, dv + bh * s.Tk * s.d);
+    backward_head<Products>(s, kl, q.at(b, h), q.row_stride, k.at(b, h), k.row_stride, v.at(b, h), v.row_stride,
+                            out + bh * s.Tq * s.d, lse + bh * s.Tq, dout + bh * s.Tq * s.d, dq + bh * s.Tq * s.d,
+                            dk + bh * s.Tk * s.d, dv + bh * s.Tk * s.d);
   }
+}
+
+}  // namespace
+
+void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, float* out,
+                                float* lse) {
+  if (use_bf16_products())
+    forward_all<Bf16Products>(s, q, k, v, out, lse);
+  else
+    forward_all<F32Products>(s, q, k, v, out, lse);
+}
+
+void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+                                 const float* out, const float* lse, const float* dout, float* dq, float* dk,
+                                 float* dv) {
+  if (use_bf16_products())
+    backward_all<Bf16Products>(s, q, k, v, out, lse, dout, dq, dk, dv);
+  else
+    backward_all<F32Products>(s, q, k, v, out, lse, dout, dq, dk, dv);
 }
 
 }  // namespace mapet::cpu

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "engine/ops/shape.h"
+#include "kernels/cpu/gemm.h"
 #include "tests/test_util.h"
 
 namespace mapet {
@@ -75,6 +76,58 @@ void compare_with_reference(const Case& c, uint64_t seed) {
   EXPECT_TRUE(close_to(got.dq, want.dq, 1.5e-5)) << "dq";
   EXPECT_TRUE(close_to(got.dk, want.dk, 1.5e-5)) << "dk";
   EXPECT_TRUE(close_to(got.dv, want.dv, 1.5e-5)) << "dv";
+}
+
+// Largest |got - want| over the largest |want|.
+double rel_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double err = 0.0, scale = 1e-30;
+  for (size_t i = 0; i < want.size(); ++i) {
+    err = std::max(err, std::abs(static_cast<double>(got[i]) - want[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(want[i])));
+  }
+  return err / scale;
+}
+
+// Under --amp (bf16 GEMM precision) on a CPU with AVX-512 BF16 the tile
+// products take bf16 inputs with f32 sums. Against the f32 dense reference the
+// error is then that of bf16 rounding (2^-9 relative per input), not f32's;
+// and it must still be deterministic across thread counts.
+TEST(IntervalAttention, Bf16ProductsUnderAmpStayCloseToF32Reference) {
+  if (!cpu::cpu_has_bf16()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU: --amp keeps the f32 products";
+  const cpu::GemmPrecision before = cpu::gemm_precision();
+  for (const Case& c : {Case{Objective::mapet, 197, 50, 2, 3, 64}, Case{Objective::mim, 197, 197, 1, 2, 64},
+                        Case{Objective::pet, 37, 9, 1, 2, 13}, Case{Objective::mapet, 50, 5, 1, 1, 80}}) {
+    const uint64_t seed = test::fresh_seed();
+    SCOPED_TRACE(str(c) + " seed=" + std::to_string(seed));
+    const ops::IntervalMask m = ops::mapet_interval_mask(c.obj, c.T, c.L);
+    const int64_t Tq = static_cast<int64_t>(m.real_end.size()),
+                  Tk = common::mapet_key_rows(c.obj, static_cast<int>(c.T), static_cast<int>(c.L));
+    Tensor q = test::randn({c.B, c.H, Tq, c.d}, seed, 1.5f), k = test::randn({c.B, c.H, Tk, c.d}, seed + 1, 1.5f),
+           v = test::randn({c.B, c.H, Tk, c.d}, seed + 2), r = test::randn({c.B, c.H, Tq, c.d}, seed + 3);
+    cpu::set_gemm_precision(cpu::GemmPrecision::f32);
+    Result want = run(&ops::interval_attention_reference, q, k, v, r, m);
+    Result f32 = run(&ops::interval_attention, q, k, v, r, m);
+    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
+    Result got = run(&ops::interval_attention, q, k, v, r, m);
+    const double e_out = rel_error(got.out, want.out), e_dq = rel_error(got.dq, want.dq),
+                 e_dk = rel_error(got.dk, want.dk), e_dv = rel_error(got.dv, want.dv);
+    // Measured: 3e-3 to 7e-3 for all four.
+    EXPECT_LT(e_out, 2e-2);
+    EXPECT_LT(e_dq, 2e-2);
+    EXPECT_LT(e_dk, 2e-2);
+    EXPECT_LT(e_dv, 2e-2);
+    // ...and bf16 really was used: far from the f32 kernel's result.
+    EXPECT_GT(rel_error(got.out, f32.out), 1e-4);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    Result one = run(&ops::interval_attention, q, k, v, r, m);
+    omp_set_num_threads(2);
+    Result two = run(&ops::interval_attention, q, k, v, r, m);
+    omp_set_num_threads(threads);
+    EXPECT_TRUE(bit_identical(one.out, two.out) && bit_identical(one.dq, two.dq) &&
+                bit_identical(one.dk, two.dk) && bit_identical(one.dv, two.dv));
+  }
+  cpu::set_gemm_precision(before);
 }
 
 // T not a multiple of the tiles, L from 1 (CLS alone) to T (nothing predicted).
