@@ -5,6 +5,8 @@
 #include <sstream>
 #include <vector>
 
+#include <immintrin.h>
+
 #include "data/jpeg.h"
 #include "data/jpeg_region.h"
 #include "engine/tensor.h"
@@ -177,15 +179,35 @@ void to_normalized_chw(const Image& img, bool flip, const Jitter& jitter, const 
   float a[3], b[3];
   for (int c = 0; c < 3; ++c) a[c] = 1.0f / (255.0f * std[c]), b[c] = -mean[c] / std[c];
   if (!jitter.active()) {
+#if defined(__AVX512VBMI__)
+    // 16 pixels at a time: one 48-byte load, then per channel one byte
+    // permutation picks its 16 values (in reverse order when flipped).
+    __m512i pick[3];
+    for (int c = 0; c < 3; ++c) {
+      alignas(64) uint8_t idx[64] = {};
+      for (int i = 0; i < 16; ++i) idx[i] = static_cast<uint8_t>(3 * (flip ? 15 - i : i) + c);
+      pick[c] = _mm512_load_si512(idx);
+    }
+    const int wide = w / 16 * 16;
+#else
+    const int wide = 0;
+#endif
     for (int y = 0; y < h; ++y) {
       const uint8_t* s = img.row(y);
-      for (int c = 0; c < 3; ++c) {
-        float* o = out + c * plane + static_cast<size_t>(y) * w;
-        if (flip)
-          for (int x = 0; x < w; ++x) o[x] = s[(w - 1 - x) * 3 + c] * a[c] + b[c];
-        else
-          for (int x = 0; x < w; ++x) o[x] = s[x * 3 + c] * a[c] + b[c];
+      float* o[3] = {out + static_cast<size_t>(y) * w, out + plane + static_cast<size_t>(y) * w,
+                     out + 2 * plane + static_cast<size_t>(y) * w};
+#if defined(__AVX512VBMI__)
+      for (int x = 0; x < wide; x += 16) {
+        const __m512i v = _mm512_maskz_loadu_epi8((1ull << 48) - 1, s + 3 * (flip ? w - 16 - x : x));
+        for (int c = 0; c < 3; ++c) {
+          const __m128i bytes = _mm512_castsi512_si128(_mm512_permutexvar_epi8(pick[c], v));
+          const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
+          _mm512_storeu_ps(o[c] + x, _mm512_fmadd_ps(f, _mm512_set1_ps(a[c]), _mm512_set1_ps(b[c])));
+        }
       }
+#endif
+      for (int c = 0; c < 3; ++c)
+        for (int x = wide; x < w; ++x) o[c][x] = std::fma(float(s[3 * (flip ? w - 1 - x : x) + c]), a[c], b[c]);
     }
     return;
   }

@@ -143,18 +143,21 @@ TEST(EvalTransform, GeometryIsResizeThenCenterCrop) {
 }
 
 TEST(Normalize, FlipAndNormaliseFollowTheFormula) {
-  Image img = test::random_image(5, 4, 11);
-  std::vector<float> out(3 * 5 * 4), flipped(3 * 5 * 4);
-  to_normalized_chw(img, false, Jitter{}, kClipMean, kClipStd, out.data());
-  to_normalized_chw(img, true, Jitter{}, kClipMean, kClipStd, flipped.data());
-  for (int c = 0; c < 3; ++c)
-    for (int y = 0; y < 4; ++y)
-      for (int x = 0; x < 5; ++x) {
-        double want = (img.at(x, y, c) / 255.0 - kClipMean[c]) / kClipStd[c];
-        double want_flip = (img.at(4 - x, y, c) / 255.0 - kClipMean[c]) / kClipStd[c];
-        EXPECT_NEAR(out[(c * 4 + y) * 5 + x], want, 1e-5);
-        EXPECT_NEAR(flipped[(c * 4 + y) * 5 + x], want_flip, 1e-5);
-      }
+  // Widths below, at and past the 16-pixel SIMD step (with a tail).
+  for (auto [w, h] : {std::pair{5, 4}, {16, 2}, {37, 3}}) {
+    Image img = test::random_image(w, h, 11 + w);
+    std::vector<float> out(3 * w * h), flipped(3 * w * h);
+    to_normalized_chw(img, false, Jitter{}, kClipMean, kClipStd, out.data());
+    to_normalized_chw(img, true, Jitter{}, kClipMean, kClipStd, flipped.data());
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+          double want = (img.at(x, y, c) / 255.0 - kClipMean[c]) / kClipStd[c];
+          double want_flip = (img.at(w - 1 - x, y, c) / 255.0 - kClipMean[c]) / kClipStd[c];
+          ASSERT_NEAR(out[(c * h + y) * w + x], want, 1e-5) << w << "x" << h;
+          ASSERT_NEAR(flipped[(c * h + y) * w + x], want_flip, 1e-5) << w << "x" << h;
+        }
+  }
 }
 
 // torchvision's tensor definitions, in float64, one op at a time.
