@@ -8,6 +8,10 @@
 // and no Tq x Tk matrix exists. Tiles wholly outside a block of rows' intervals
 // are skipped. A row that sees nothing outputs zeros and gets zero gradients.
 //
+// Under --amp (gemm_precision() == bf16) on a CPU with AVX-512 BF16 the tile
+// products take bf16 inputs with f32 sums, as the GEMMs do; softmax, the
+// running sums and the outputs stay f32.
+//
 // Threads (OpenMP) split batch x heads; every (b, h) is computed by one thread
 // in a fixed order, so results do not depend on the number of threads.
 #pragma once
