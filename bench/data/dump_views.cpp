@@ -1,7 +1,7 @@
 // Writes what the pipeline makes of each JPEG in DIR, for compare_pil.py to
 // check against PIL + torchvision: OUT/<name>.<mode>.f32 (3 x 224 x 224
-// normalised floats) for eval, the center view and one train crop, and
-// OUT/<name>.train.txt with that crop's box and flip.
+// normalised floats) for eval, the center view and two train crops, and
+// OUT/<name>.train<k>.txt with each crop's box and flip.
 // Usage: dump_views DIR OUT
 #include <cstdio>
 #include <filesystem>
@@ -36,11 +36,15 @@ int main(int argc, char** argv) {
     save("eval");
     transform_jpeg(bytes.data(), bytes.size(), e.path().string(), cfg, Mode::center, SampleRng(0, 0, i), out.data());
     save("center");
-    View v = transform_jpeg(bytes.data(), bytes.size(), e.path().string(), cfg, Mode::train, SampleRng(7, 0, i), out.data());
-    save("train");
-    FILE* f = std::fopen((stem + ".train.txt").c_str(), "w");
-    std::fprintf(f, "%g %g %g %g %d\n", v.box.x0, v.box.y0, v.box.x1, v.box.y1, int(v.flip));
-    std::fclose(f);
+    for (int epoch = 0; epoch < 2; ++epoch) {  // two crops: some flipped, some not
+      const std::string mode = "train" + std::to_string(epoch);
+      View v = transform_jpeg(bytes.data(), bytes.size(), e.path().string(), cfg, Mode::train, SampleRng(7, epoch, i),
+                              out.data());
+      save(mode);
+      FILE* f = std::fopen((stem + "." + mode + ".txt").c_str(), "w");
+      std::fprintf(f, "%g %g %g %g %d\n", v.box.x0, v.box.y0, v.box.x1, v.box.y1, int(v.flip));
+      std::fclose(f);
+    }
     ++i;
   }
   return 0;
