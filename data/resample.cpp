@@ -270,21 +270,9 @@ void horizontal_avx2(ImageView src, int y0, int y1, const Taps& tx, const std::v
   }
 }
 
-#if defined(__AVX512BW__) && defined(__AVX512VBMI__) && defined(__AVX512VNNI__)
-// With AVX-512 VBMI + VNNI, five output pixels at a time. The 15 values
-// (r g b of five pixels) each get an int32 lane of a 512-bit vector (one
-// spare); vpdpbusd multiplies four unsigned bytes by four signed bytes and
-// adds the four products to a lane, so a lane takes four taps at once, with
-// the source bytes used as they are. The weights do not fit a signed byte:
-// each is written in three balanced base-256 digits, k = d2 2^16 + d1 2^8 + d0
-// (d in [-128, 127]), one vpdpbusd per digit, and the three sums are
-// recombined exactly (int32 arithmetic wraps, and PIL's total fits int32).
-// When the taps of five neighbouring outputs lie within 64 bytes of the row
-// (21 pixels; true for scales up to about 3), one load brings them all and
-// one byte permutation (vpermb) per group of four taps places them. Returns
-// false, having done nothing, when some block does not fit (or a weight
-// needs a fourth digit: |w| >= 1.99, which PIL's normalised weights never reach).
-// k as three balanced base-256 digits (see above); false if it needs a fourth.
+#if defined(__AVX512BW__) && defined(__AVX512VNNI__)
+// k as three balanced base-256 digits, k = d2 2^16 + d1 2^8 + d0 with each d
+// in [-128, 127]; false if it needs a fourth (|k| > 127 * (2^16 + 2^8 + 1)).
 bool to_digits(int32_t k, int8_t digit[3]) {
   for (int d = 0; d < 3; ++d) {
     digit[d] = static_cast<int8_t>(((k + 128) & 255) - 128);
@@ -299,7 +287,22 @@ inline __m512i recombine(__m512i s0, __m512i s1, __m512i s2) {
   sum = _mm512_add_epi32(_mm512_add_epi32(sum, s0), _mm512_set1_epi32(kHalf));
   return _mm512_srai_epi32(sum, kBits);
 }
+#endif
 
+#if defined(__AVX512BW__) && defined(__AVX512VBMI__) && defined(__AVX512VNNI__)
+// With AVX-512 VBMI + VNNI, five output pixels at a time. The 15 values
+// (r g b of five pixels) each get an int32 lane of a 512-bit vector (one
+// spare); vpdpbusd multiplies four unsigned bytes by four signed bytes and
+// adds the four products to a lane, so a lane takes four taps at once, with
+// the source bytes used as they are. The weights do not fit a signed byte:
+// each is written in three balanced base-256 digits, k = d2 2^16 + d1 2^8 + d0
+// (d in [-128, 127]), one vpdpbusd per digit, and the three sums are
+// recombined exactly (int32 arithmetic wraps, and PIL's total fits int32).
+// When the taps of five neighbouring outputs lie within 64 bytes of the row
+// (21 pixels; true for scales up to about 3), one load brings them all and
+// one byte permutation (vpermb) per group of four taps places them. Returns
+// false, having done nothing, when some block does not fit (or a weight
+// needs a fourth digit: |w| >= 1.99, which PIL's normalised weights never reach).
 bool horizontal_vnni(ImageView src, int y0, int y1, const Taps& tx, const std::vector<int32_t>& k, int out_w,
                      uint8_t* mid) {
   constexpr int kPer = 5;  // output pixels per block
