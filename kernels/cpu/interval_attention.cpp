@@ -290,12 +290,13 @@ struct F32Products {
   int64_t d, dp, cols;
   float *kt, *kp, *vt, *vp;  // K^T, K by rows, V^T, V by rows (only what the pass needs)
   float *dk_acc, *dv_acc;    // backward: [cols][dp]
+  float *q_pad, *do_pad;     // backward: the block's Q and dO rows, zero-padded to dp
   const float *qb, *dob;     // the block's Q rows (leading dimension ldq) and dO rows ([n][dp])
   int64_t ldq;
 
   static size_t scratch(int64_t d, int64_t dp, int64_t cols, bool backward) {
     return backward ? Carver::size({size_t(d * cols), size_t(cols * dp), size_t(d * cols), size_t(cols * dp),
-                                    size_t(cols * dp)})
+                                    size_t(cols * dp), size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * dp)})
                     : Carver::size({size_t(d * cols), size_t(cols * dp)});
   }
   F32Products(Carver& mem, int64_t d_, int64_t dp_, const KeyLayout& kl, bool backward) : d(d_), dp(dp_), cols(kl.cols) {
@@ -305,6 +306,8 @@ struct F32Products {
       vt = mem.take(d * cols);
       dk_acc = mem.take(cols * dp);
       dv_acc = mem.take(cols * dp);
+      q_pad = mem.take(kBwdBlockRows * dp);
+      do_pad = mem.take(kBwdBlockRows * dp);
     } else {
       vp = mem.take(cols * dp);
     }
@@ -320,8 +323,16 @@ struct F32Products {
     std::fill(dk_acc, dk_acc + cols * dp, 0.0f);
     std::fill(dv_acc, dv_acc + cols * dp, 0.0f);
   }
-  // The block's rows: q (leading dimension ld_q) and, in the backward, dO ([n][dp], zero-padded).
-  void set_block(const float* q, int64_t ld_q, const float* dout, int64_t n) { qb = q, ldq = ld_q, dob = dout; }
+  // The block's n rows of Q (leading dimension ld_q) and, in the backward, of dO
+  // (leading dimension ldo; null in the forward). The backward's products
+  // take them zero-padded to dp columns.
+  void set_block(const float* q, int64_t ld_q, const float* dout, int64_t ldo, int64_t n) {
+    qb = q, ldq = ld_q, dob = nullptr;
+    if (!dout) return;
+    pack_query_rows(q, ld_q, n, d, dp, q_pad);
+    pack_query_rows(dout, ldo, n, d, dp, do_pad);
+    qb = q_pad, ldq = dp, dob = do_pad;
+  }
   // S = Q K^T for the tile's columns.
   void scores(int64_t n, int64_t col0, int64_t ncols, float* s) const {
     small_gemm(n, ncols, d, qb, ldq, 1, kt + col0, cols, s, kTileCols, false);
@@ -498,13 +509,13 @@ struct Bf16Products {
     for (int64_t i = 0; i < n2 / 2; ++i) pairs_across(row(2 * i), row(2 * i + 1), d, dp, tmp + i * dp);
     transpose_pairs(tmp, dp, n2 / 2, dp, dst);
   }
-  void set_block(const float* q, int64_t ldq, const float* dout, int64_t n) {
+  void set_block(const float* q, int64_t ldq, const float* dout, int64_t ldo, int64_t n) {
     n2 = (n + 1) / 2 * 2;
     for (int64_t r = 0; r < n; ++r) pairs_along(q + r * ldq, d, dp, qa + r * (dp / 2));
     if (!dout) return;  // forward
-    for (int64_t r = 0; r < n; ++r) pairs_along(dout + r * dp, d, dp, doa + r * (dp / 2));
+    for (int64_t r = 0; r < n; ++r) pairs_along(dout + r * ldo, d, dp, doa + r * (dp / 2));
     pack_block_transposed(q, ldq, n, qt);
-    pack_block_transposed(dout, dp, n, dot);
+    pack_block_transposed(dout, ldo, n, dot);
   }
   // A tile ([n][kTileCols] f32, ncols used) as pairs along its rows (into ta)
   // or across them (into tb, a zero row past n).
@@ -571,7 +582,7 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products
     const common::KeyRanges u = common::block_key_ranges(re, ms, static_cast<int>(n), num_real, num_mask);
     std::fill(acc, acc + n * dp, 0.0f);
     for (int64_t r = 0; r < n; ++r) st[r] = common::OnlineSoftmax{}, sums[r] = f32x16{};
-    prod.set_block(q + i0 * ldq, ldq, nullptr, n);
+    prod.set_block(q + i0 * ldq, ldq, nullptr, 0, n);
 
     for_each_visible_tile(kl, u, [&](int64_t col0, int64_t ncols, bool mask_segment, int64_t local0) {
       // S = Q K^T for the block's rows and this tile (raw dot products).
@@ -612,12 +623,9 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
   const int64_t d = s.d, dp = round_up16(d), cols = kl.cols;
   const int num_real = static_cast<int>(kl.num_real), num_mask = static_cast<int>(kl.num_mask);
   Carver mem{t_scratch.get(Products::scratch(d, dp, cols, true) +
-                           Carver::size({size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * dp),
-                                         size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * kTileCols),
+                           Carver::size({size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * kTileCols),
                                          size_t(kBwdBlockRows * kTileCols)}))};
   Products prod(mem, d, dp, kl, true);
-  float* qb = mem.take(kBwdBlockRows * dp);   // the block's Q rows, zero-padded to dp
-  float* dob = mem.take(kBwdBlockRows * dp);  // the block's dO rows
   float* dqb = mem.take(kBwdBlockRows * dp);
   float* pb = mem.take(kBwdBlockRows * kTileCols);   // P of the current tile
   float* dsb = mem.take(kBwdBlockRows * kTileCols);  // dP, then dS, of the current tile
@@ -629,13 +637,11 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
     const int* re = s.real_end + i0;
     const int* ms = s.mask_start + i0;
     const common::KeyRanges u = common::block_key_ranges(re, ms, static_cast<int>(n), num_real, num_mask);
-    pack_query_rows(q + i0 * ldq, ldq, n, d, dp, qb);
-    pack_query_rows(dout + i0 * d, d, n, d, dp, dob);
-    prod.set_block(qb, dp, dob, n);
+    prod.set_block(q + i0 * ldq, ldq, dout + i0 * d, d, n);
     std::fill(dqb, dqb + n * dp, 0.0f);
     for (int64_t r = 0; r < n; ++r) {  // D_i = rowsum(dO * O)
       const float* o = out + (i0 + r) * d;
-      const float* g = dob + r * dp;
+      const float* g = dout + (i0 + r) * d;
       float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
       for (int64_t c = 0; c < d; ++c) dot += g[c] * o[c];
