@@ -19,8 +19,9 @@ const uint16_t* bf16_data(const Tensor& t) { return static_cast<const uint16_t*>
 // Under --amp (cpu::gemm_uses_bf16) the three GEMMs of a linear layer round
 // their inputs to bf16. Converting x and W once in the forward, and the output
 // gradient once in the backward, gives the same numbers as three GEMMs that
-// each convert both inputs (half the conversions), and the backward keeps x
-// in half the memory.
+// each convert both inputs, with half the conversions. The price: the bf16 x
+// is kept for the weight gradient, besides the f32 x that its Var holds.
+// The backward runs in bf16 because the forward did.
 Var linear_bf16(const Var& x, const Var& weight, const Var& bias, const Tensor& xv, const Tensor& wv,
                 const Tensor& bv, int64_t rows, int64_t in, int64_t out_f) {
   Tensor x16 = bf16_copy(xv), w16 = bf16_copy(wv);
@@ -30,6 +31,7 @@ Var linear_bf16(const Var& x, const Var& weight, const Var& bias, const Tensor& 
   cpu::gemm_bf16(false, true, rows, out_f, in, bf16_data(x16), bf16_data(w16), y.data<float>(), 0.0f,
                  bv.defined() ? bv.data<float>() : nullptr);
   Var out = autograd::make_output(y, {&x, &weight, &bias});
+  if (!weight.requires_grad()) x16 = Tensor();  // only dW needs it
   autograd::record(out, [x, weight, bias, x16, w16, rows, in, out_f](const Tensor& gv) {
     Tensor g = gv.contiguous();
     Tensor g16 = Tensor::empty(g.shape(), DType::bf16);
