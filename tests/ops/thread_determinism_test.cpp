@@ -2,6 +2,7 @@
 // change with the size of the thread pool (kernels/cpu/reduce_rows.h).
 #include <omp.h>
 
+#include <array>
 #include <cstring>
 
 #include "engine/ops/ops.h"
@@ -82,6 +83,24 @@ TEST(ThreadDeterminism, GemmWithLongInnerDimension) {
     })) << (be == cpu::GemmBackend::onednn ? "onednn" : "openblas");
   }
   cpu::set_gemm_backend(before);
+}
+
+// The --amp weight gradient (engine/ops/linear.cpp): bf16 inputs, A transposed,
+// a long inner dimension (all the tokens of a batch), small and ViT-sized outputs.
+TEST(ThreadDeterminism, Bf16GemmWithLongInnerDimension) {
+  if (cpu::gemm_backend() != cpu::GemmBackend::onednn) GTEST_SKIP() << "gemm_bf16 needs the oneDNN backend";
+  for (auto [m, n, k] : {std::array<int64_t, 3>{13, 7, 20011}, std::array<int64_t, 3>{384, 384, 6304}}) {
+    std::vector<float> a = test::randn({k, m}, test::fresh_seed()).to_vector(),
+                       b = test::randn({k, n}, test::fresh_seed()).to_vector();
+    std::vector<uint16_t> a16(a.size()), b16(b.size());
+    cpu::to_bf16(a.data(), a16.data(), static_cast<int64_t>(a.size()));
+    cpu::to_bf16(b.data(), b16.data(), static_cast<int64_t>(b.size()));
+    EXPECT_TRUE(same_for_1_and_2_threads([&] {
+      std::vector<float> c(m * n);
+      cpu::gemm_bf16(true, false, m, n, k, a16.data(), b16.data(), c.data());
+      return c;
+    })) << m << " x " << n << " x " << k;
+  }
 }
 
 TEST(ThreadDeterminism, LayerNormBackward) {
