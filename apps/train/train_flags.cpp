@@ -37,9 +37,8 @@ TrainerConfig TrainFlags::trainer_config(int64_t steps_per_epoch) const {
   TrainerConfig tc;
   if (opt_betas.size() != 2) throw Error("--opt-betas takes two values");
   if (epochs < 1) throw Error("--epochs must be at least 1, got " + std::to_string(epochs));
-  if (warmup_epochs < 0 || warmup_epochs > epochs)
-    throw Error("--warmup-epochs " + std::to_string(warmup_epochs) + " must be in [0, --epochs " +
-                std::to_string(epochs) + "]");
+  // A warm-up longer than the run is allowed: the lr then only rises (short trial runs of a long config).
+  if (warmup_epochs < 0) throw Error("--warmup-epochs must be >= 0, got " + std::to_string(warmup_epochs));
   tc.adamw.lr = lr, tc.adamw.weight_decay = weight_decay, tc.adamw.eps = opt_eps;
   tc.adamw.beta1 = opt_betas[0], tc.adamw.beta2 = opt_betas[1];
   tc.schedule.base_lr = lr, tc.schedule.min_lr = min_lr, tc.schedule.warmup_lr = warmup_lr;
