@@ -15,7 +15,9 @@
 //     only the key tiles that some row of the block may see are visited
 //     (block_key_ranges), and the per-key mask is applied inside those tiles.
 //   - Every tile product is one small GEMM, C (+)= A B, built from one
-//     register-blocked micro-kernel (6 rows x 64 columns of accumulators).
+//     register-blocked micro-kernel (6 rows x 64 columns of accumulators):
+//     FMA on f32, or under --amp vdpbf16ps on bf16 pairs (F32Products and
+//     Bf16Products below: the same products, packed to suit each).
 #include "kernels/cpu/interval_attention.h"
 
 #include <immintrin.h>
