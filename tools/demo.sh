@@ -35,5 +35,5 @@ echo
 echo "Next: fine-tune a classifier from these weights (validation top-1 every epoch), or run \`make study\`:"
 echo "  $mapet finetune $data --pretrained $run/model.safetensors --model vit_standard_tiny_patch16_224 \\"
 echo "      --img-size 28 --patch-size 4 --embed-dim 96 --depth 6 --num-heads 3 -b 64 --total-batch 128 \\"
-echo "      --epochs 2 --warmup-epochs 1 --lr 1e-3 --mixup 0 --cutmix 0 --scale 0.5 1 --color-jitter 0 --crop-pct 1 \\"
+echo "      --epochs 2 --warmup-epochs 1 --lr 1e-3 --mixup 0 --cutmix 0 --scale 0.5 1 --color-jitter 0 \\"
 echo "      --output $run-finetune"
