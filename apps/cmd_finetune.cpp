@@ -47,9 +47,9 @@ namespace fs = std::filesystem;
 struct FinetuneArgs {
   std::string data_dir, config, train_split = "train", val_split = "validation";
   std::string model = "vit_standard_small_patch16_224", pretrained, gp = "avg";
-  std::vector<int> input_size;
-  int64_t num_classes = 0, patch_size = 0, embed_dim = 0, depth = 0, num_heads = 0;  // 0: the dataset's / model's
-  float drop_path = 0.1f, layer_scale_init_value = 0.0f, layer_decay = 0.65f, smoothing = 0.1f;
+  int64_t num_classes = 0;  // 0: the training set's
+  train::ArchFlags arch;
+  float layer_scale_init_value = 0.0f, layer_decay = 0.65f, smoothing = 0.1f;
   float mixup = 0.8f, cutmix = 1.0f, mixup_prob = 1.0f, mixup_switch_prob = 0.5f;
   std::string mixup_mode = "batch";
   int64_t mixup_off_epoch = 0;
@@ -84,12 +84,12 @@ std::unique_ptr<models::VisionTransformer> build_model(const FinetuneArgs& a, in
   o.num_classes = num_classes;
   o.img_size = a.tf.cfg.size;
   o.in_chans = 3;
-  o.drop_path_rate = a.drop_path;
+  o.drop_path_rate = a.arch.drop_path;
   o.global_pool = a.gp;
-  if (a.patch_size > 0) o.patch_size = a.patch_size;
-  if (a.embed_dim > 0) o.embed_dim = a.embed_dim;
-  if (a.depth > 0) o.depth = a.depth;
-  if (a.num_heads > 0) o.num_heads = a.num_heads;
+  if (a.arch.patch_size > 0) o.patch_size = a.arch.patch_size;
+  if (a.arch.embed_dim > 0) o.embed_dim = a.arch.embed_dim;
+  if (a.arch.depth > 0) o.depth = a.arch.depth;
+  if (a.arch.num_heads > 0) o.num_heads = a.arch.num_heads;
   if (a.layer_scale_init_value > 0) o.layer_scale_init = a.layer_scale_init_value;
 
   io::TensorMap w;
@@ -152,11 +152,7 @@ void draw_curves(const std::string& out) {
 void run(FinetuneArgs& a, CLI::App& c) {
   const std::set<std::string> cli = train::load_settings(c, a.config, a.t.resume);
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
-  if (!a.input_size.empty()) {
-    if (a.input_size.size() != 3 || a.input_size[0] != 3 || a.input_size[1] != a.input_size[2])
-      throw Error("--input-size must be 3 S S (RGB, square)");
-    train::set_option(c, "img_size", {std::to_string(a.input_size[1])});
-  }
+  a.arch.apply_input_size(c);
   if (a.mixup_mode != "batch") throw Error("--mixup-mode '" + a.mixup_mode + "': only batch is implemented");
   if (a.gp != "avg" && a.gp != "token") throw Error("--gp must be avg or token, got '" + a.gp + "'");
   if (a.layer_decay <= 0 || a.layer_decay > 1) throw Error("--layer-decay must be in (0, 1]");
@@ -341,12 +337,7 @@ void register_finetune(CLI::App& app) {
                 "from scratch)");
   c->add_option("--num-classes", a->num_classes, "Classes of the new head (0: the training set's)");
   c->add_option("--gp", a->gp, "Global pool: avg (fc_norm, as BEiT / MaPeT fine-tuning) or token");
-  c->add_option("--input-size", a->input_size, "3 S S: sets --img-size (timm)")->expected(3);
-  c->add_option("--patch-size", a->patch_size, "Patch size (0: the model's)");
-  c->add_option("--embed-dim", a->embed_dim, "Width (0: the model's)");
-  c->add_option("--depth", a->depth, "Blocks (0: the model's)");
-  c->add_option("--num-heads", a->num_heads, "Attention heads (0: the model's)");
-  c->add_option("--drop-path", a->drop_path, "Stochastic depth rate");
+  a->arch.add_to(c);
   c->add_option("--layer-scale-init-value", a->layer_scale_init_value,
                 "Layer scale init for a model from scratch (0: none; pre-trained gammas are always used)");
   c->add_option("--layer-decay", a->layer_decay, "Layer-wise lr decay (1: off)");

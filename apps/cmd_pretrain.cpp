@@ -48,9 +48,8 @@ namespace fs = std::filesystem;
 struct PretrainArgs {
   std::string data_dir, config, train_split = "train", tokens;
   std::string model = "mapet_base_patch16_224", objective = "mapet";
-  std::vector<int> input_size;
-  int64_t patch_size = 0, embed_dim = 0, depth = 0, num_heads = 0;  // 0: the model's
-  float drop_path = 0.1f, drop = 0.0f, layer_scale_init_value = 0.1f;
+  train::ArchFlags arch;
+  float drop = 0.0f, layer_scale_init_value = 0.1f;
   int64_t least_number = 50, num_mask_patches = 75, num_tokens = 0;
   bool blockwise_perm = false;
   train::TrainFlags t;
@@ -96,18 +95,14 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
   models::MapetConfig& m = p.model;
   m = models::mapet_config(a.model);
   m.objective = models::parse_objective(a.objective);
-  if (!a.input_size.empty()) {
-    if (a.input_size.size() != 3 || a.input_size[0] != 3 || a.input_size[1] != a.input_size[2])
-      throw Error("--input-size must be 3 S S (RGB, square), got " + std::to_string(a.input_size.size()) + " values");
-    train::set_option(c, "img_size", {std::to_string(a.input_size[1])});
-  }
+  a.arch.apply_input_size(c);
   m.vit.img_size = a.tf.cfg.size;
   m.vit.in_chans = 3;
-  if (a.patch_size > 0) m.vit.patch_size = a.patch_size;
-  if (a.embed_dim > 0) m.vit.embed_dim = a.embed_dim;
-  if (a.depth > 0) m.vit.depth = a.depth;
-  if (a.num_heads > 0) m.vit.num_heads = a.num_heads;
-  m.vit.drop_path_rate = a.drop_path;
+  if (a.arch.patch_size > 0) m.vit.patch_size = a.arch.patch_size;
+  if (a.arch.embed_dim > 0) m.vit.embed_dim = a.arch.embed_dim;
+  if (a.arch.depth > 0) m.vit.depth = a.arch.depth;
+  if (a.arch.num_heads > 0) m.vit.num_heads = a.arch.num_heads;
+  m.vit.drop_path_rate = a.arch.drop_path;
   m.vit.drop_rate = a.drop;
   m.vit.layer_scale_init = a.layer_scale_init_value;
   if (m.vit.img_size % m.vit.patch_size != 0)
@@ -327,12 +322,7 @@ void register_pretrain(CLI::App& app) {
   c->add_option("--num-mask-patches", a->num_mask_patches,
                 "mim: patches masked per image (scaled to the grid unless given)");
   c->add_flag("--blockwise-perm", a->blockwise_perm, "Permute 2x2 blocks of patches instead of single patches");
-  c->add_option("--input-size", a->input_size, "3 S S: sets --img-size (timm)")->expected(3);
-  c->add_option("--patch-size", a->patch_size, "Patch size (0: the model's)");
-  c->add_option("--embed-dim", a->embed_dim, "Width (0: the model's)");
-  c->add_option("--depth", a->depth, "Blocks (0: the model's)");
-  c->add_option("--num-heads", a->num_heads, "Attention heads (0: the model's)");
-  c->add_option("--drop-path", a->drop_path, "Stochastic depth rate");
+  a->arch.add_to(c);
   c->add_option("--drop", a->drop, "Dropout after the position embedding");
   c->add_option("--layer-scale-init-value", a->layer_scale_init_value, "Layer scale init");
   a->t.add_to(c);

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "apps/train/config.h"
 #include "kernels/cpu/gemm.h"
 
 namespace mapet::apps::train {
@@ -54,6 +55,22 @@ void TrainFlags::apply_amp() const {
     cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
   else
     std::printf("note: --amp asked for bf16 GEMMs, but this CPU has no AVX-512 BF16; using f32\n");
+}
+
+void ArchFlags::add_to(CLI::App* c) {
+  c->add_option("--input-size", input_size, "3 S S: sets --img-size (timm)")->expected(3);
+  c->add_option("--patch-size", patch_size, "Patch size (0: the model's)");
+  c->add_option("--embed-dim", embed_dim, "Width (0: the model's)");
+  c->add_option("--depth", depth, "Blocks (0: the model's)");
+  c->add_option("--num-heads", num_heads, "Attention heads (0: the model's)");
+  c->add_option("--drop-path", drop_path, "Stochastic depth rate");
+}
+
+void ArchFlags::apply_input_size(CLI::App& c) const {
+  if (input_size.empty()) return;
+  if (input_size.size() != 3 || input_size[0] != 3 || input_size[1] != input_size[2])
+    throw Error("--input-size must be 3 S S (RGB, square)");
+  set_option(c, "img_size", {std::to_string(input_size[1])});
 }
 
 const std::set<std::string>& cosmetic_keys() {

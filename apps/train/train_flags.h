@@ -32,6 +32,18 @@ struct TrainFlags {
   void apply_amp() const;
 };
 
+// The ViT shape flags both training commands take (0: the named model's value),
+// with timm's --input-size 3 S S as another way to say --img-size S.
+struct ArchFlags {
+  std::vector<int> input_size;
+  int64_t patch_size = 0, embed_dim = 0, depth = 0, num_heads = 0;
+  float drop_path = 0.1f;
+
+  void add_to(CLI::App* c);
+  // Call after the config file is applied: --input-size sets the command's --img-size.
+  void apply_input_size(CLI::App& c) const;
+};
+
 // Keys that do not change the trajectory: not worth a note when they differ on resume.
 const std::set<std::string>& cosmetic_keys();
 
