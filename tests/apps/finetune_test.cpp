@@ -269,3 +269,46 @@ TEST_F(Finetune, ResumeAfterKillGivesTheSameLossesAndAccuracy) {
 
 }  // namespace
 }  // namespace mapet
+
+namespace mapet {
+namespace {
+
+TEST_F(Finetune, ConfigFilesLoadAndFlagsOverrideThem) {
+  const fs::path configs = fs::path(__FILE__).parent_path().parent_path().parent_path() / "configs";
+  for (const char* size : {"tiny", "small", "base"}) {
+    ScratchDir dir;
+    const std::string out = dir / "run", name = std::string("finetune_vit_") + size + "_patch16_224";
+    // BEiT's recipe at 224 / 16, shrunk on the command line to the fixture's images and a tiny width.
+    RunResult r = test::run_mapet({"finetune", (*root_ / "data").string(), "--config",
+                                   (configs / (name + ".yaml")).string(), "--img-size", "16", "--patch-size", "4",
+                                   "--depth", "1", "--embed-dim", "16", "--num-heads", "1", "-b", "8", "--total-batch",
+                                   "16", "--epochs", "1", "--output", out, "-q"},
+                                  dir / "log.txt");
+    ASSERT_EQ(r.exit_code, 0) << name << ":\n" << r.output;
+    const std::string used = test::read_text(out + "/config.yaml");
+    for (const std::string& want :
+         {std::string("model: vit_standard_") + size + "_patch16_224", std::string("lr: 4.0e-3"),
+          std::string("layer_decay: 0.65"), std::string("mixup: 0.8"), std::string("cutmix: 1.0"),
+          std::string("smoothing: 0.1"), std::string("warmup_epochs: 20"), std::string("accum_steps: 2"),
+          std::string("gp: avg"), std::string("amp: true")})
+      EXPECT_NE(used.find(want + "\n"), std::string::npos) << name << ": no '" << want << "' in\n" << used;
+    EXPECT_EQ(test::step_records(out + "/metrics.jsonl").size(), 4u) << name;
+  }
+}
+
+TEST_F(Finetune, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  RunResult r = test::run_mapet(
+      args(out, {"--lr", "1e30", "--warmup-epochs", "0", "--recovery-interval", "1", "--layer-decay", "1"}),
+      dir / "log.txt");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(r.output.find("loss is nan") != std::string::npos || r.output.find("loss is inf") != std::string::npos ||
+              r.output.find("gradient norm is") != std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("The last good checkpoint, " + out + "/last.safetensors"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
+}
+
+}  // namespace
+}  // namespace mapet
