@@ -236,15 +236,9 @@ void run(FinetuneArgs& a, CLI::App& c) {
     loader.start_epoch(epoch, first);
     const double epoch_start = meter.elapsed();
     for (int64_t s = first / accum; s < steps_per_epoch; ++s) {
-      const auto t0 = std::chrono::steady_clock::now();
-      double wait = 0, loss = 0;
-      train::StepStats ss;
+      train::TimedStep ts;
       try {
-        for (int64_t k = 0; k < accum; ++k) {
-          const auto w0 = std::chrono::steady_clock::now();
-          data::Batch b;
-          if (!loader.next(b)) throw Error("loader: epoch " + std::to_string(epoch) + " ended early");
-          wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+        ts = train::timed_step(trainer, loader, [&](data::Batch& b, int64_t k) {
           train::Mix m;
           if (mixing) {
             // Keyed by the micro-batch's place in the run: the same mix after a resume.
@@ -252,23 +246,21 @@ void run(FinetuneArgs& a, CLI::App& c) {
             m = train::draw_mix(mix, a.t.seed, key, b.images.size(2), b.images.size(3));
             train::apply_mix(b.images, m);
           }
-          Var logits = model->forward(Var(b.images), ctx);
-          loss += trainer.backward(train::mixed_cross_entropy(logits, b.labels, m, a.smoothing));
-        }
-        ss = trainer.step();
+          return train::mixed_cross_entropy(model->forward(Var(b.images), ctx), b.labels, m, a.smoothing);
+        });
       } catch (const train::NonFinite& e) {
         throw run.stopped(e, epoch, s + 1, steps_per_epoch);
       }
-      loss = train::short_float(float(loss / double(accum)));
+      const double loss = train::short_float(float(ts.loss));
+      const train::StepStats& ss = ts.stats;
       images += images_per_step;
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       run.metrics().write({{"step", trainer.steps_done()},
                            {"epoch", epoch},
                            {"loss", loss},
                            {"lr", train::short_float(ss.lr)},
                            {"grad_norm", ss.grad_norm},
-                           {"images_per_s", double(images_per_step) / secs},
-                           {"data_wait", wait / secs}});
+                           {"images_per_s", double(images_per_step) / ts.seconds},
+                           {"data_wait", ts.data_wait}});
       epoch_loss += loss, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | lr %.2e", (long long)epoch + 1,

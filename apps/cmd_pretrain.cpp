@@ -243,35 +243,30 @@ void run(PretrainArgs& a, CLI::App& c) {
     loader.start_epoch(epoch, first);
     const double epoch_start = meter.elapsed();
     for (int64_t s = first / accum; s < steps_per_epoch; ++s) {
-      const auto t0 = std::chrono::steady_clock::now();
-      double wait = 0, loss = 0, acc = 0;
-      train::StepStats ss;
+      double acc = 0;
+      train::TimedStep ts;
       try {
-        for (int64_t k = 0; k < accum; ++k) {
-          const auto w0 = std::chrono::steady_clock::now();
-          data::Batch b;
-          if (!loader.next(b)) throw Error("loader: epoch " + std::to_string(epoch) + " ended early");
-          wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+        ts = train::timed_step(trainer, loader, [&](data::Batch& b, int64_t) {
           models::MapetOutput o = model.forward(mapet_batch(b, mc, a.blockwise_perm, a.t.seed), ctx);
-          loss += trainer.backward(o.loss);
           acc += o.token_accuracy;
-        }
-        ss = trainer.step();
+          return o.loss;
+        });
       } catch (const train::NonFinite& e) {
         throw run.stopped(e, epoch, s + 1, steps_per_epoch);
       }
       // The loss as logged (a float, shortest form): what a resumed run reads back for its epoch mean.
-      loss = train::short_float(float(loss / double(accum))), acc /= double(accum);
+      const double loss = train::short_float(float(ts.loss));
+      const train::StepStats& ss = ts.stats;
+      acc /= double(accum);
       images += images_per_step;
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       run.metrics().write({{"step", trainer.steps_done()},
-                     {"epoch", epoch},
-                     {"loss", loss},
-                     {"token_acc", acc},
-                     {"lr", train::short_float(ss.lr)},
-                     {"grad_norm", ss.grad_norm},
-                     {"images_per_s", double(images_per_step) / secs},
-                     {"data_wait", wait / secs}});
+                           {"epoch", epoch},
+                           {"loss", loss},
+                           {"token_acc", acc},
+                           {"lr", train::short_float(ss.lr)},
+                           {"grad_norm", ss.grad_norm},
+                           {"images_per_s", double(images_per_step) / ts.seconds},
+                           {"data_wait", ts.data_wait}});
       epoch_loss += loss, epoch_acc += acc, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | tok acc %.1f%% | lr %.2e",

@@ -1,5 +1,6 @@
 #include "apps/train/trainer.h"
 
+#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -50,6 +51,28 @@ StepStats Trainer::step() {
   micro_ = 0;
   ++step_;
   return s;
+}
+
+TimedStep timed_step(Trainer& trainer, data::Loader& loader,
+                     const std::function<Var(data::Batch& batch, int64_t k)>& micro) {
+  using clock = std::chrono::steady_clock;
+  auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+  const auto start = clock::now();
+  const int64_t accum = trainer.config().accum_steps;
+  TimedStep r;
+  double wait = 0;
+  for (int64_t k = 0; k < accum; ++k) {
+    const auto w0 = clock::now();
+    data::Batch b;
+    if (!loader.next(b)) throw Error("loader: the epoch ended before its last optimizer step");
+    wait += since(w0);
+    r.loss += trainer.backward(micro(b, k));
+  }
+  r.stats = trainer.step();
+  r.loss /= double(accum);
+  r.seconds = since(start);
+  r.data_wait = wait / r.seconds;
+  return r;
 }
 
 }  // namespace mapet::apps::train

@@ -6,7 +6,9 @@
 // stops the step before any parameter changes (NonFinite).
 #pragma once
 #include <cstdint>
+#include <functional>
 
+#include "data/loader.h"
 #include "engine/nn/module.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/schedule.h"
@@ -51,5 +53,18 @@ class Trainer {
   optim::AdamW opt_;
   int64_t step_ = 0, micro_ = 0;
 };
+
+// One optimizer step as the training commands take it: Trainer::accum_steps
+// micro-batches from `loader` (an epoch that runs dry is an Error), each
+// handed to `micro` (k = 0, 1, ...), whose loss is back-propagated; then
+// Trainer::step. NonFinite passes through for the caller to report.
+struct TimedStep {
+  double loss = 0;       // mean of the micro-batch losses
+  double seconds = 0;    // wall time of the whole step
+  double data_wait = 0;  // share of it spent blocked on the loader
+  StepStats stats;
+};
+TimedStep timed_step(Trainer& trainer, data::Loader& loader,
+                     const std::function<Var(data::Batch& batch, int64_t k)>& micro);
 
 }  // namespace mapet::apps::train
