@@ -10,15 +10,8 @@ data=data_cache/fashion-mnist
 tokens=data_cache/fashion-mnist-tokens
 run=runs/demo-mapet-$(date +%Y%m%d-%H%M%S)
 
-if [ ! -d "$data/val" ]; then
-  echo "== 1/3 preparing Fashion-MNIST as JPEG files in $data"
-  "$mapet" prepare fashion-mnist --out "$data"
-fi
-if [ ! -f "$tokens/val.tokens" ]; then
-  echo "== 2/3 training the pixel k-means tokenizer and tokenizing every image into $tokens"
-  "$mapet" tokenize "$data" --tokenizer pixel --num-tokens 256 --input-size 28 --patch-size 4 \
-    --train-centroids --out "$tokens"
-fi
+echo "== 1-2/3 Fashion-MNIST as JPEGs in $data, pixel k-means tokens in $tokens (made once)"
+bash "$(dirname "$0")/prepare_demo_data.sh" "$mapet" "$data" "$tokens"
 echo "== 3/3 MaPeT pre-training (mapet_tiny layout at dim 96, depth 6; 28 px images, 4x4 patches) into $run"
 "$mapet" pretrain "$data" --tokens "$tokens/train.tokens" --model mapet_tiny_patch16_224 \
   --img-size 28 --patch-size 4 --embed-dim 96 --depth 6 --num-heads 3 \

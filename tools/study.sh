@@ -24,15 +24,7 @@ tokens=data_cache/fashion-mnist-tokens
 out=${STUDY_OUT:-runs/study-$(date +%Y%m%d-%H%M%S)}
 arch=(--img-size 28 --patch-size 4 --embed-dim 96 --depth 6 --num-heads 3)
 
-if [ ! -d "$data/val" ]; then
-  echo "== preparing Fashion-MNIST as JPEG files in $data"
-  "$mapet" prepare fashion-mnist --out "$data"
-fi
-if [ ! -f "$tokens/train.tokens" ]; then
-  echo "== training the pixel k-means tokenizer and tokenizing every image into $tokens"
-  "$mapet" tokenize "$data" --tokenizer pixel --num-tokens 256 --input-size 28 --patch-size 4 \
-    --train-centroids --out "$tokens"
-fi
+bash "$(dirname "$0")/prepare_demo_data.sh" "$mapet" "$data" "$tokens"
 mkdir -p "$out"
 
 # An ImageFolder of the first N images of each class (symbolic links), with the full validation set.
