@@ -75,16 +75,26 @@ MapetOutput MapetModel::forward_permuted(const MapetBatch& batch, nn::Context& c
   Var seq = mapet ? ops::concat({real, masks, masks}, 1) : ops::concat({real, masks}, 1);
   if (training() && config.drop_rate > 0.0f) seq = ops::dropout(seq, config.drop_rate, true, *ctx.rng);
 
-  const ops::IntervalMask im = ops::mapet_interval_mask(obj, T, L);
   const int64_t rows = seq.size(1), key_rows = mapet ? T + M : T;
-  auto attend = [&](const nn::Attention& a, const Var& y) {
-    Var y_kv = key_rows == rows ? y : ops::slice(y, 1, 0, key_rows);
-    return a.forward(y, y_kv, [&](const Var& q, const Var& k, const Var& v) {
-      return ops::interval_attention(q, k, v, im);
-    });
+  // Queries from rows [first_row, rows) of the block's normed input: all rows,
+  // or in the last block only the query stream, since nothing reads the last
+  // content stream (its keys and values still come from all key rows).
+  auto attend_from = [&](int64_t first_row) {
+    ops::IntervalMask im = ops::mapet_interval_mask(obj, T, L);
+    im.real_end.erase(im.real_end.begin(), im.real_end.begin() + first_row);
+    im.mask_start.erase(im.mask_start.begin(), im.mask_start.begin() + first_row);
+    return [=](const nn::Attention& a, const Var& y) {
+      Var y_kv = key_rows == rows ? y : ops::slice(y, 1, 0, key_rows);
+      Var y_q = first_row == 0 ? y : ops::slice(y, 1, first_row, rows);
+      return a.forward(y_q, y_kv, [&](const Var& q, const Var& k, const Var& v) {
+        return ops::interval_attention(q, k, v, im);
+      });
+    };
   };
-  for (size_t i = 0; i < blocks->size(); ++i) seq = static_cast<nn::Block&>((*blocks)[i]).forward(seq, ctx, attend);
-  Var g = ops::slice(seq, 1, rows - M, rows);  // the query stream
+  const nn::Block::AttentionStep all_rows = attend_from(0), query_rows = attend_from(rows - M);
+  for (size_t i = 0; i < blocks->size(); ++i)
+    seq = static_cast<nn::Block&>((*blocks)[i]).forward(seq, ctx, i + 1 == blocks->size() ? query_rows : all_rows);
+  Var g = seq.size(1) == M ? seq : ops::slice(seq, 1, rows - M, rows);  // the query stream
   return finish(g, targets, patch_index, M);
 }
 

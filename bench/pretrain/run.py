@@ -50,19 +50,26 @@ def mapet_flops(T=197, L=50, D=384, depth=12, mlp_ratio=4.0, vocab=8192, patch=1
     """Matmul FLOPs of one image's forward (2 per multiply-add), the formula of
     bench/mapet_step.cpp: rows R = T + 2M (content real, content mask, query),
     key rows K = T + M; per block q and proj 2 R D^2 each, kv 2 K 2D^2, MLP
-    2 R 2 mlp_ratio D^2, attention 4 D x (keys each row may see, summed);
-    patch embedding 2 P C p^2 D; decoder 2 M D V. Also returns the attention
-    term if every row saw all K keys (what the dense-mask peer computes)."""
+    2 R 2 mlp_ratio D^2, attention 4 D x (keys each row may see, summed), the
+    last block with only its M query rows (R = M); patch embedding 2 P C p^2 D;
+    decoder 2 M D V. Also returns the FLOPs with every row of every block
+    computed and every row seeing all K keys (what the dense-mask peer does)."""
     P, M = T - 1, T - L
     R, K = T + 2 * M, T + M
     visible = 0
     for r in range(T):  # content rows of real tokens, rank r
         visible += max(r + 1, L) + (M if r < L else T - 1 - r)
     visible += M * (L + M)  # content rows of mask tokens: the context and every mask token
-    visible += M * T  # query row of rank L + q: L + q real keys, T - L - q mask keys
-    linear = 2 * R * D * D * 2 + 2 * K * 2 * D * D + 2 * R * 2 * mlp_ratio * D * D
-    fwd = 2 * P * chans * patch * patch * D + depth * (linear + 4 * D * visible) + 2 * M * D * vocab
-    fwd_dense = 2 * P * chans * patch * patch * D + depth * (linear + 4 * D * R * K) + 2 * M * D * vocab
+    query_visible = M * T  # query row of rank L + q: L + q real keys, T - L - q mask keys
+    visible += query_visible
+
+    def linear(rows):
+        return 2 * rows * D * D * 2 + 2 * K * 2 * D * D + 2 * rows * 2 * mlp_ratio * D * D
+
+    # Our last block computes only the query stream (nothing reads the last content stream).
+    blocks = (depth - 1) * (linear(R) + 4 * D * visible) + linear(M) + 4 * D * query_visible
+    fwd = 2 * P * chans * patch * patch * D + blocks + 2 * M * D * vocab
+    fwd_dense = 2 * P * chans * patch * patch * D + depth * (linear(R) + 4 * D * R * K) + 2 * M * D * vocab
     return fwd, fwd_dense
 
 

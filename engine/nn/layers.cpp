@@ -88,7 +88,12 @@ Var Block::forward(const Var& x, Context& ctx, const AttentionStep& attend) cons
     }
     return y;
   };
-  Var h = ops::add(x, branch(attend(attn, norm1.forward(x)), ls1));
+  Var a = branch(attend(attn, norm1.forward(x)), ls1);
+  // The step may answer for only the last rows of x (MaPeT's last block, whose
+  // content stream feeds nothing); the block then carries on with those rows.
+  const int64_t T = x.size(1), Ta = a.size(1);
+  if (Ta > T) throw Error("Block: the attention step returned " + std::to_string(Ta) + " rows for " + std::to_string(T));
+  Var h = ops::add(Ta == T ? x : ops::slice(x, 1, T - Ta, T), a);
   return ops::add(h, branch(mlp.forward(norm2.forward(h)), ls2));
 }
 

@@ -67,7 +67,8 @@ class Block : public Module {
  public:
   explicit Block(const BlockConfig& c);
   Var forward(const Var& x, Context& ctx, const Tensor& mask = Tensor()) const;
-  // The same block with the attention step supplied: attend(attn, norm1(x)) -> [B, T, D].
+  // The same block with the attention step supplied: attend(attn, norm1(x)) -> [B, T', D]
+  // for the last T' <= T rows of x; the block returns those rows only.
   using AttentionStep = std::function<Var(const Attention& attn, const Var& x_normed)>;
   Var forward(const Var& x, Context& ctx, const AttentionStep& attend) const;
   BlockConfig config;

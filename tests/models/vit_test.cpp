@@ -4,6 +4,7 @@
 
 #include "engine/io/safetensors.h"
 #include "engine/ops/loss.h"
+#include "engine/ops/ops.h"
 #include "engine/optim/adamw.h"
 #include "engine/threads.h"
 #include "models/registry.h"
@@ -127,6 +128,58 @@ std::vector<float> trajectory(uint64_t seed) {
     opt.step();
   }
   return losses;
+}
+
+// MaPeT's last block answers only for its query stream: a block whose
+// attention step returns the last rows must give those rows of the full
+// block, and the same gradients (x, every parameter), drop path included.
+TEST(Vit, BlockAnsweringForItsLastRowsMatchesTheFullBlock) {
+  nn::BlockConfig bc;
+  bc.dim = 24, bc.heads = 2, bc.drop_path = 0.4f, bc.layer_scale_init = 0.1f;
+  nn::Block block(bc);
+  block.train(true);
+  uint64_t seed = test::fresh_seed();
+  for (const auto& p : block.named_parameters()) p.var.mutable_value().copy_(test::randn(p.var.shape(), seed++, 0.3f));
+  const int64_t B = 5, T = 13, first = 8;
+  const Tensor x0 = test::randn({B, T, bc.dim}, seed++), cotangent = test::randn({B, T - first, bc.dim}, seed++);
+  struct Result {
+    Tensor out, dx;
+    std::vector<Tensor> grads;
+  };
+  auto run = [&](bool last_rows_only) {
+    for (const auto& p : block.named_parameters()) p.var.zero_grad();
+    Var x(x0.clone(), true);
+    Generator g(seed);
+    nn::Context ctx{&g};
+    ops::IntervalMask mask = ops::mapet_interval_mask(common::Objective::mim, T, 1);
+    if (last_rows_only) {
+      mask.real_end.erase(mask.real_end.begin(), mask.real_end.begin() + first);
+      mask.mask_start.erase(mask.mask_start.begin(), mask.mask_start.begin() + first);
+    }
+    Var out = block.forward(x, ctx, [&](const nn::Attention& a, const Var& y) {
+      Var y_q = last_rows_only ? ops::slice(y, 1, first, T) : y;
+      return a.forward(y_q, y, [&](const Var& q, const Var& k, const Var& v) {
+        return ops::interval_attention(q, k, v, mask);
+      });
+    });
+    if (!last_rows_only) out = ops::slice(out, 1, first, T);
+    autograd::backward(ops::sum(ops::mul(out, Var(cotangent))));
+    Result r{out.value().contiguous(), x.grad(), {}};
+    for (const auto& p : block.named_parameters()) r.grads.push_back(p.var.grad());
+    return r;
+  };
+  const Result full = run(false), last = run(true);
+  EXPECT_TRUE(test::all_close(last.out, test::to_double(full.out), 1e-5, 1e-6));
+  EXPECT_TRUE(test::all_close(last.dx, test::to_double(full.dx), 1e-4, 1e-5));
+  const auto names = block.named_parameters();
+  for (size_t i = 0; i < names.size(); ++i)
+    EXPECT_TRUE(test::all_close(last.grads[i], test::to_double(full.grads[i]), 1e-4, 1e-5)) << names[i].name;
+  // The content rows before `first` get no gradient through the attention output, only through k and v.
+  double content_grad = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < first; ++t)
+      for (int64_t c = 0; c < bc.dim; ++c) content_grad += std::abs(full.dx.at({b, t, c}));
+  EXPECT_GT(content_grad, 0.0) << "keys and values should carry gradient to every row";
 }
 
 TEST(Vit, SameSeedSameTrajectoryForOneAndTwoThreads) {
