@@ -164,12 +164,66 @@ void for_each_visible_tile(const KeyLayout& kl, common::KeyRanges u, F&& f) {
     f(kl.mask_seg0 + c0, std::min(kTileCols, seg_end - c0), true, c0 - kl.mask_pad);
 }
 
+// r[j][i] <-> r[i][j] for a 16 x 16 block of floats in 16 registers (the
+// usual unpack / shuffle / 128-bit-lane shuffle sequence).
+inline void transpose16(f32x16 r[16]) {
+  f32x16 t[16];
+  for (int i = 0; i < 8; ++i) {  // 128-bit lane k: a[4k] b[4k] a[4k+1] b[4k+1], then a[4k+2] b[4k+2] a[4k+3] b[4k+3]
+    t[2 * i] = __builtin_shufflevector(r[2 * i], r[2 * i + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+    t[2 * i + 1] =
+        __builtin_shufflevector(r[2 * i], r[2 * i + 1], 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
+  }
+  for (int i = 0; i < 4; ++i) {  // r[4i + m], lane k: rows 4i..4i+3 of column 4k + m
+    for (int h = 0; h < 2; ++h) {
+      const f32x16 x = t[4 * i + h], y = t[4 * i + h + 2];
+      r[4 * i + 2 * h] = __builtin_shufflevector(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+      r[4 * i + 2 * h + 1] = __builtin_shufflevector(x, y, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    }
+  }
+  // Column 4k + m: lane k of r[m], r[4 + m], r[8 + m], r[12 + m].
+  auto even_lanes = [](f32x16 a, f32x16 b) {
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+  };
+  auto odd_lanes = [](f32x16 a, f32x16 b) {
+    return __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  };
+  for (int m = 0; m < 4; ++m) {
+    const f32x16 x0 = even_lanes(r[m], r[4 + m]), x1 = odd_lanes(r[m], r[4 + m]);
+    const f32x16 y0 = even_lanes(r[8 + m], r[12 + m]), y1 = odd_lanes(r[8 + m], r[12 + m]);
+    t[m] = even_lanes(x0, y0);
+    t[4 + m] = even_lanes(x1, y1);
+    t[8 + m] = odd_lanes(x0, y0);
+    t[12 + m] = odd_lanes(x1, y1);
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
 // dst[c * cols + col] = key(col)[c]: K or V transposed, [d][cols].
 void pack_transposed(const float* src, int64_t ld, int64_t d, const KeyLayout& kl, float* dst) {
+#ifdef __AVX512F__
+  // 16 x 16 blocks through registers (cols is a multiple of 16): element by
+  // element, the strided stores cost as much as a few tiles' products.
+  for (int64_t col0 = 0; col0 < kl.cols; col0 += 16) {
+    const float* rows[16];
+    for (int j = 0; j < 16; ++j) {
+      const int64_t key = kl.key(col0 + j);
+      rows[j] = key < 0 ? nullptr : src + key * ld;
+    }
+    for (int64_t c0 = 0; c0 < d; c0 += 16) {
+      const int w = static_cast<int>(std::min<int64_t>(16, d - c0));
+      const __mmask16 m = static_cast<__mmask16>((1u << w) - 1);
+      f32x16 r[16];
+      for (int j = 0; j < 16; ++j) r[j] = rows[j] ? (f32x16)_mm512_maskz_loadu_ps(m, rows[j] + c0) : f32x16{};
+      transpose16(r);
+      for (int i = 0; i < w; ++i) store16(dst + (c0 + i) * kl.cols + col0, r[i]);
+    }
+  }
+#else
   for (int64_t col = 0; col < kl.cols; ++col) {
     const int64_t key = kl.key(col);
     for (int64_t c = 0; c < d; ++c) dst[c * kl.cols + col] = key < 0 ? 0.0f : src[key * ld + c];
   }
+#endif
 }
 
 // dst[col * dp + c] = key(col)[c] (0 past d): K or V by rows, [cols][dp].
@@ -224,41 +278,113 @@ struct Carver {
   }
 };
 
-// Masks one tile row of raw scores s[0, ncols) whose segment-local keys start
-// at local0: scores of keys in iv are scaled, the others become -inf. Returns
-// the largest visible scaled score (-inf if none).
-inline float mask_and_scale_row(float* s, int ncols, int local0, common::KeyInterval iv, float scale) {
-  float tile_max = -__builtin_inff();
-  // int indices throughout: GCC does not vectorise an int64 -> int narrowing.
-#pragma omp simd reduction(max : tile_max)
-  for (int j = 0; j < ncols; ++j) {
-    const float x = common::key_visible(local0 + j, iv) ? s[j] * scale : -__builtin_inff();
-    s[j] = x;
-    tile_max = x > tile_max ? x : tile_max;
-  }
-  return tile_max;
+// exp of 16 lanes: common::fast_exp lane by lane (the same values), written
+// out so that a row's tile stays in registers between the softmax steps.
+inline f32x16 exp16(f32x16 x) {
+#ifdef __AVX512F__
+  // (The maskz forms only because GCC 12 warns about the plain ones' undefined source.)
+  const __m512 xc = (__m512)(x < -87.3f ? f32x16{} - 87.3f : (x > 88.7f ? f32x16{} + 88.7f : x));
+  const __m512 n = _mm512_maskz_roundscale_ps(
+      0xffff, _mm512_fmadd_ps(xc, _mm512_set1_ps(common::kLog2e), _mm512_set1_ps(0.5f)),
+      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), xc);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-6f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  // p * 2^n, and 0 where x < -87.3: vscalefps is exact here (n in [-126, 128)),
+  // as the multiply by the power of two built from n's bits in fast_exp.
+  return (f32x16)_mm512_maskz_scalef_ps(_mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(-87.3f), _CMP_NLT_UQ), p, n);
+#else
+  f32x16 y;
+  for (int i = 0; i < kLanes; ++i) y[i] = common::fast_exp(x[i]);
+  return y;
+#endif
 }
 
-// s[j] = exp(s[j] - shift) (hidden scores, -inf, give 0).
-inline void exp_row(float* s, int ncols, float shift) {
-#pragma omp simd
-  for (int j = 0; j < ncols; ++j) s[j] = common::fast_exp(s[j] - shift);
+// x * y, kept a rounded product: as a plain multiply GCC would fuse it with the
+// subtraction of the row max into one FMA and round differently from the
+// shared per-row math (common::fast_exp of a rounded scaled score).
+inline f32x16 mul_no_contract(f32x16 x, float y) {
+#ifdef __AVX512F__
+  return (f32x16)_mm512_maskz_mul_round_ps(0xffff, (__m512)x, _mm512_set1_ps(y), _MM_FROUND_CUR_DIRECTION);
+#else
+  return x * y;
+#endif
 }
 
-// Lane-wise sums of s[0, ncols), ncols a multiple of 16. A row's running sum is
-// kept as 16 partial sums and added up once at the end: a horizontal add per
-// tile and row would cost as much as the exps.
-inline f32x16 lane_sums(const float* s, int ncols) {
-  f32x16 sum{};
-  for (int j = 0; j < ncols; j += kLanes) sum += load16(s + j);
-  return sum;
-}
-
-inline float horizontal_sum(f32x16 v) {
-  for (int width = kLanes / 2; width >= 1; width /= 2)
-    for (int i = 0; i < width; ++i) v[i] += v[i + width];
+// Lanes combined pairwise, halves first: v[i] op v[i + 8], then + 4, + 2, + 1.
+template <class Op>
+inline float horizontal(f32x16 v, Op op) {
+  v = op(v, __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  v = op(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+  v = op(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+  v = op(v, __builtin_shufflevector(v, v, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
   return v[0];
 }
+inline float horizontal_max(f32x16 v) {
+  return horizontal(v, [](f32x16 a, f32x16 b) { return a > b ? a : b; });
+}
+inline float horizontal_sum(f32x16 v) {
+  return horizontal(v, [](f32x16 a, f32x16 b) { return a + b; });
+}
+
+// The online-softmax step of a forward tile, in place: the raw scores
+// s[r][0, 16 NV) (row stride kTileCols) of keys with segment-local indices
+// local0.. become P = exp(scale s - max), 0 where hidden (row r sees iv[r]).
+// Each row's st and lane-wise partial sums are updated; alpha[r] is the factor
+// for the row's output so far. Two passes over the tile, each a loop over rows
+// with no dependency between them, so that out-of-order execution overlaps
+// the rows' exps: the scalar online-softmax step between them (max, branches)
+// would otherwise stall each row. A tile that a row sees whole (most of them)
+// skips the mask.
+template <int NV>
+void softmax_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv, float scale,
+                  common::OnlineSoftmax* st, f32x16* sums, float* alpha) {
+  typedef int i32x16 __attribute__((vector_size(64)));
+  const float neg_inf = -__builtin_inff();
+  float shift[kFwdBlockRows];
+  for (int64_t r = 0; r < n; ++r) {
+    float* sr = s + r * kTileCols;
+    const bool whole = iv[r].begin <= local0 && local0 + NV * kLanes <= iv[r].end;
+    f32x16 vmax = f32x16{} + neg_inf;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      f32x16 x = mul_no_contract(load16(sr + v * kLanes), scale);
+      if (!whole) {
+        const i32x16 j = i32x16{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + (local0 + v * kLanes);
+        x = (j >= iv[r].begin && j < iv[r].end) ? x : f32x16{} + neg_inf;
+      }
+      store16(sr + v * kLanes, x);
+      vmax = vmax > x ? vmax : x;
+    }
+    alpha[r] = common::online_softmax_rescale(st[r], horizontal_max(vmax));
+    shift[r] = common::online_softmax_shift(st[r]);
+  }
+  for (int64_t r = 0; r < n; ++r) {
+    float* sr = s + r * kTileCols;
+    f32x16 tile_sum{};
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const f32x16 e = exp16(load16(sr + v * kLanes) - shift[r]);
+      store16(sr + v * kLanes, e);
+      tile_sum += e;
+    }
+    // Rescaled with a rounded product, then the tile added: as the
+    // per-element code this replaced, so the sums are bit for bit the same.
+    sums[r] = mul_no_contract(sums[r], alpha[r]) + tile_sum;
+  }
+}
+using SoftmaxTile = void (*)(float*, int64_t, int, const common::KeyInterval*, float, common::OnlineSoftmax*, f32x16*,
+                             float*);
+constexpr SoftmaxTile kSoftmaxTiles[kMicroVectors] = {&softmax_tile<1>, &softmax_tile<2>, &softmax_tile<3>,
+                                                      &softmax_tile<4>};
+
 
 // Backward: p[j] = exp(scale s[j] - lse) where visible, else 0 (in place).
 inline void probs_row(float* s, int ncols, int local0, common::KeyInterval iv, float scale, float lse) {
@@ -590,15 +716,12 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products
       // S = Q K^T for the block's rows and this tile (raw dot products).
       prod.scores(n, col0, ncols, scores);
       // Online softmax per row: P = exp(scale S - max), rescale what came before.
-      for (int64_t r = 0; r < n; ++r) {
-        float* sr = scores + r * kTileCols;
-        const common::KeyInterval iv = common::row_key_interval(mask_segment, re[r], ms[r], num_real, num_mask);
-        const float tile_max = mask_and_scale_row(sr, static_cast<int>(ncols), static_cast<int>(local0), iv, s.scale);
-        const float alpha = common::online_softmax_rescale(st[r], tile_max);
-        exp_row(sr, static_cast<int>(ncols), common::online_softmax_shift(st[r]));
-        sums[r] = sums[r] * alpha + lane_sums(sr, static_cast<int>(ncols));
-        if (alpha != 1.0f) scale_row(acc + r * dp, dp, alpha);
-      }
+      common::KeyInterval iv[kFwdBlockRows];
+      float alpha[kFwdBlockRows];
+      for (int64_t r = 0; r < n; ++r) iv[r] = common::row_key_interval(mask_segment, re[r], ms[r], num_real, num_mask);
+      kSoftmaxTiles[ncols / kLanes - 1](scores, n, static_cast<int>(local0), iv, s.scale, st, sums, alpha);
+      for (int64_t r = 0; r < n; ++r)
+        if (alpha[r] != 1.0f) scale_row(acc + r * dp, dp, alpha[r]);
       // O += P V.
       prod.add_pv(n, col0, ncols, scores, acc);
     });
