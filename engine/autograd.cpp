@@ -39,9 +39,11 @@ void accumulate(const Var& v, Tensor g) {
     throw Error("autograd: gradient " + g.str() + " does not match its value " + p.value.str());
   if (!p.grad.defined()) {
     p.grad = std::move(g);  // may be a view or shared with another gradient...
+  } else if (!p.grad.is_contiguous() || p.grad.storage_use_count() > 1) {
+    // ...so never add into it in place: the sum goes to a fresh buffer (one
+    // pass, where a copy and then an add would be two).
+    p.grad = ops::add(Var(p.grad), Var(g)).value();
   } else {
-    // ...so copy before the first in-place add (copy on write).
-    if (!p.grad.is_contiguous() || p.grad.storage_use_count() > 1) p.grad = p.grad.clone();
     ops::add_inplace(p.grad, g);
   }
 }

@@ -80,21 +80,19 @@ Var Block::forward(const Var& x, Context& ctx, const Tensor& mask) const {
 }
 
 Var Block::forward(const Var& x, Context& ctx, const AttentionStep& attend) const {
-  auto branch = [&](Var y, LayerScale* ls) {
-    if (ls) y = ls->forward(y);
-    if (training() && config.drop_path > 0.0f) {
-      if (!ctx.rng) throw Error("Block: drop_path needs a random generator in the context");
-      y = ops::drop_path(y, config.drop_path, true, *ctx.rng);
-    }
-    return y;
+  const float drop_path = training() ? config.drop_path : 0.0f;
+  if (drop_path > 0.0f && !ctx.rng) throw Error("Block: drop_path needs a random generator in the context");
+  // x + drop_path(ls(y)), fused.
+  auto residual = [&](const Var& x_, const Var& y, LayerScale* ls) {
+    return ops::scaled_residual(x_, y, ls ? ls->gamma : Var(), drop_path, ctx.rng);
   };
-  Var a = branch(attend(attn, norm1.forward(x)), ls1);
+  Var a = attend(attn, norm1.forward(x));
   // The step may answer for only the last rows of x (MaPeT's last block, whose
   // content stream feeds nothing); the block then carries on with those rows.
   const int64_t T = x.size(1), Ta = a.size(1);
   if (Ta > T) throw Error("Block: the attention step returned " + std::to_string(Ta) + " rows for " + std::to_string(T));
-  Var h = ops::add(Ta == T ? x : ops::slice(x, 1, T - Ta, T), a);
-  return ops::add(h, branch(mlp.forward(norm2.forward(h)), ls2));
+  Var h = residual(Ta == T ? x : ops::slice(x, 1, T - Ta, T), a, ls1);
+  return residual(h, mlp.forward(norm2.forward(h)), ls2);
 }
 
 }  // namespace mapet::nn

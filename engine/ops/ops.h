@@ -11,4 +11,5 @@
 #include "engine/ops/loss.h"
 #include "engine/ops/patch_embed.h"
 #include "engine/ops/reduce.h"
+#include "engine/ops/residual.h"
 #include "engine/ops/shape.h"

@@ -20,6 +20,8 @@ void dropout_forward(const float* x, float* y, uint8_t* keep, int64_t n, float p
 // Drop-path: row r of `rows` is kept with prob 1-p (one draw per row), scaled by 1/(1-p).
 void drop_path_forward(const float* x, float* y, float* row_scale, int64_t rows, int64_t row_len, float p,
                        uint64_t seed, uint64_t offset);
+// The per-row scales of drop_path_forward alone: 0 (dropped) or 1/(1-p).
+void drop_path_row_scales(float* row_scale, int64_t rows, float p, uint64_t seed, uint64_t offset);
 void row_scale_apply(const float* x, const float* row_scale, float* y, int64_t rows, int64_t row_len);
 
 }  // namespace mapet::cpu
