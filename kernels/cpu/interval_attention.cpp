@@ -244,6 +244,14 @@ void pack_query_rows(const float* src, int64_t ld, int64_t n, int64_t d, int64_t
   }
 }
 
+// Asks for rows [0, n) of x (leading dimension ld, d columns) to be brought
+// into cache: the next block's query rows, so that the products do not wait
+// on memory for them.
+inline void prefetch_rows(const float* x, int64_t ld, int64_t n, int64_t d) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(x + r * ld + c);
+}
+
 // One growing, 64-byte aligned buffer per thread, kept between calls: touching
 // fresh pages costs more than the attention of a small block.
 struct Scratch {
@@ -457,6 +465,10 @@ struct F32Products {
   void set_block(const float* q, int64_t ld_q, const float* dout, int64_t ldo, int64_t n) {
     qb = q, ldq = ld_q, dob = nullptr;
     if (!dout) return;
+    if (d == dp && ldo == dp) {  // rows already dp wide: read in place
+      dob = dout;
+      return;
+    }
     pack_query_rows(q, ld_q, n, d, dp, q_pad);
     pack_query_rows(dout, ldo, n, d, dp, do_pad);
     qb = q_pad, ldq = dp, dob = do_pad;
@@ -711,6 +723,7 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products
     std::fill(acc, acc + n * dp, 0.0f);
     for (int64_t r = 0; r < n; ++r) st[r] = common::OnlineSoftmax{}, sums[r] = f32x16{};
     prod.set_block(q + i0 * ldq, ldq, nullptr, 0, n);
+    prefetch_rows(q + (i0 + n) * ldq, ldq, std::min(kFwdBlockRows, row_end - i0 - n), s.d);
 
     for_each_visible_tile(kl, u, [&](int64_t col0, int64_t ncols, bool mask_segment, int64_t local0) {
       // S = Q K^T for the block's rows and this tile (raw dot products).
@@ -749,30 +762,37 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
   const int num_real = static_cast<int>(kl.num_real), num_mask = static_cast<int>(kl.num_mask);
   Carver mem{t_scratch.get(Products::scratch(d, dp, cols, true) +
                            Carver::size({size_t(kBwdBlockRows * dp), size_t(kBwdBlockRows * kTileCols),
-                                         size_t(kBwdBlockRows * kTileCols)}))};
+                                         size_t(kBwdBlockRows * kTileCols), size_t(s.Tq)}))};
   Products prod(mem, d, dp, kl, true);
-  float* dqb = mem.take(kBwdBlockRows * dp);
+  float* dq_pad = mem.take(kBwdBlockRows * dp);
   float* pb = mem.take(kBwdBlockRows * kTileCols);   // P of the current tile
   float* dsb = mem.take(kBwdBlockRows * kTileCols);  // dP, then dS, of the current tile
+  float* row_d_all = mem.take(s.Tq);
+  // D_i = rowsum(dO * O) for all rows first: one stream through O and dO
+  // (read from memory, where the blocks would wait for them), which leaves dO
+  // in cache for the blocks.
+  for (int64_t r = 0; r < s.Tq; ++r) {
+    const float* o = out + r * d;
+    const float* g = dout + r * d;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t c = 0; c < d; ++c) dot += g[c] * o[c];
+    row_d_all[r] = dot;
+  }
   prod.pack_backward(kl, k, ldk, v, ldv);
 
-  float row_d[kBwdBlockRows], row_lse[kBwdBlockRows];
   for (int64_t i0 = 0; i0 < s.Tq; i0 += kBwdBlockRows) {
     const int64_t n = std::min(kBwdBlockRows, s.Tq - i0);
     const int* re = s.real_end + i0;
     const int* ms = s.mask_start + i0;
+    const float* row_d = row_d_all + i0;
+    const float* row_lse = lse + i0;
     const common::KeyRanges u = common::block_key_ranges(re, ms, static_cast<int>(n), num_real, num_mask);
     prod.set_block(q + i0 * ldq, ldq, dout + i0 * d, d, n);
+    prefetch_rows(q + (i0 + n) * ldq, ldq, std::min(kBwdBlockRows, s.Tq - i0 - n), d);
+    // dQ is summed in place when its rows are already dp wide.
+    float* dqb = d == dp ? dq + i0 * d : dq_pad;
     std::fill(dqb, dqb + n * dp, 0.0f);
-    for (int64_t r = 0; r < n; ++r) {  // D_i = rowsum(dO * O)
-      const float* o = out + (i0 + r) * d;
-      const float* g = dout + (i0 + r) * d;
-      float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-      for (int64_t c = 0; c < d; ++c) dot += g[c] * o[c];
-      row_d[r] = dot;
-      row_lse[r] = lse[i0 + r];
-    }
 
     for_each_visible_tile(kl, u, [&](int64_t col0, int64_t ncols, bool mask_segment, int64_t local0) {
       // Recompute P = exp(scale Q K^T - lse) (0 where hidden).
@@ -790,7 +810,8 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
       prod.add_dq_dk(n, col0, ncols, dsb, dqb);
     });
 
-    for (int64_t r = 0; r < n; ++r) std::copy(dqb + r * dp, dqb + r * dp + d, dq + (i0 + r) * d);
+    if (dqb == dq_pad)
+      for (int64_t r = 0; r < n; ++r) std::copy(dqb + r * dp, dqb + r * dp + d, dq + (i0 + r) * d);
   }
 
   prod.write_dk_dv(kl, dk, dv);
