@@ -164,6 +164,14 @@ void for_each_visible_tile(const KeyLayout& kl, common::KeyRanges u, F&& f) {
     f(kl.mask_seg0 + c0, std::min(kTileCols, seg_end - c0), true, c0 - kl.mask_pad);
 }
 
+// Asks for rows [0, n) of x (leading dimension ld, d columns) to be brought
+// into cache: the next block's query rows, so that the products do not wait
+// on memory for them.
+inline void prefetch_rows(const float* x, int64_t ld, int64_t n, int64_t d) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(x + r * ld + c);
+}
+
 // r[j][i] <-> r[i][j] for a 16 x 16 block of floats in 16 registers (the
 // usual unpack / shuffle / 128-bit-lane shuffle sequence).
 inline void transpose16(f32x16 r[16]) {
@@ -203,11 +211,16 @@ void pack_transposed(const float* src, int64_t ld, int64_t d, const KeyLayout& k
 #ifdef __AVX512F__
   // 16 x 16 blocks through registers (cols is a multiple of 16): element by
   // element, the strided stores cost as much as a few tiles' products.
+  // The 16 rows of a block are 16 short reads from memory: ask for those of
+  // the block after next early, or the transposes wait on them.
+  constexpr int64_t kAhead = 32;
   for (int64_t col0 = 0; col0 < kl.cols; col0 += 16) {
     const float* rows[16];
     for (int j = 0; j < 16; ++j) {
       const int64_t key = kl.key(col0 + j);
       rows[j] = key < 0 ? nullptr : src + key * ld;
+      const int64_t ahead = col0 + kAhead + j < kl.cols ? kl.key(col0 + kAhead + j) : -1;
+      if (ahead >= 0) prefetch_rows(src + ahead * ld, ld, 1, d);
     }
     for (int64_t c0 = 0; c0 < d; c0 += 16) {
       const int w = static_cast<int>(std::min<int64_t>(16, d - c0));
@@ -242,14 +255,6 @@ void pack_query_rows(const float* src, int64_t ld, int64_t n, int64_t d, int64_t
     std::copy(src + r * ld, src + r * ld + d, dst + r * dp);
     std::fill(dst + r * dp + d, dst + (r + 1) * dp, 0.0f);
   }
-}
-
-// Asks for rows [0, n) of x (leading dimension ld, d columns) to be brought
-// into cache: the next block's query rows, so that the products do not wait
-// on memory for them.
-inline void prefetch_rows(const float* x, int64_t ld, int64_t n, int64_t d) {
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(x + r * ld + c);
 }
 
 // One growing, 64-byte aligned buffer per thread, kept between calls: touching
