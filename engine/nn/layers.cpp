@@ -23,7 +23,11 @@ Mlp::Mlp(int64_t dim, int64_t hidden)
     : fc1(register_module("fc1", std::make_unique<Linear>(dim, hidden))),
       fc2(register_module("fc2", std::make_unique<Linear>(hidden, dim))) {}
 
-Var Mlp::forward(const Var& x) const { return fc2.forward(ops::gelu(fc1.forward(x))); }
+Var Mlp::forward(const Var& x) const {
+  if (!fc1.bias.defined()) return fc2.forward(ops::gelu(fc1.forward(x)));
+  // fc1's bias goes into the GELU, whose backward then also sums its gradient.
+  return fc2.forward(ops::bias_gelu(ops::linear(x, fc1.weight, Var()), fc1.bias));
+}
 
 Attention::Attention(int64_t d, int64_t h, bool qkv_bias)
     : dim(d),

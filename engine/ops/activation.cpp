@@ -19,6 +19,26 @@ Var gelu(const Var& x) {
   return out;
 }
 
+Var bias_gelu(const Var& x, const Var& bias) {
+  const int64_t cols = x.size(-1);
+  if (bias.dim() != 1 || bias.size(0) != cols)
+    throw Error("bias_gelu: bias " + bias.value().str() + " does not match the last dimension of " + x.value().str());
+  Tensor xv = x.value().contiguous(), bv = bias.value().contiguous();
+  const int64_t rows = cols ? xv.numel() / cols : 0;
+  Tensor y = Tensor::empty(x.shape());
+  cpu::bias_gelu_forward(xv.data<float>(), bv.data<float>(), y.data<float>(), rows, cols);
+  Var out = autograd::make_output(y, {&x, &bias});
+  autograd::record(out, [x, bias, xv, bv, rows, cols](const Tensor& g) {
+    Tensor dy = g.contiguous();
+    Tensor dx = Tensor::empty(x.shape()), db = Tensor::empty(bias.shape());
+    cpu::bias_gelu_backward(xv.data<float>(), bv.data<float>(), dy.data<float>(), dx.data<float>(),
+                            db.data<float>(), rows, cols);
+    autograd::accumulate(x, dx);
+    autograd::accumulate(bias, db);
+  });
+  return out;
+}
+
 Var softmax(const Var& x, float scale) {
   Tensor xv = x.value().contiguous();
   const int64_t cols = x.size(-1), rows = xv.numel() / cols;

@@ -5,6 +5,9 @@
 namespace mapet::ops {
 
 Var gelu(const Var& x);                       // exact (erf) GELU
+// gelu(x + bias), bias [C] over the last dimension: fc1's bias and the GELU
+// after it in one op (the bias gradient comes out of the GELU backward's pass).
+Var bias_gelu(const Var& x, const Var& bias);
 Var softmax(const Var& x, float scale = 1.0f);  // softmax(scale * x) over the last dimension
 
 }  // namespace mapet::ops
