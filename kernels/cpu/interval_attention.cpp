@@ -399,14 +399,30 @@ constexpr SoftmaxTile kSoftmaxTiles[kMicroVectors] = {&softmax_tile<1>, &softmax
                                                       &softmax_tile<4>};
 
 
-// Backward: p[j] = exp(scale s[j] - lse) where visible, else 0 (in place).
-inline void probs_row(float* s, int ncols, int local0, common::KeyInterval iv, float scale, float lse) {
-#pragma omp simd
-  for (int j = 0; j < ncols; ++j) {
-    const float p = common::attention_prob(s[j], scale, lse);
-    s[j] = common::key_visible(local0 + j, iv) ? p : 0.0f;
+// Backward, in place: raw scores s[r][0, 16 NV) (row stride kTileCols) of keys
+// with segment-local indices local0.. become P = exp(scale s - lse[r]) where
+// row r sees the key (iv[r]), else 0. As softmax_tile: exp16, and no mask on
+// a tile that the row sees whole.
+template <int NV>
+void probs_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv, float scale, const float* lse) {
+  typedef int i32x16 __attribute__((vector_size(64)));
+  for (int64_t r = 0; r < n; ++r) {
+    float* sr = s + r * kTileCols;
+    const bool whole = iv[r].begin <= local0 && local0 + NV * kLanes <= iv[r].end;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      // scale s - lse as one FMA, as the compiler contracts common::attention_prob.
+      f32x16 p = exp16(load16(sr + v * kLanes) * scale - lse[r]);
+      if (!whole) {
+        const i32x16 j = i32x16{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + (local0 + v * kLanes);
+        p = (j >= iv[r].begin && j < iv[r].end) ? p : f32x16{};
+      }
+      store16(sr + v * kLanes, p);
+    }
   }
 }
+using ProbsTile = void (*)(float*, int64_t, int, const common::KeyInterval*, float, const float*);
+constexpr ProbsTile kProbsTiles[kMicroVectors] = {&probs_tile<1>, &probs_tile<2>, &probs_tile<3>, &probs_tile<4>};
 
 // Backward: dp[j] becomes dS = scale p (dp - D) (in place).
 inline void score_grad_row(const float* p, float* dp, int ncols, float row_d, float scale) {
@@ -802,9 +818,9 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
     for_each_visible_tile(kl, u, [&](int64_t col0, int64_t ncols, bool mask_segment, int64_t local0) {
       // Recompute P = exp(scale Q K^T - lse) (0 where hidden).
       prod.scores(n, col0, ncols, pb);
-      for (int64_t r = 0; r < n; ++r)
-        probs_row(pb + r * kTileCols, static_cast<int>(ncols), static_cast<int>(local0),
-                  common::row_key_interval(mask_segment, re[r], ms[r], num_real, num_mask), s.scale, row_lse[r]);
+      common::KeyInterval iv[kBwdBlockRows];
+      for (int64_t r = 0; r < n; ++r) iv[r] = common::row_key_interval(mask_segment, re[r], ms[r], num_real, num_mask);
+      kProbsTiles[ncols / kLanes - 1](pb, n, static_cast<int>(local0), iv, s.scale, row_lse);
       // dV += P^T dO (rows of dV are this tile's keys).
       prod.add_dv(n, col0, ncols, pb);
       // dP = dO V^T, then dS = scale P (dP - D) in place.
