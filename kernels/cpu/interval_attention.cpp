@@ -350,18 +350,19 @@ inline float horizontal_sum(f32x16 v) {
 // The online-softmax step of a forward tile, in place: the raw scores
 // s[r][0, 16 NV) (row stride kTileCols) of keys with segment-local indices
 // local0.. become P = exp(scale s - max), 0 where hidden (row r sees iv[r]).
-// Each row's st and lane-wise partial sums are updated; alpha[r] is the factor
-// for the row's output so far. Two passes over the tile, each a loop over rows
+// Each row's st and lane-wise partial sums are updated, and its output so far
+// (acc, [n][dp]) rescaled. Two passes over the tile, each a loop over rows
 // with no dependency between them, so that out-of-order execution overlaps
 // the rows' exps: the scalar online-softmax step between them (max, branches)
 // would otherwise stall each row. A tile that a row sees whole (most of them)
-// skips the mask.
+// skips the mask; the rescale is done even where its factor is 1 (exact), a
+// branch per row and tile costs more.
 template <int NV>
 void softmax_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv, float scale,
-                  common::OnlineSoftmax* st, f32x16* sums, float* alpha) {
+                  common::OnlineSoftmax* st, f32x16* sums, float* acc, int64_t dp) {
   typedef int i32x16 __attribute__((vector_size(64)));
   const float neg_inf = -__builtin_inff();
-  float shift[kFwdBlockRows];
+  float shift[kFwdBlockRows], alpha[kFwdBlockRows];
   for (int64_t r = 0; r < n; ++r) {
     float* sr = s + r * kTileCols;
     const bool whole = iv[r].begin <= local0 && local0 + NV * kLanes <= iv[r].end;
@@ -391,10 +392,12 @@ void softmax_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv
     // Rescaled with a rounded product, then the tile added: as the
     // per-element code this replaced, so the sums are bit for bit the same.
     sums[r] = mul_no_contract(sums[r], alpha[r]) + tile_sum;
+    for (int64_t c = 0; c < dp; c += kLanes)
+      store16(acc + r * dp + c, mul_no_contract(load16(acc + r * dp + c), alpha[r]));
   }
 }
 using SoftmaxTile = void (*)(float*, int64_t, int, const common::KeyInterval*, float, common::OnlineSoftmax*, f32x16*,
-                             float*);
+                             float*, int64_t);
 constexpr SoftmaxTile kSoftmaxTiles[kMicroVectors] = {&softmax_tile<1>, &softmax_tile<2>, &softmax_tile<3>,
                                                       &softmax_tile<4>};
 
@@ -430,10 +433,6 @@ inline void score_grad_row(const float* p, float* dp, int ncols, float row_d, fl
   for (int j = 0; j < ncols; ++j) dp[j] = common::attention_score_grad(p[j], dp[j], row_d, scale);
 }
 
-inline void scale_row(float* x, int64_t n, float alpha) {
-#pragma omp simd
-  for (int64_t j = 0; j < n; ++j) x[j] *= alpha;
-}
 
 // ---------------------------------------------------------------------------
 // Tile products. forward_rows and backward_head do the softmax and masking;
@@ -751,11 +750,8 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products
       prod.scores(n, col0, ncols, scores);
       // Online softmax per row: P = exp(scale S - max), rescale what came before.
       common::KeyInterval iv[kFwdBlockRows];
-      float alpha[kFwdBlockRows];
       for (int64_t r = 0; r < n; ++r) iv[r] = common::row_key_interval(mask_segment, re[r], ms[r], num_real, num_mask);
-      kSoftmaxTiles[ncols / kLanes - 1](scores, n, static_cast<int>(local0), iv, s.scale, st, sums, alpha);
-      for (int64_t r = 0; r < n; ++r)
-        if (alpha[r] != 1.0f) scale_row(acc + r * dp, dp, alpha[r]);
+      kSoftmaxTiles[ncols / kLanes - 1](scores, n, static_cast<int>(local0), iv, s.scale, st, sums, acc, dp);
       // O += P V.
       prod.add_pv(n, col0, ncols, scores, acc);
     });
