@@ -18,6 +18,13 @@
 //     register-blocked micro-kernel (6 rows x 64 columns of accumulators):
 //     FMA on f32, or under --amp vdpbf16ps on bf16 pairs (F32Products and
 //     Bf16Products below: the same products, packed to suit each).
+//   - The per-tile softmax (softmax_tile; probs_tile in the backward) works on
+//     whole 16-lane vectors with an exp (exp16) that gives common::fast_exp's
+//     values bit for bit, skips the mask on tiles a row sees whole, and keeps
+//     the rows independent so that their exps overlap.
+// The products are near the machine's FMA peak; what is left beyond them is
+// mostly first reads of Q, K, V, O and dO from memory (prefetched where the
+// access is not a plain stream) and the softmax.
 #include "kernels/cpu/interval_attention.h"
 
 #include <immintrin.h>
