@@ -86,8 +86,8 @@ MapetOutput MapetModel::forward_permuted(const MapetBatch& batch, nn::Context& c
     return [=](const nn::Attention& a, const Var& y) {
       Var y_kv = key_rows == rows ? y : ops::slice(y, 1, 0, key_rows);
       Var y_q = first_row == 0 ? y : ops::slice(y, 1, first_row, rows);
-      return a.forward(y_q, y_kv, [&](const Var& q, const Var& k, const Var& v) {
-        return ops::interval_attention(q, k, v, im);
+      return a.forward(y_q, y_kv, [&](const Var& q, const Var& kv) {
+        return ops::interval_attention_packed(q, kv, a.heads, im);
       });
     };
   };

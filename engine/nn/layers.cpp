@@ -44,23 +44,21 @@ Var Attention::split_heads(const Var& x) const {
 }
 
 Var Attention::forward(const Var& x, const Tensor& mask) const {
-  return forward(x, x, [&](const Var& q, const Var& k, const Var& v) {
-    if (mask.defined()) return ops::scaled_dot_product_attention(q, k, v, mask);
-    // No mask: every row sees every key, which is the interval mask [0, T) of
-    // MIM; the fused flash-style kernel then avoids the T x T probabilities.
-    return ops::interval_attention(q, k, v, ops::mapet_interval_mask(common::Objective::mim, k.size(2), 1));
+  return forward(x, x, [&](const Var& qx, const Var& kvx) {
+    if (!mask.defined()) {
+      // No mask: every row sees every key, which is the interval mask [0, T) of
+      // MIM; the fused flash-style kernel then avoids the T x T probabilities.
+      return ops::interval_attention_packed(qx, kvx, heads,
+                                            ops::mapet_interval_mask(common::Objective::mim, kvx.size(1), 1));
+    }
+    Var o = ops::scaled_dot_product_attention(split_heads(qx), split_heads(ops::slice(kvx, 2, 0, dim)),
+                                              split_heads(ops::slice(kvx, 2, dim, 2 * dim)), mask);
+    return ops::reshape(ops::contiguous(ops::transpose(o, 1, 2)), {qx.size(0), qx.size(1), dim});
   });
 }
 
 Var Attention::forward(const Var& x_q, const Var& x_kv, const AttendFn& attend) const {
-  const int64_t B = x_q.size(0), T = x_q.size(1);
-  Var qh = split_heads(q.forward(x_q));
-  Var kvx = kv.forward(x_kv);  // [B, Tk, 2D]: k then v
-  Var kh = split_heads(ops::slice(kvx, 2, 0, dim));
-  Var vh = split_heads(ops::slice(kvx, 2, dim, 2 * dim));
-  Var o = attend(qh, kh, vh);  // [B, H, T, d]
-  Var merged = ops::reshape(ops::contiguous(ops::transpose(o, 1, 2)), {B, T, dim});
-  return proj.forward(merged);
+  return proj.forward(attend(q.forward(x_q), kv.forward(x_kv)));
 }
 
 LayerScale::LayerScale(int64_t dim, float init) { gamma = register_parameter("gamma", Tensor::full({dim}, init)); }

@@ -36,8 +36,10 @@ class Attention : public Module {
   Attention(int64_t dim, int64_t heads, bool qkv_bias = true);
   Var forward(const Var& x, const Tensor& mask = Tensor()) const;
   // Queries from the rows of x_q, keys and values from the rows of x_kv;
-  // attend(q, k, v) ([B, H, T, d] each) computes the attention itself.
-  using AttendFn = std::function<Var(const Var& q, const Var& k, const Var& v)>;
+  // attend(q, kv) computes the attention itself from the projections as they
+  // are, heads packed (q [B, Tq, D], kv [B, Tk, 2D]: keys then values), and
+  // returns [B, Tq, D] with the heads merged (ops::interval_attention_packed).
+  using AttendFn = std::function<Var(const Var& q, const Var& kv)>;
   Var forward(const Var& x_q, const Var& x_kv, const AttendFn& attend) const;
   // Splits [B, T, D] into heads [B, H, T, D/H] (a view).
   Var split_heads(const Var& x) const;

@@ -25,7 +25,16 @@ Tensor dense_mask(const IntervalMask& m, int64_t num_keys);
 // as they are); Tq must equal the mask's rows. scale < 0: 1/sqrt(d). Fused,
 // flash-style CPU kernel (kernels/cpu/interval_attention.h): O(Tq) memory
 // besides the output, no Tq x Tk matrix. A row that sees nothing outputs zeros.
+// The output is a [B, H, Tq, d] view of a [B, Tq, H, d] buffer, so merging the
+// heads after it is free.
 Var interval_attention(const Var& q, const Var& k, const Var& v, const IntervalMask& mask, float scale = -1.0f);
+
+// The same attention on the projections as they come out of attn.q and attn.kv:
+// q [B, Tq, D], kv [B, Tk, 2D] (keys, then values), D = heads x d; returns
+// [B, Tq, D], heads merged. The kernel reads and writes the heads in place, so
+// there is no split or merge copy in the forward or the backward.
+Var interval_attention_packed(const Var& q, const Var& kv, int64_t heads, const IntervalMask& mask,
+                              float scale = -1.0f);
 
 // The same op through the dense mask and the plain attention op (probabilities
 // materialised): the obviously-correct reference for tests and benchmarks.

@@ -454,8 +454,8 @@ struct F32Products {
   float *kt, *kp, *vt, *vp;  // K^T, K by rows, V^T, V by rows (only what the pass needs)
   float *dk_acc, *dv_acc;    // backward: [cols][dp]
   float *q_pad, *do_pad;     // backward: the block's Q and dO rows, zero-padded to dp
-  const float *qb, *dob;     // the block's Q rows (leading dimension ldq) and dO rows ([n][dp])
-  int64_t ldq;
+  const float *qb, *dob;     // the block's Q rows (leading dimension ldq) and dO rows (ldd)
+  int64_t ldq = 0, ldd = 0;
 
   static size_t scratch(int64_t d, int64_t dp, int64_t cols, bool backward) {
     return backward ? Carver::size({size_t(d * cols), size_t(cols * dp), size_t(d * cols), size_t(cols * dp),
@@ -492,13 +492,13 @@ struct F32Products {
   void set_block(const float* q, int64_t ld_q, const float* dout, int64_t ldo, int64_t n) {
     qb = q, ldq = ld_q, dob = nullptr;
     if (!dout) return;
-    if (d == dp && ldo == dp) {  // rows already dp wide: read in place
-      dob = dout;
+    if (d == dp) {  // rows already dp wide: read in place
+      dob = dout, ldd = ldo;
       return;
     }
     pack_query_rows(q, ld_q, n, d, dp, q_pad);
     pack_query_rows(dout, ldo, n, d, dp, do_pad);
-    qb = q_pad, ldq = dp, dob = do_pad;
+    qb = q_pad, ldq = dp, dob = do_pad, ldd = dp;
   }
   // S = Q K^T for the tile's columns.
   void scores(int64_t n, int64_t col0, int64_t ncols, float* s) const {
@@ -510,23 +510,23 @@ struct F32Products {
   }
   // dV += P^T dO (for the tile's keys).
   void add_dv(int64_t n, int64_t col0, int64_t ncols, const float* p) const {
-    small_gemm(ncols, dp, n, p, 1, kTileCols, dob, dp, dv_acc + col0 * dp, dp, true);
+    small_gemm(ncols, dp, n, p, 1, kTileCols, dob, ldd, dv_acc + col0 * dp, dp, true);
   }
   // dP = dO V^T.
   void dprobs(int64_t n, int64_t col0, int64_t ncols, float* dpr) const {
-    small_gemm(n, ncols, d, dob, dp, 1, vt + col0, cols, dpr, kTileCols, false);
+    small_gemm(n, ncols, d, dob, ldd, 1, vt + col0, cols, dpr, kTileCols, false);
   }
   // dQ += dS K;  dK += dS^T Q.
-  void add_dq_dk(int64_t n, int64_t col0, int64_t ncols, const float* ds, float* dq) const {
-    small_gemm(n, dp, ncols, ds, kTileCols, 1, kp + col0 * dp, dp, dq, dp, true);
+  void add_dq_dk(int64_t n, int64_t col0, int64_t ncols, const float* ds, float* dq, int64_t lddq) const {
+    small_gemm(n, dp, ncols, ds, kTileCols, 1, kp + col0 * dp, dp, dq, lddq, true);
     small_gemm(ncols, dp, n, ds, 1, kTileCols, qb, ldq, dk_acc + col0 * dp, dp, true);
   }
-  void write_dk_dv(const KeyLayout& kl, float* dk, float* dv) const {
+  void write_dk_dv(const KeyLayout& kl, float* dk, int64_t lddk, float* dv, int64_t lddv) const {
     for (int64_t col = 0; col < cols; ++col) {
       const int64_t key = kl.key(col);
       if (key < 0) continue;
-      std::copy(dk_acc + col * dp, dk_acc + col * dp + d, dk + key * d);
-      std::copy(dv_acc + col * dp, dv_acc + col * dp + d, dv + key * d);
+      std::copy(dk_acc + col * dp, dk_acc + col * dp + d, dk + key * lddk);
+      std::copy(dv_acc + col * dp, dv_acc + col * dp + d, dv + key * lddv);
     }
   }
 };
@@ -712,19 +712,19 @@ struct Bf16Products {
     small_gemm_bf16(n, ncols, dp / 2, doa, dp / 2, vt + col0, cols, dpr, kTileCols, false);
   }
   // dQ += dS K;  dK^T += Q^T dS.
-  void add_dq_dk(int64_t n, int64_t col0, int64_t ncols, const float* ds, float* dq) {
+  void add_dq_dk(int64_t n, int64_t col0, int64_t ncols, const float* ds, float* dq, int64_t lddq) {
     tile_along(ds, n, ncols);
-    small_gemm_bf16(n, dp, ncols / 2, ta, kTileCols / 2, kp + col0 / 2 * dp, dp, dq, dp, true);
+    small_gemm_bf16(n, dp, ncols / 2, ta, kTileCols / 2, kp + col0 / 2 * dp, dp, dq, lddq, true);
     tile_across(ds, n, ncols);
     small_gemm_bf16(d, ncols, n2 / 2, qt, n2 / 2, tb, kTileCols, dkt_acc + col0, cols, true);
   }
-  void write_dk_dv(const KeyLayout& kl, float* dk, float* dv) const {
+  void write_dk_dv(const KeyLayout& kl, float* dk, int64_t lddk, float* dv, int64_t lddv) const {
     for (int64_t col = 0; col < cols; ++col) {
       const int64_t key = kl.key(col);
       if (key < 0) continue;
       for (int64_t c = 0; c < d; ++c) {
-        dk[key * d + c] = dkt_acc[c * cols + col];
-        dv[key * d + c] = dvt_acc[c * cols + col];
+        dk[key * lddk + c] = dkt_acc[c * cols + col];
+        dv[key * lddv + c] = dvt_acc[c * cols + col];
       }
     }
   }
@@ -738,7 +738,8 @@ using Bf16Products = F32Products;  // never chosen: no AVX-512 BF16 in this buil
 
 template <class Products>
 void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products& prod, const float* q, int64_t ldq,
-                  int64_t dp, int64_t row_begin, int64_t row_end, float* scores, float* acc, float* out, float* lse) {
+                  int64_t dp, int64_t row_begin, int64_t row_end, float* scores, float* acc, float* out, int64_t ldo,
+                  float* lse) {
   const int num_real = static_cast<int>(kl.num_real), num_mask = static_cast<int>(kl.num_mask);
   common::OnlineSoftmax st[kFwdBlockRows];
   f32x16 sums[kFwdBlockRows];  // running sums, as lane-wise partial sums
@@ -766,7 +767,7 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products
     for (int64_t r = 0; r < n; ++r) {
       st[r].sum = horizontal_sum(sums[r]);
       const float inv = common::online_softmax_inv_sum(st[r]);
-      float* o = out + (i0 + r) * s.d;
+      float* o = out + (i0 + r) * ldo;
       const float* ar = acc + r * dp;
 #pragma omp simd
       for (int64_t c = 0; c < s.d; ++c) o[c] = ar[c] * inv;
@@ -780,8 +781,9 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products
 
 template <class Products>
 void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const float* q, int64_t ldq, const float* k,
-                   int64_t ldk, const float* v, int64_t ldv, const float* out, const float* lse, const float* dout,
-                   float* dq, float* dk, float* dv) {
+                   int64_t ldk, const float* v, int64_t ldv, const float* out, int64_t ldo, const float* lse,
+                   const float* dout, int64_t ldg, float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv,
+                   int64_t lddv) {
   const int64_t d = s.d, dp = round_up16(d), cols = kl.cols;
   const int num_real = static_cast<int>(kl.num_real), num_mask = static_cast<int>(kl.num_mask);
   Carver mem{t_scratch.get(Products::scratch(d, dp, cols, true) +
@@ -796,8 +798,8 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
   // (read from memory, where the blocks would wait for them), which leaves dO
   // in cache for the blocks.
   for (int64_t r = 0; r < s.Tq; ++r) {
-    const float* o = out + r * d;
-    const float* g = dout + r * d;
+    const float* o = out + r * ldo;
+    const float* g = dout + r * ldg;
     float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
     for (int64_t c = 0; c < d; ++c) dot += g[c] * o[c];
@@ -812,11 +814,12 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
     const float* row_d = row_d_all + i0;
     const float* row_lse = lse + i0;
     const common::KeyRanges u = common::block_key_ranges(re, ms, static_cast<int>(n), num_real, num_mask);
-    prod.set_block(q + i0 * ldq, ldq, dout + i0 * d, d, n);
+    prod.set_block(q + i0 * ldq, ldq, dout + i0 * ldg, ldg, n);
     prefetch_rows(q + (i0 + n) * ldq, ldq, std::min(kBwdBlockRows, s.Tq - i0 - n), d);
     // dQ is summed in place when its rows are already dp wide.
-    float* dqb = d == dp ? dq + i0 * d : dq_pad;
-    std::fill(dqb, dqb + n * dp, 0.0f);
+    float* dqb = d == dp ? dq + i0 * lddq : dq_pad;
+    const int64_t lddqb = d == dp ? lddq : dp;
+    for (int64_t r = 0; r < n; ++r) std::fill(dqb + r * lddqb, dqb + r * lddqb + dp, 0.0f);
 
     for_each_visible_tile(kl, u, [&](int64_t col0, int64_t ncols, bool mask_segment, int64_t local0) {
       // Recompute P = exp(scale Q K^T - lse) (0 where hidden).
@@ -831,21 +834,22 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
       for (int64_t r = 0; r < n; ++r)
         score_grad_row(pb + r * kTileCols, dsb + r * kTileCols, static_cast<int>(ncols), row_d[r], s.scale);
       // dQ += dS K;  dK += dS^T Q.
-      prod.add_dq_dk(n, col0, ncols, dsb, dqb);
+      prod.add_dq_dk(n, col0, ncols, dsb, dqb, lddqb);
     });
 
     if (dqb == dq_pad)
-      for (int64_t r = 0; r < n; ++r) std::copy(dqb + r * dp, dqb + r * dp + d, dq + (i0 + r) * d);
+      for (int64_t r = 0; r < n; ++r) std::copy(dqb + r * dp, dqb + r * dp + d, dq + (i0 + r) * lddq);
   }
 
-  prod.write_dk_dv(kl, dk, dv);
+  prod.write_dk_dv(kl, dk, lddk, dv, lddv);
 }
 
 // The bf16 products under --amp, where the CPU has them.
 bool use_bf16_products() { return kHaveBf16Products && gemm_precision() == GemmPrecision::bf16 && cpu_has_bf16(); }
 
 template <class Products>
-void forward_all(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, float* out, float* lse) {
+void forward_all(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, OutHeadsView out,
+                 float* lse) {
   const KeyLayout kl(s.num_real, s.Tk);
   const int64_t dp = round_up16(s.d);
   // Split each (b, h) into row chunks only when there are too few pairs to keep
@@ -866,14 +870,14 @@ void forward_all(const IntervalAttentionShape& s, HeadsView q, HeadsView k, Head
     float* scores = mem.take(kFwdBlockRows * kTileCols);
     float* acc = mem.take(kFwdBlockRows * dp);
     prod.pack_forward(kl, k.at(b, h), k.row_stride, v.at(b, h), v.row_stride);
-    forward_rows(s, kl, prod, q.at(b, h), q.row_stride, dp, row_begin, row_end, scores, acc, out + bh * s.Tq * s.d,
-                 lse + bh * s.Tq);
+    forward_rows(s, kl, prod, q.at(b, h), q.row_stride, dp, row_begin, row_end, scores, acc, out.at(b, h),
+                 out.row_stride, lse + bh * s.Tq);
   }
 }
 
 template <class Products>
-void backward_all(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, const float* out,
-                  const float* lse, const float* dout, float* dq, float* dk, float* dv) {
+void backward_all(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, HeadsView out,
+                  const float* lse, HeadsView dout, OutHeadsView dq, OutHeadsView dk, OutHeadsView dv) {
   const KeyLayout kl(s.num_real, s.Tk);
   // One (b, h) per task: its dK and dV are summed over row blocks by one thread
   // in a fixed order, so the result is the same for any number of threads.
@@ -881,15 +885,15 @@ void backward_all(const IntervalAttentionShape& s, HeadsView q, HeadsView k, Hea
   for (int64_t bh = 0; bh < s.B * s.H; ++bh) {
     const int64_t b = bh / s.H, h = bh % s.H;
     backward_head<Products>(s, kl, q.at(b, h), q.row_stride, k.at(b, h), k.row_stride, v.at(b, h), v.row_stride,
-                            out + bh * s.Tq * s.d, lse + bh * s.Tq, dout + bh * s.Tq * s.d, dq + bh * s.Tq * s.d,
-                            dk + bh * s.Tk * s.d, dv + bh * s.Tk * s.d);
+                            out.at(b, h), out.row_stride, lse + bh * s.Tq, dout.at(b, h), dout.row_stride, dq.at(b, h),
+                            dq.row_stride, dk.at(b, h), dk.row_stride, dv.at(b, h), dv.row_stride);
   }
 }
 
 }  // namespace
 
-void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, float* out,
-                                float* lse) {
+void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+                                OutHeadsView out, float* lse) {
   if (use_bf16_products())
     forward_all<Bf16Products>(s, q, k, v, out, lse);
   else
@@ -897,8 +901,8 @@ void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, He
 }
 
 void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
-                                 const float* out, const float* lse, const float* dout, float* dq, float* dk,
-                                 float* dv) {
+                                 HeadsView out, const float* lse, HeadsView dout, OutHeadsView dq, OutHeadsView dk,
+                                 OutHeadsView dv) {
   if (use_bf16_products())
     backward_all<Bf16Products>(s, q, k, v, out, lse, dout, dq, dk, dv);
   else

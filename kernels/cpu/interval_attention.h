@@ -26,6 +26,14 @@ struct HeadsView {
   const float* at(int64_t b, int64_t h) const { return data + b * batch_stride + h * head_stride; }
 };
 
+// The same for an output: written in place, in whatever layout the caller
+// wants (e.g. heads merged, [B, T, H, d], so that no copy follows).
+struct OutHeadsView {
+  float* data;
+  int64_t batch_stride, head_stride, row_stride;
+  float* at(int64_t b, int64_t h) const { return data + b * batch_stride + h * head_stride; }
+};
+
 struct IntervalAttentionShape {
   int64_t B, H, Tq, Tk, d;
   int64_t num_real;           // keys [0, num_real) are real, [num_real, Tk) mask tokens
@@ -34,15 +42,16 @@ struct IntervalAttentionShape {
   float scale;
 };
 
-// out: contiguous [B, H, Tq, d]; lse: [B, H, Tq] log-sum-exp of each row's
-// scaled scores (-inf for a row that sees nothing).
-void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, float* out,
-                                float* lse);
+// out: [B, H, Tq, d] (any strides, unit in d); lse: contiguous [B, H, Tq],
+// the log-sum-exp of each row's scaled scores (-inf for a row that sees nothing).
+void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+                                OutHeadsView out, float* lse);
 
-// dout, out: contiguous [B, H, Tq, d] (out and lse from the forward).
-// dq [B, H, Tq, d], dk and dv [B, H, Tk, d]: contiguous, overwritten.
+// out and lse from the forward; dout [B, H, Tq, d]; dq [B, H, Tq, d], dk and
+// dv [B, H, Tk, d] overwritten (all with any strides, unit in d; the outputs
+// must not overlap each other or the inputs).
 void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
-                                 const float* out, const float* lse, const float* dout, float* dq, float* dk,
-                                 float* dv);
+                                 HeadsView out, const float* lse, HeadsView dout, OutHeadsView dq, OutHeadsView dk,
+                                 OutHeadsView dv);
 
 }  // namespace mapet::cpu

@@ -158,8 +158,8 @@ TEST(Vit, BlockAnsweringForItsLastRowsMatchesTheFullBlock) {
     }
     Var out = block.forward(x, ctx, [&](const nn::Attention& a, const Var& y) {
       Var y_q = last_rows_only ? ops::slice(y, 1, first, T) : y;
-      return a.forward(y_q, y, [&](const Var& q, const Var& k, const Var& v) {
-        return ops::interval_attention(q, k, v, mask);
+      return a.forward(y_q, y, [&](const Var& q, const Var& kv) {
+        return ops::interval_attention_packed(q, kv, a.heads, mask);
       });
     });
     if (!last_rows_only) out = ops::slice(out, 1, first, T);

@@ -273,6 +273,55 @@ TEST(IntervalAttention, StridedViewsGiveTheSameResult) {
   EXPECT_TRUE(bit_identical(vv.grad().transpose(1, 2).to_vector(), vc.grad().to_vector()));
 }
 
+// The packed form reads q [B, Tq, D] and kv [B, Tk, 2D] as the projections
+// write them and writes heads merged: the same numbers, bit for bit, as the
+// [B, H, T, d] form on contiguous copies, for d on and off the 16-lane width
+// and for both product precisions.
+TEST(IntervalAttention, PackedProjectionsGiveTheSameResult) {
+  const ops::IntervalMask m = ops::mapet_interval_mask(Objective::mapet, 23, 7);
+  const int64_t B = 2, H = 3, Tq = 23 + 2 * 16, Tk = 23 + 16;
+  const cpu::GemmPrecision before = cpu::gemm_precision();
+  for (cpu::GemmPrecision precision : {cpu::GemmPrecision::f32, cpu::GemmPrecision::bf16}) {
+    if (precision == cpu::GemmPrecision::bf16 && !cpu::cpu_has_bf16()) continue;
+    cpu::set_gemm_precision(precision);
+    for (int64_t d : {32, 20}) {
+      const int64_t D = H * d;
+      const uint64_t seed = test::fresh_seed();
+      SCOPED_TRACE("d=" + std::to_string(d) + " seed=" + std::to_string(seed));
+      Tensor q = test::randn({B, Tq, D}, seed), kv = test::randn({B, Tk, 2 * D}, seed + 1),
+             r = test::randn({B, Tq, D}, seed + 2);
+      auto backward_of = [](const Var& out, const Tensor& weights) {  // backward of sum(out * weights)
+        Var prod = autograd::make_output(Tensor::full({1}, 0.0f), {&out});
+        autograd::record(prod, [out, weights](const Tensor&) { autograd::accumulate(out, weights.clone()); });
+        autograd::backward(prod);
+      };
+      Var qp(q.clone(), true), kvp(kv.clone(), true);
+      Var yp = ops::interval_attention_packed(qp, kvp, H, m);
+      backward_of(yp, r);
+      // Heads as contiguous [B, H, T, d] copies: q, then k and v out of kv.
+      auto heads = [&](const Tensor& t, int64_t part) {
+        return t.slice(2, part * D, (part + 1) * D).contiguous().view({B, t.size(1), H, d}).transpose(1, 2).contiguous();
+      };
+      Var qh(heads(q, 0), true), kh(heads(kv, 0), true), vh(heads(kv, 1), true);
+      Var yh = ops::interval_attention(qh, kh, vh, m);
+      backward_of(yh, r.view({B, Tq, H, d}).transpose(1, 2).contiguous());
+      auto merged = [&](const Tensor& t) { return t.transpose(1, 2).contiguous().view({B, t.size(2), D}); };
+      EXPECT_TRUE(bit_identical(yp.value().to_vector(), merged(yh.value()).to_vector())) << "output";
+      EXPECT_TRUE(bit_identical(qp.grad().to_vector(), merged(qh.grad()).to_vector())) << "dq";
+      EXPECT_TRUE(bit_identical(kvp.grad().slice(2, 0, D).contiguous().to_vector(), merged(kh.grad()).to_vector()))
+          << "dk";
+      EXPECT_TRUE(bit_identical(kvp.grad().slice(2, D, 2 * D).contiguous().to_vector(),
+                                merged(vh.grad()).to_vector()))
+          << "dv";
+    }
+  }
+  cpu::set_gemm_precision(before);
+  EXPECT_THROW(ops::interval_attention_packed(Var(Tensor::zeros({1, Tq, 12})), Var(Tensor::zeros({1, Tk, 20})), 2, m),
+               Error);
+  EXPECT_THROW(ops::interval_attention_packed(Var(Tensor::zeros({1, Tq, 12})), Var(Tensor::zeros({1, Tk, 24})), 5, m),
+               Error);
+}
+
 TEST(IntervalAttention, RejectsMismatchedShapes) {
   const ops::IntervalMask m = ops::mapet_interval_mask(Objective::mapet, 10, 3);
   Var q(Tensor::zeros({1, 2, 24, 8})), k(Tensor::zeros({1, 2, 17, 8})), v(Tensor::zeros({1, 2, 17, 8}));
