@@ -1,6 +1,7 @@
 #include "engine/autograd.h"
 
 #include "engine/ops/elementwise.h"
+#include "kernels/cpu/elementwise.h"
 
 namespace mapet::autograd {
 namespace {
@@ -46,6 +47,28 @@ void accumulate(const Var& v, Tensor g) {
   } else {
     ops::add_inplace(p.grad, g);
   }
+}
+
+void accumulate_slice(const Var& v, int64_t dim, int64_t start, int64_t end, const Tensor& g) {
+  if (!v.requires_grad()) return;
+  VarImpl& p = *v.impl();
+  const Shape& shape = p.value.shape();
+  if (!p.grad.defined() || !p.grad.is_contiguous() || p.grad.storage_use_count() > 1 || p.grad.dtype() != DType::f32) {
+    Tensor dx = Tensor::zeros(shape);
+    dx.slice(dim, start, end).copy_(g);
+    accumulate(v, dx);
+    return;
+  }
+  if (g.shape() != p.grad.slice(dim, start, end).shape())
+    throw Error("autograd: slice gradient " + g.str() + " does not match " + p.grad.str() + " along dim " +
+                std::to_string(dim));
+  // The region is `outer` contiguous runs of (end - start) x inner elements.
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < dim; ++i) outer *= shape[i];
+  for (size_t i = dim + 1; i < shape.size(); ++i) inner *= shape[i];
+  const int64_t run = (end - start) * inner;
+  Tensor gc = g.contiguous();
+  cpu::add_inplace_runs(p.grad.data<float>() + start * inner, gc.data<float>(), outer, run, shape[dim] * inner);
 }
 
 void backward(const Var& loss) {

@@ -71,6 +71,10 @@ void record(const Var& out, std::function<void(const Tensor& grad_out)> fn);
 
 // grad += g (g is taken over when grad is still undefined). No-op unless v requires grad.
 void accumulate(const Var& v, Tensor g);
+// grad[..., start:end, ...] += g along dim: the backward of a slice. Adds into
+// the region in place when v already owns a gradient, instead of adding a
+// zero-padded copy of g over the whole of it.
+void accumulate_slice(const Var& v, int64_t dim, int64_t start, int64_t end, const Tensor& g);
 
 // Seeds d(loss)/d(loss) = 1 (loss must have one element), runs the tape backwards,
 // and clears it.

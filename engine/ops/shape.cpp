@@ -46,11 +46,7 @@ Var contiguous(const Var& x) {
 Var slice(const Var& x, int64_t dim, int64_t start, int64_t end) {
   dim = norm_dim(dim, x.dim(), "slice");
   Var out = autograd::make_output(x.value().slice(dim, start, end), {&x});
-  autograd::record(out, [x, dim, start, end](const Tensor& g) {
-    Tensor dx = Tensor::zeros(x.shape());
-    dx.slice(dim, start, end).copy_(g);
-    autograd::accumulate(x, dx);
-  });
+  autograd::record(out, [x, dim, start, end](const Tensor& g) { autograd::accumulate_slice(x, dim, start, end, g); });
   return out;
 }
 

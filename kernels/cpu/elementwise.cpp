@@ -16,6 +16,16 @@ void add_inplace(float* a, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) a[i] += b[i];
 }
 
+void add_inplace_runs(float* a, const float* b, int64_t runs, int64_t run, int64_t a_stride) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < runs; ++r) {
+    float* ar = a + r * a_stride;
+    const float* br = b + r * run;
+#pragma omp simd
+    for (int64_t i = 0; i < run; ++i) ar[i] += br[i];
+  }
+}
+
 void axpy(float alpha, const float* x, float* y, int64_t n) {
   parallel_blocks(n, [=](int64_t begin, int64_t end) {  // a contracted FMA must not depend on the split
 #pragma omp simd

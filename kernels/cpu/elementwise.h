@@ -7,6 +7,8 @@ namespace mapet::cpu {
 
 void add(const float* a, const float* b, float* y, int64_t n);          // y = a + b
 void add_inplace(float* a, const float* b, int64_t n);                   // a += b
+// a[r * a_stride + i] += b[r * run + i] for r < runs, i < run: b into a strided region of a.
+void add_inplace_runs(float* a, const float* b, int64_t runs, int64_t run, int64_t a_stride);
 void axpy(float alpha, const float* x, float* y, int64_t n);             // y += alpha x
 void mul(const float* a, const float* b, float* y, int64_t n);          // y = a * b
 void scale(const float* x, float alpha, float* y, int64_t n);           // y = alpha x

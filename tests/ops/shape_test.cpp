@@ -2,6 +2,8 @@
 // on row-major float64 arrays, backward by finite differences.
 #include "engine/ops/shape.h"
 
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduce.h"
 #include "tests/test_util.h"
 
 namespace mapet {
@@ -85,6 +87,31 @@ TEST(Shape, TransposePermuteContiguous) {
   EXPECT_TRUE(p.value().is_contiguous());
   EXPECT_FALSE(ops::transpose(Var(x), 0, 1).value().is_contiguous());
   EXPECT_TRUE(ops::transpose(Var(x), 0, 1).value().shares_storage(x)) << "transpose must be a view";
+}
+
+// A slice's gradient added into a gradient its input already owns (the region
+// is added in place) and into one it shares with another tensor (copied first):
+// both give g_full + g_slice zero-padded, and the other tensor keeps its own.
+TEST(Shape, SliceGradientAddsIntoAnExistingGradient) {
+  uint64_t s = test::fresh_seed();
+  const Tensor x0 = test::randn({3, 7, 5}, s), r_full = test::randn({3, 7, 5}, s + 1),
+               r_slice = test::randn({3, 4, 5}, s + 2);
+  std::vector<float> want = r_full.to_vector(), rs = r_slice.to_vector();
+  for (int64_t b = 0; b < 3; ++b)
+    for (int64_t t = 0; t < 4; ++t)
+      for (int64_t c = 0; c < 5; ++c) want[(b * 7 + t + 2) * 5 + c] += rs[(b * 4 + t) * 5 + c];
+  for (bool shared : {false, true}) {
+    SCOPED_TRACE(shared ? "shared gradient" : "owned gradient");
+    Var x(x0.clone(), true), other(x0.clone(), true);
+    // Recorded first, so its backward runs last, after x already has a gradient.
+    Var sl = ops::slice(x, 1, 2, 6);
+    // Full use of x: mul gives x an owned gradient; add passes its incoming
+    // gradient to x and `other` both (one shared tensor).
+    Var full = shared ? ops::add(x, other) : ops::mul(x, Var(Tensor::full({3, 7, 5}, 1.0f)));
+    autograd::backward(ops::add(ops::sum(ops::mul(full, Var(r_full))), ops::sum(ops::mul(sl, Var(r_slice)))));
+    EXPECT_TRUE(test::all_close(x.grad(), std::vector<double>(want.begin(), want.end()), 1e-6, 1e-6));
+    if (shared) EXPECT_EQ(other.grad().to_vector(), r_full.to_vector()) << "the shared gradient was changed";
+  }
 }
 
 TEST(Shape, SliceAndConcat) {
