@@ -1,5 +1,6 @@
 #include "models/mapet.h"
 
+#include "engine/ops/ops.h"
 #include "engine/optim/adamw.h"
 #include "models/permutation.h"
 #include "tests/test_util.h"
@@ -130,6 +131,85 @@ TEST(Mapet, EveryObjectiveLearnsATinyBatch) {
       opt.step();
     }
     EXPECT_LT(last, 0.5f * first) << "objective " << int(obj);
+  }
+}
+
+// The two-stream forward written out the plain way from the model's own
+// parameters: every block computes every row (also the last content stream,
+// which the model skips), attention is the dense-mask reference, and the
+// residual steps are separate ops (no fused residual, no bias_gelu, no packed
+// attention). The model's loss and every gradient must match it.
+Var plain_two_stream_loss(const models::MapetModel& m, const models::MapetBatch& b, common::Objective obj) {
+  const models::VitConfig& c = m.config;
+  const int64_t B = b.images.size(0), P = c.num_patches(), T = P + 1, L = m.mapet_config.least_number, M = T - L;
+  const int64_t D = c.embed_dim, H = c.num_heads, V = m.mapet_config.vocab_size;
+  const bool mapet = obj == common::Objective::mapet;
+  Tensor real_idx = Tensor::empty({B, T}, DType::i64), pred_idx = Tensor::empty({B, M}, DType::i64);
+  Tensor targets = Tensor::empty({B * M}, DType::i64);
+  for (int64_t i = 0; i < B; ++i) {
+    real_idx.data<int64_t>()[i * T] = 0;
+    for (int64_t r = 0; r < P; ++r) real_idx.data<int64_t>()[i * T + r + 1] = b.perm.data<int64_t>()[i * P + r] + 1;
+    for (int64_t q = 0; q < M; ++q) {
+      const int64_t p = b.perm.data<int64_t>()[i * P + L - 1 + q];
+      pred_idx.data<int64_t>()[i * M + q] = p + 1;
+      targets.data<int64_t>()[i * M + q] = b.tokens.data<int64_t>()[i * P + p];
+    }
+  }
+  Var x = ops::patch_embed(Var(b.images), m.patch_proj->weight, m.patch_proj->bias, c.patch_size);
+  x = ops::add(ops::concat({ops::expand_batch(m.cls_token, B), x}, 1), m.pos_embed);
+  Var real = ops::gather_tokens(x, real_idx);
+  Var masks = ops::add(ops::gather_tokens(ops::expand_batch(m.pos_embed, B), pred_idx), m.mask_token);
+  Var seq = mapet ? ops::concat({real, masks, masks}, 1) : ops::concat({real, masks}, 1);
+  const int64_t rows = seq.size(1), key_rows = mapet ? T + M : T;
+  const Tensor dense = ops::dense_mask(ops::mapet_interval_mask(obj, T, L), key_rows);
+  auto heads = [&](const Var& t) { return ops::transpose(ops::reshape(t, {B, t.size(1), H, D / H}), 1, 2); };
+  for (size_t i = 0; i < m.blocks->size(); ++i) {
+    const auto& blk = static_cast<const nn::Block&>((*m.blocks)[i]);
+    Var y = blk.norm1.forward(seq);
+    Var q = ops::linear(y, blk.attn.q.weight, blk.attn.q.bias);
+    Var kv = ops::linear(ops::slice(y, 1, 0, key_rows), blk.attn.kv.weight, blk.attn.kv.bias);
+    Var o = ops::scaled_dot_product_attention(heads(q), heads(ops::slice(kv, 2, 0, D)),
+                                              heads(ops::slice(kv, 2, D, 2 * D)), dense);
+    o = ops::reshape(ops::contiguous(ops::transpose(o, 1, 2)), {B, rows, D});
+    seq = ops::add(seq, ops::mul(ops::linear(o, blk.attn.proj.weight, blk.attn.proj.bias), blk.ls1->gamma));
+    Var h = ops::gelu(ops::linear(blk.norm2.forward(seq), blk.mlp.fc1.weight, blk.mlp.fc1.bias));
+    seq = ops::add(seq, ops::mul(ops::linear(h, blk.mlp.fc2.weight, blk.mlp.fc2.bias), blk.ls2->gamma));
+  }
+  Var g = m.norm->forward(ops::slice(seq, 1, rows - M, rows));
+  return ops::cross_entropy(ops::reshape(m.decoder->forward(g), {B * M, V}), targets);
+}
+
+TEST(Mapet, LossAndGradientsMatchThePlainTwoStreamForward) {
+  for (auto obj : {common::Objective::mapet, common::Objective::pet}) {
+    SCOPED_TRACE(obj == common::Objective::mapet ? "mapet" : "pet");
+    models::MapetConfig c = tiny(obj, 5);
+    c.vit.depth = 3;
+    models::MapetModel m(c);
+    m.init_weights(4);
+    m.train(false);  // no drop path: the two forwards draw nothing
+    models::MapetBatch b = make_batch(c, 3, 17);
+    auto grads = [&]() {
+      std::vector<Tensor> out;
+      for (const auto& p : m.named_parameters()) {
+        out.push_back(p.var.grad().defined() ? p.var.grad().contiguous() : Tensor::zeros(p.var.shape()));
+        p.var.zero_grad();
+      }
+      return out;
+    };
+    nn::Context ctx;
+    Var loss = m.forward(b, ctx).loss;
+    autograd::backward(loss);
+    const std::vector<Tensor> got = grads();
+    Var want_loss = plain_two_stream_loss(m, b, obj);
+    autograd::backward(want_loss);
+    const std::vector<Tensor> want = grads();
+    EXPECT_NEAR(loss.value().item(), want_loss.value().item(), 1e-5);
+    const auto params = m.named_parameters();
+    for (size_t i = 0; i < params.size(); ++i) {
+      double scale = 1e-30;
+      for (float v : want[i].to_vector()) scale = std::max(scale, static_cast<double>(std::abs(v)));
+      EXPECT_TRUE(test::all_close(got[i], test::to_double(want[i]), 1e-4, 1e-4 * scale)) << params[i].name;
+    }
   }
 }
 
