@@ -175,23 +175,14 @@ void run(FinetuneArgs& a, CLI::App& c) {
 
   a.t.apply_amp();
 
-  data::LoaderOptions lo;
-  lo.batch_size = a.t.batch_size;
-  lo.transform = a.tf.config();
-  lo.seed = a.t.seed;
-  lo.workers = a.t.workers;
-  lo.strict = a.t.strict;
+  const data::LoaderOptions lo = a.t.loader_options(a.tf);
   data::Loader loader(train_ds, lo);
   data::LoaderOptions vo = lo;
   vo.batch_size = a.validation_batch_size > 0 ? a.validation_batch_size : a.t.batch_size;
   vo.mode = data::Mode::eval;
   vo.shuffle = false, vo.drop_last = false, vo.even_shards = false;
   data::Loader val_loader(val_ds, vo);
-  const int64_t steps_per_epoch = loader.batches_per_epoch() / accum;
-  if (steps_per_epoch == 0)
-    throw Error("dataset '" + train_ds.source + "' has " + std::to_string(train_ds.size()) +
-                " images: not enough for one optimizer step of " + std::to_string(a.t.batch_size * accum) +
-                " (--batch-size x --accum-steps)");
+  const int64_t steps_per_epoch = a.t.steps_per_epoch(loader, train_ds);
   const int64_t total_steps = steps_per_epoch * a.t.epochs;
 
   std::unique_ptr<models::VisionTransformer> model = build_model(a, a.num_classes);

@@ -192,19 +192,10 @@ void run(PretrainArgs& a, CLI::App& c) {
   a.t.apply_amp();
 
   data::Dataset ds = data::load_dataset(plan.dataset);
-  data::LoaderOptions lo;
-  lo.batch_size = a.t.batch_size;
-  lo.transform = a.tf.config();
-  lo.seed = a.t.seed;
-  lo.workers = a.t.workers;
-  lo.strict = a.t.strict;
+  data::LoaderOptions lo = a.t.loader_options(a.tf);
   lo.tokens = &store;
   data::Loader loader(ds, lo);
-  const int64_t steps_per_epoch = loader.batches_per_epoch() / accum;
-  if (steps_per_epoch == 0)
-    throw Error("dataset '" + plan.dataset + "' has " + std::to_string(ds.size()) +
-                " images: not enough for one optimizer step of " + std::to_string(a.t.batch_size * accum) +
-                " (--batch-size x --accum-steps)");
+  const int64_t steps_per_epoch = a.t.steps_per_epoch(loader, ds);
   const int64_t total_steps = steps_per_epoch * a.t.epochs;
 
   models::MapetModel model(mc);

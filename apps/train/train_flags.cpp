@@ -57,6 +57,25 @@ void TrainFlags::apply_amp() const {
     std::printf("note: --amp asked for bf16 GEMMs, but this CPU has no AVX-512 BF16; using f32\n");
 }
 
+data::LoaderOptions TrainFlags::loader_options(const data::TransformFlags& tf) const {
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.transform = tf.config();
+  lo.seed = seed;
+  lo.workers = workers;
+  lo.strict = strict;
+  return lo;
+}
+
+int64_t TrainFlags::steps_per_epoch(const data::Loader& loader, const data::Dataset& ds) const {
+  const int64_t steps = loader.batches_per_epoch() / accum_steps;
+  if (steps == 0)
+    throw Error("dataset '" + ds.source + "' has " + std::to_string(ds.size()) +
+                " images: not enough for one optimizer step of " + std::to_string(batch_size * accum_steps) +
+                " (--batch-size x --accum-steps)");
+  return steps;
+}
+
 void ArchFlags::add_to(CLI::App* c) {
   c->add_option("--input-size", input_size, "3 S S: sets --img-size (timm)")->expected(3);
   c->add_option("--patch-size", patch_size, "Patch size (0: the model's)");

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "apps/train/trainer.h"
+#include "data/loader.h"
+#include "data/transform_flags.h"
 
 namespace mapet::apps::train {
 
@@ -30,6 +32,11 @@ struct TrainFlags {
   TrainerConfig trainer_config(int64_t steps_per_epoch) const;
   // --amp: bf16 GEMMs where the CPU has AVX-512 BF16 (a note otherwise).
   void apply_amp() const;
+  // The training loader's options: batch size, the transform, seed, workers, --strict.
+  data::LoaderOptions loader_options(const data::TransformFlags& tf) const;
+  // Optimizer steps in one epoch of `loader` over `ds`; an error naming the
+  // dataset when it cannot fill even one (batch size x accumulation steps).
+  int64_t steps_per_epoch(const data::Loader& loader, const data::Dataset& ds) const;
 };
 
 // The ViT shape flags both training commands take (0: the named model's value),

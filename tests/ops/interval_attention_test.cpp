@@ -62,14 +62,27 @@ std::string str(const Case& c) {
          " B=" + std::to_string(c.B) + " H=" + std::to_string(c.H) + " d=" + std::to_string(c.d);
 }
 
-void compare_with_reference(const Case& c, uint64_t seed) {
-  SCOPED_TRACE(str(c) + " seed=" + std::to_string(seed));
-  const ops::IntervalMask m = ops::mapet_interval_mask(c.obj, c.T, c.L);
-  const int64_t Tq = static_cast<int64_t>(m.real_end.size()),
+// A case's mask, random q, k, v and the cotangent r of the output.
+struct Inputs {
+  ops::IntervalMask m;
+  Tensor q, k, v, r;
+};
+
+Inputs make_inputs(const Case& c, uint64_t seed) {
+  Inputs in{ops::mapet_interval_mask(c.obj, c.T, c.L), {}, {}, {}, {}};
+  const int64_t Tq = static_cast<int64_t>(in.m.real_end.size()),
                 Tk = common::mapet_key_rows(c.obj, static_cast<int>(c.T), static_cast<int>(c.L));
   // Scores of a few units, as in a trained network, so that softmax is not flat.
-  Tensor q = test::randn({c.B, c.H, Tq, c.d}, seed, 1.5f), k = test::randn({c.B, c.H, Tk, c.d}, seed + 1, 1.5f),
-         v = test::randn({c.B, c.H, Tk, c.d}, seed + 2), r = test::randn({c.B, c.H, Tq, c.d}, seed + 3);
+  in.q = test::randn({c.B, c.H, Tq, c.d}, seed, 1.5f);
+  in.k = test::randn({c.B, c.H, Tk, c.d}, seed + 1, 1.5f);
+  in.v = test::randn({c.B, c.H, Tk, c.d}, seed + 2);
+  in.r = test::randn({c.B, c.H, Tq, c.d}, seed + 3);
+  return in;
+}
+
+void compare_with_reference(const Case& c, uint64_t seed) {
+  SCOPED_TRACE(str(c) + " seed=" + std::to_string(seed));
+  const auto [m, q, k, v, r] = make_inputs(c, seed);
   Result want = run(&ops::interval_attention_reference, q, k, v, r, m);
   Result got = run(&ops::interval_attention, q, k, v, r, m);
   EXPECT_TRUE(close_to(got.out, want.out, 5e-6)) << "output";
@@ -99,11 +112,7 @@ TEST(IntervalAttention, Bf16ProductsUnderAmpStayCloseToF32Reference) {
                         Case{Objective::pet, 37, 9, 1, 2, 13}, Case{Objective::mapet, 50, 5, 1, 1, 80}}) {
     const uint64_t seed = test::fresh_seed();
     SCOPED_TRACE(str(c) + " seed=" + std::to_string(seed));
-    const ops::IntervalMask m = ops::mapet_interval_mask(c.obj, c.T, c.L);
-    const int64_t Tq = static_cast<int64_t>(m.real_end.size()),
-                  Tk = common::mapet_key_rows(c.obj, static_cast<int>(c.T), static_cast<int>(c.L));
-    Tensor q = test::randn({c.B, c.H, Tq, c.d}, seed, 1.5f), k = test::randn({c.B, c.H, Tk, c.d}, seed + 1, 1.5f),
-           v = test::randn({c.B, c.H, Tk, c.d}, seed + 2), r = test::randn({c.B, c.H, Tq, c.d}, seed + 3);
+    const auto [m, q, k, v, r] = make_inputs(c, seed);
     cpu::set_gemm_precision(cpu::GemmPrecision::f32);
     Result want = run(&ops::interval_attention_reference, q, k, v, r, m);
     Result f32 = run(&ops::interval_attention, q, k, v, r, m);
