@@ -11,6 +11,7 @@
 #include "apps/train/config.h"
 #include "apps/train/metrics.h"
 #include "apps/train/plot.h"
+#include "apps/train/train_flags.h"
 #include "apps/train/trainer.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/loss.h"
@@ -355,6 +356,28 @@ TEST(TrainPlot, FigureHasAxesCurvesAndLabels) {
   write_figure(f, dir / "curves");
   EXPECT_EQ(test::read_text(dir / "curves.png").substr(1, 3), "PNG");
   EXPECT_EQ(test::read_text(dir / "curves.svg"), svg);
+}
+
+// Too few images for one optimizer step (batch x accumulation) is an error
+// that names the dataset and the two flags, not an epoch of zero steps.
+TEST(TrainFlags, StepsPerEpochNamesADatasetTooSmallForOneStep) {
+  data::Dataset ds;
+  ds.root = ds.source = "/nowhere/tiny-set";
+  for (int i = 0; i < 10; ++i) ds.samples.push_back({"img" + std::to_string(i) + ".jpg", 0});
+  TrainFlags t;
+  t.batch_size = 4, t.workers = 1;
+  data::Loader loader(ds, t.loader_options(data::TransformFlags{}));
+  t.accum_steps = 2;
+  EXPECT_EQ(t.steps_per_epoch(loader, ds), 1);  // 10 images in batches of 4: one step of 2 batches
+  t.accum_steps = 3;
+  try {
+    t.steps_per_epoch(loader, ds);
+    FAIL() << "no error for 10 images and 12 per step";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("/nowhere/tiny-set"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--accum-steps"), std::string::npos) << msg;
+  }
 }
 
 }  // namespace
