@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   libdnnl-dev ocl-icd-opencl-dev   # oneDNN (GEMM); its CMake config wants OpenCL headers
   libopenblas-dev                  # CBLAS fallback GEMM
   libturbojpeg0-dev libjpeg-dev zlib1g-dev  # JPEG decoding (TurboJPEG + libjpeg region decode), PNG writing, gzip IDX
