@@ -31,7 +31,7 @@
 #include "apps/commands.h"
 #include "apps/train/classifier.h"
 #include "data/loader.h"
-#include "kernels/cpu/gemm.h"
+#include "engine/precision.h"
 #include "models/mapet.h"
 #include "models/registry.h"
 
@@ -212,10 +212,7 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   if (ds.num_classes() > mc.num_classes)
     throw Error("dataset '" + ds.source + "' has " + std::to_string(ds.num_classes()) +
                 " classes but the model's head has " + std::to_string(mc.num_classes));
-  if (a.amp) {
-    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
-    if (!cpu::cpu_has_bf16()) note("--amp: this CPU has no AVX-512 BF16, so bf16 GEMMs run slower than f32 here");
-  }
+  if (const AmpChoice amp = configure_amp(a.amp); !amp.note.empty()) note(amp.note);
   lo.batch_size = a.batch_size;
   lo.mode = data::Mode::eval;
   lo.shuffle = false;
