@@ -14,6 +14,7 @@
 
 #include "bench/bench_common.h"
 #include "engine/threads.h"
+#include "kernels/cpu/isa.h"
 
 namespace {
 

@@ -27,6 +27,7 @@
 #include "engine/optim/schedule.h"
 #include "engine/rng.h"
 #include "engine/threads.h"
+#include "kernels/cpu/isa.h"
 #include "models/registry.h"
 
 namespace {
