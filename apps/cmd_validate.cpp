@@ -222,9 +222,9 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   lo.strict = true;  // a replaced image would be counted twice: stop and name it instead
   data::Loader loader(ds, lo);
   const data::TransformConfig& t = lo.transform;
-  std::printf("validate %s (%.2fM parameters, global pool %s%s) on '%s': %zu images, %lld classes\n", a.model.c_str(),
-              model->num_parameters() / 1e6, mc.global_pool.c_str(), a.amp ? ", bf16 GEMMs" : "", ds.source.c_str(),
-              ds.size(), static_cast<long long>(ds.num_classes()));
+  std::printf("validate %s (%.2fM parameters, global pool %s) on '%s': %zu images, %lld classes; %s\n",
+              a.model.c_str(), model->num_parameters() / 1e6, mc.global_pool.c_str(), ds.source.c_str(), ds.size(),
+              static_cast<long long>(ds.num_classes()), compute_summary().c_str());
   std::printf("eval transform: resize the shorter side to %d (%s), center crop %d, mean (%g, %g, %g), std (%g, %g, %g)\n",
               static_cast<int>(std::floor(t.size / t.crop_pct)), a.interpolation.c_str(), t.size, t.mean[0], t.mean[1],
               t.mean[2], t.std[0], t.std[1], t.std[2]);
