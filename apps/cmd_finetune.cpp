@@ -32,6 +32,7 @@
 #include "apps/train/run.h"
 #include "apps/train/train_flags.h"
 #include "data/loader.h"
+#include "data/splits.h"
 #include "data/transform_flags.h"
 #include "engine/io/safetensors.h"
 #include "engine/threads.h"
@@ -75,7 +76,7 @@ std::string num(const char* f, double v) {
 
 std::string split_folder(const std::string& root, const std::string& split, const char* what) {
   if (!fs::is_directory(root)) throw Error("DATA '" + root + "' is not a folder (" + what + " split wanted)");
-  return train::resolve_split(root, split);
+  return data::split_folder(root, split);
 }
 
 // The classifier, its weights from --pretrained (or timm's init), checked name by name.

@@ -33,6 +33,7 @@
 #include "apps/train/trainer.h"
 #include "data/loader.h"
 #include "data/transform_flags.h"
+#include "data/splits.h"
 #include "engine/io/safetensors.h"
 #include "engine/threads.h"
 #include "kernels/cpu/gemm.h"
@@ -138,8 +139,7 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
   train::resolve_accumulation(c, cli, a.t.batch_size, a.t.total_batch, a.t.accum_steps);
 
   p.dataset = a.data_dir;
-  if (!a.train_split.empty() && fs::is_directory(fs::path(a.data_dir) / a.train_split))
-    p.dataset = (fs::path(a.data_dir) / a.train_split).string();
+  if (!a.train_split.empty() && fs::is_directory(a.data_dir)) p.dataset = data::split_folder(a.data_dir, a.train_split);
   p.config_text = train::config_yaml(c, {"config", "resume"});
   return p;
 }
@@ -299,7 +299,7 @@ void register_pretrain(CLI::App& app) {
   c->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   c->add_option("data_dir", a->data_dir, "Image folder (DATA/<train-split> when it exists), or a CSV of path,label");
   c->add_option("-c,--config", a->config, "YAML file of defaults (timm's keys); flags given here override it");
-  c->add_option("--train-split", a->train_split, "Sub-folder of DATA to train on, when it exists");
+  c->add_option("--train-split", a->train_split, "Sub-folder of DATA to train on (train: also training), when DATA has split folders");
   c->add_option("--tokens", a->tokens, "Token store of DATA's visual tokens (mapet tokenize)");
   c->add_option("--num-tokens", a->num_tokens, "Visual vocabulary size (0: the token store's)");
   c->add_option("--model", a->model, "mapet_{tiny,small,base}_patch16_224");

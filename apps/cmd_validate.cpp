@@ -32,6 +32,7 @@
 #include "apps/commands.h"
 #include "apps/train/classifier.h"
 #include "data/loader.h"
+#include "data/splits.h"
 #include "kernels/cpu/gemm.h"
 #include "models/mapet.h"
 #include "models/registry.h"
@@ -76,7 +77,7 @@ data::Dataset open_dataset(const ValidateArgs& a) {
   if (spec.empty()) throw Error("validate: give the dataset: DATA (a folder or a CSV) or --data-dir");
   if (!fs::exists(spec)) throw Error("validate: dataset '" + spec + "' does not exist");
   if (!fs::is_directory(spec)) return data::load_dataset(spec, a.root);  // a CSV of path,label
-  const std::string folder = train::resolve_split(spec, a.split);
+  const std::string folder = data::split_folder(spec, a.split);
   if (folder != spec) note("using split folder '" + folder + "'");
   return data::load_image_folder(folder);
 }
@@ -228,9 +229,7 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   std::printf("validate %s (%.2fM parameters, global pool %s%s) on '%s': %zu images, %lld classes\n", a.model.c_str(),
               model->num_parameters() / 1e6, mc.global_pool.c_str(), a.amp ? ", bf16 GEMMs" : "", ds.source.c_str(),
               ds.size(), static_cast<long long>(ds.num_classes()));
-  std::printf("eval transform: resize the shorter side to %d (%s), center crop %d, mean (%g, %g, %g), std (%g, %g, %g)\n",
-              static_cast<int>(std::floor(t.size / t.crop_pct)), a.interpolation.c_str(), t.size, t.mean[0], t.mean[1],
-              t.mean[2], t.std[0], t.std[1], t.std[2]);
+  std::printf("eval transform: %s\n", t.str(data::Mode::eval).c_str());
 
   const train::ClassifierMeter m = train::evaluate(*model, loader, a.log_freq);
 
