@@ -193,6 +193,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   Generator drop_rng(a.t.seed + 1);
   nn::Context ctx{&drop_rng};
   train::RunFolder run(a.t.output, a.t.resume, *model, trainer, drop_rng, config_text, accum, train::cosmetic_keys());
+  run.set_recovery(a.t.recovery_interval, a.t.recovery_minutes);
   train::TrainState& st = run.state();
 
   train::MixupConfig mix;
@@ -259,8 +260,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
                     (long long)a.t.epochs, loss, epoch_loss / double(epoch_steps), ss.lr);
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
-      if (a.t.recovery_interval > 0 && trainer.steps_done() % a.t.recovery_interval == 0 && s + 1 < steps_per_epoch)
-        run.save(train::kLastCheckpoint);
+      if (s + 1 < steps_per_epoch) run.recovery_point();
     }
     const double train_secs = meter.elapsed() - epoch_start;
     model->train(false);

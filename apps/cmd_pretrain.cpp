@@ -7,7 +7,8 @@
 //
 // The run folder (--output) gets config.yaml (the settings actually used),
 // metrics.jsonl, loss.png / loss.svg (redrawn after every epoch), last.safetensors
-// (a training checkpoint: every --recovery-interval steps and every epoch),
+// (a training checkpoint: at every epoch's end, and inside an epoch every
+// --recovery-minutes (default 5) and every --recovery-interval steps),
 // checkpoint-<epoch>.safetensors (every --checkpoint-epochs epochs) and, at
 // the end, model.safetensors (the model's parameters only, DESIGN.md names).
 //
@@ -206,6 +207,7 @@ void run(PretrainArgs& a, CLI::App& c) {
   nn::Context ctx{&drop_rng};
 
   train::RunFolder run(a.t.output, a.t.resume, model, trainer, drop_rng, plan.config_text, accum, train::cosmetic_keys());
+  run.set_recovery(a.t.recovery_interval, a.t.recovery_minutes);
   train::TrainState& st = run.state();
 
   std::printf(
@@ -265,8 +267,7 @@ void run(PretrainArgs& a, CLI::App& c) {
                     ss.lr);
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
-      if (a.t.recovery_interval > 0 && trainer.steps_done() % a.t.recovery_interval == 0 && s + 1 < steps_per_epoch)
-        run.save(train::kLastCheckpoint);
+      if (s + 1 < steps_per_epoch) run.recovery_point();
     }
     const double epoch_secs = meter.elapsed() - epoch_start;
     const double mean_loss = epoch_loss / double(std::max<int64_t>(1, epoch_steps)),

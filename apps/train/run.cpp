@@ -90,6 +90,18 @@ void RunFolder::save(const std::string& file) {
   st_.rng_seed = rng_.seed(), st_.rng_offset = rng_.offset();
   st_.metrics_bytes = metrics_->bytes();
   save_checkpoint(path(file), model_, trainer_.optimizer(), st_, config_text_);
+  if (file == kLastCheckpoint) last_save_ = std::chrono::steady_clock::now();
+}
+
+void RunFolder::set_recovery(int64_t steps, double minutes) {
+  recovery_steps_ = steps, recovery_seconds_ = 60 * minutes;
+}
+
+void RunFolder::recovery_point() {
+  const int64_t step = trainer_.steps_done();
+  const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save_).count();
+  if ((recovery_steps_ > 0 && step % recovery_steps_ == 0) || (recovery_seconds_ > 0 && since >= recovery_seconds_))
+    save(kLastCheckpoint);
 }
 
 Error RunFolder::stopped(const NonFinite& e, int64_t epoch, int64_t step_in_epoch, int64_t steps_per_epoch) const {

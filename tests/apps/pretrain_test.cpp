@@ -136,6 +136,23 @@ TEST_F(Pretrain, ResumeAfterKillGivesTheSameLosses) {
       << "final weights differ";
 }
 
+// A run stopped before its first epoch ends still leaves a checkpoint to
+// resume from: by default one every --recovery-minutes (5) of training.
+TEST_F(Pretrain, RecoveryMinutesCheckpointInsideAnEpoch) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  // 4 steps per epoch; a recovery point after every step (any time passed is enough).
+  ASSERT_EQ(test::run_and_kill(args(out, {"--epochs", "10", "--recovery-minutes", "1e-9"}), out + "/metrics.jsonl", 3,
+                               dir / "killed.log"),
+            "");
+  ASSERT_TRUE(fs::exists(out + "/last.safetensors")) << "nothing to resume from";
+  const int64_t at = apps::train::checkpoint_step(out + "/last.safetensors");
+  EXPECT_GE(at, 2);
+  EXPECT_LT(at, 4) << "only the epoch's end was checkpointed";
+  EXPECT_NE(test::read_text(out + "/config.yaml").find("recovery_minutes: 1e-9"), std::string::npos);
+
+}
+
 TEST_F(Pretrain, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   ScratchDir dir;
   const std::string out = dir / "run";
