@@ -208,6 +208,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
               train_ds.source.c_str(), train_ds.size(), val_ds.source.c_str(), val_ds.size(),
               (long long)steps_per_epoch, a.t.batch_size, (long long)accum, (long long)num_threads(),
               cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
+  if (const std::string w = a.t.warmup_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
 
   // Epoch means and the best epoch so far continue across a resume.

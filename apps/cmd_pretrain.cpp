@@ -219,6 +219,7 @@ void run(PretrainArgs& a, CLI::App& c) {
   std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images; %lld threads%s\n", plan.dataset.c_str(),
               ds.size(), (long long)steps_per_epoch, a.t.batch_size, (long long)accum, (long long)num_threads(),
               cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
+  if (const std::string w = a.t.warmup_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
 
   // Epoch means continue across a resume: the steps already logged count too.

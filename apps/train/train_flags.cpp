@@ -40,7 +40,7 @@ TrainerConfig TrainFlags::trainer_config(int64_t steps_per_epoch) const {
   TrainerConfig tc;
   if (opt_betas.size() != 2) throw Error("--opt-betas takes two values");
   if (epochs < 1) throw Error("--epochs must be at least 1, got " + std::to_string(epochs));
-  // A warm-up longer than the run is allowed: the lr then only rises (short trial runs of a long config).
+  // A warm-up longer than the run is allowed (short trial runs of a long config), with a warning.
   if (warmup_epochs < 0) throw Error("--warmup-epochs must be >= 0, got " + std::to_string(warmup_epochs));
   if (recovery_interval < 0) throw Error("--recovery-interval must be >= 0, got " + std::to_string(recovery_interval));
   if (recovery_minutes < 0) throw Error("--recovery-minutes must be >= 0, got " + std::to_string(recovery_minutes));
@@ -51,6 +51,18 @@ TrainerConfig TrainFlags::trainer_config(int64_t steps_per_epoch) const {
   tc.accum_steps = accum_steps;
   tc.clip_grad = clip_grad;
   return tc;
+}
+
+std::string TrainFlags::warmup_warning() const {
+  if (warmup_epochs <= epochs) return "";
+  // The linear warm-up from --warmup-lr stops at epochs / warmup_epochs of the way to --lr.
+  const double end_lr = warmup_lr + (lr - warmup_lr) * double(epochs) / double(warmup_epochs);
+  char b[320];
+  std::snprintf(b, sizeof b,
+                "warning: --warmup-epochs %lld is longer than the run (--epochs %lld): the learning rate only rises, "
+                "to %.3g at the end instead of --lr %.3g; give --warmup-epochs %lld or fewer",
+                (long long)warmup_epochs, (long long)epochs, end_lr, double(lr), (long long)epochs);
+  return b;
 }
 
 void TrainFlags::apply_amp() const {

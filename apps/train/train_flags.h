@@ -32,6 +32,9 @@ struct TrainFlags {
   // AdamW, the schedule (warm-up and total in optimizer steps), accumulation and
   // clipping; checks the flags it uses and the recovery ones.
   TrainerConfig trainer_config(int64_t steps_per_epoch) const;
+  // A warning when the warm-up is longer than the run (the lr then only rises
+  // and never reaches --lr), else "".
+  std::string warmup_warning() const;
   // --amp: bf16 GEMMs where the CPU has AVX-512 BF16 (a note otherwise).
   void apply_amp() const;
   // The training loader's options: batch size, the transform, seed, workers, --strict.
