@@ -145,7 +145,7 @@ std::unique_ptr<models::VisionTransformer> build_model(const FinetuneArgs& a, in
 void draw_curves(const std::string& out) {
   const std::vector<nlohmann::json> r = train::read_metrics(out + "/metrics.jsonl");
   train::Figure f = train::metrics_figure(r, {{"loss", "train loss"}, {"lr", "lr", false}});
-  train::Figure v = train::metrics_figure(r, {{"val_top1", "val top-1 (%)", false}}, "epoch");
+  train::Figure v = train::metrics_figure(r, {{"val_top1", "val top-1 (%)", false}}, "epoch", 1);
   f.panels.insert(f.panels.begin() + 1, v.panels.begin(), v.panels.end());
   train::write_figure(f, out + "/loss");
 }

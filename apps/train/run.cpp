@@ -66,8 +66,9 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
       throw Error("checkpoint '" + from + "' stopped at batch " + std::to_string(st_.position) +
                   " of its epoch, which is not a multiple of --accum-steps " + std::to_string(accum_steps) +
                   "; resume with the run's accum_steps");
-    std::printf("resuming from %s: step %lld, epoch %lld, batch %lld of the epoch\n", from.c_str(),
-                (long long)st_.step, (long long)st_.epoch, (long long)st_.position);
+    // Epochs counted from 1, as the progress lines count them.
+    std::printf("resuming from %s: step %lld, epoch %lld at batch %lld\n", from.c_str(), (long long)st_.step,
+                (long long)st_.epoch + 1, (long long)st_.position);
     for (const std::string& d : config_differences(ck.config_yaml, config_text_, cosmetic))
       std::printf("note: setting changed since the checkpoint: %s\n", d.c_str());
     // Continuing in the checkpoint's own folder: its metrics.jsonl goes back to what the checkpoint had seen.

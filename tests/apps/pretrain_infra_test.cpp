@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "apps/train/checkpoint.h"
 #include "apps/train/config.h"
@@ -415,6 +416,21 @@ TEST(TrainMeter, LogShowsTheFirstStepAtOnce) {
   }
   out = ::testing::internal::GetCapturedStdout();
   EXPECT_NE(out.find("step 31/50"), std::string::npos) << out;
+}
+
+// Epoch curves have ticks at whole epochs, counted from 1 as the logs count them.
+TEST(TrainPlot, EpochAxisHasWholeTicksCountedFromOne) {
+  std::vector<nlohmann::json> records{{{"epoch", 0}, {"val_top1", 40.0}}, {{"epoch", 1}, {"val_top1", 55.5}}};
+  const std::string svg = render_svg(metrics_figure(records, {{"val_top1", "val top-1", false}}, "epoch", 1));
+  std::vector<std::string> ticks;  // x-axis tick labels are the centred numbers
+  const std::regex tick("text-anchor=\"middle\">([-0-9.e]+)</text>");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), tick); it != std::sregex_iterator(); ++it)
+    ticks.push_back((*it)[1]);
+  ASSERT_FALSE(ticks.empty()) << svg;
+  for (const std::string& t : ticks) EXPECT_EQ(t.find('.'), std::string::npos) << "fractional epoch tick " << t;
+  EXPECT_NE(std::find(ticks.begin(), ticks.end(), "1"), ticks.end());
+  EXPECT_NE(std::find(ticks.begin(), ticks.end(), "2"), ticks.end());
+  EXPECT_EQ(std::find(ticks.begin(), ticks.end(), "0"), ticks.end()) << "epochs count from 1";
 }
 
 }  // namespace
