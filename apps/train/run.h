@@ -3,6 +3,7 @@
 // checkpoints that make the resume exact.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -44,6 +45,13 @@ class RunFolder {
   std::vector<nlohmann::json> kept_records() const;
   // A training checkpoint (model, optimizer, state, config) as `file` in the folder.
   void save(const std::string& file);
+  // Recovery checkpoints inside an epoch, so a run stopped before an epoch ends
+  // can be resumed: last.safetensors every `steps` optimizer steps and whenever
+  // `minutes` have passed since the last checkpoint (0: not by that measure).
+  void set_recovery(int64_t steps, double minutes);
+  // Call after an optimizer step that does not end its epoch (state() updated):
+  // writes last.safetensors when a recovery point is due.
+  void recovery_point();
   // The error for a non-finite loss or gradient: where, and which checkpoint is the last good one.
   Error stopped(const NonFinite& e, int64_t epoch, int64_t step_in_epoch, int64_t steps_per_epoch) const;
 
@@ -55,6 +63,9 @@ class RunFolder {
   TrainState st_;
   int64_t keep_metrics_ = -1;
   std::unique_ptr<MetricsLog> metrics_;
+  int64_t recovery_steps_ = 0;
+  double recovery_seconds_ = 0;
+  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace mapet::apps::train

@@ -27,7 +27,9 @@ void TrainFlags::add_to(CLI::App* c) {
   c->add_option("--output", output, "Run folder");
   c->add_option("--resume", resume, "Continue the run in this folder (or from this checkpoint file)");
   c->add_option("--recovery-interval", recovery_interval,
-                "Also update last.safetensors every N optimizer steps (0: epoch ends only)");
+                "Also update last.safetensors every N optimizer steps (0: not by step count)");
+  c->add_option("--recovery-minutes", recovery_minutes,
+                "Also update last.safetensors when this many minutes passed since the last one (0: not by time)");
   c->add_option("--checkpoint-epochs", checkpoint_epochs,
                 "Keep checkpoint-<epoch>.safetensors every N epochs (0: never)");
   c->add_option("--log-interval", log_interval, "Steps between progress lines when the output is not a terminal");
@@ -38,8 +40,10 @@ TrainerConfig TrainFlags::trainer_config(int64_t steps_per_epoch) const {
   TrainerConfig tc;
   if (opt_betas.size() != 2) throw Error("--opt-betas takes two values");
   if (epochs < 1) throw Error("--epochs must be at least 1, got " + std::to_string(epochs));
-  // A warm-up longer than the run is allowed: the lr then only rises (short trial runs of a long config).
+  // A warm-up longer than the run is allowed (short trial runs of a long config), with a warning.
   if (warmup_epochs < 0) throw Error("--warmup-epochs must be >= 0, got " + std::to_string(warmup_epochs));
+  if (recovery_interval < 0) throw Error("--recovery-interval must be >= 0, got " + std::to_string(recovery_interval));
+  if (recovery_minutes < 0) throw Error("--recovery-minutes must be >= 0, got " + std::to_string(recovery_minutes));
   tc.adamw.lr = lr, tc.adamw.weight_decay = weight_decay, tc.adamw.eps = opt_eps;
   tc.adamw.beta1 = opt_betas[0], tc.adamw.beta2 = opt_betas[1];
   tc.schedule.base_lr = lr, tc.schedule.min_lr = min_lr, tc.schedule.warmup_lr = warmup_lr;
@@ -47,6 +51,18 @@ TrainerConfig TrainFlags::trainer_config(int64_t steps_per_epoch) const {
   tc.accum_steps = accum_steps;
   tc.clip_grad = clip_grad;
   return tc;
+}
+
+std::string TrainFlags::warmup_warning() const {
+  if (warmup_epochs <= epochs) return "";
+  // The linear warm-up from --warmup-lr stops at epochs / warmup_epochs of the way to --lr.
+  const double end_lr = warmup_lr + (lr - warmup_lr) * double(epochs) / double(warmup_epochs);
+  char b[320];
+  std::snprintf(b, sizeof b,
+                "warning: --warmup-epochs %lld is longer than the run (--epochs %lld): the learning rate only rises, "
+                "to %.3g at the end instead of --lr %.3g; give --warmup-epochs %lld or fewer",
+                (long long)warmup_epochs, (long long)epochs, end_lr, double(lr), (long long)epochs);
+  return b;
 }
 
 void TrainFlags::apply_amp() const {
@@ -91,7 +107,7 @@ void ArchFlags::apply_input_size(CLI::App& c) const {
 
 const std::set<std::string>& cosmetic_keys() {
   static const std::set<std::string> keys = {"output",           "workers", "quiet", "log_interval", "recovery_interval",
-                                             "checkpoint_epochs", "strict",  "validation_batch_size"};
+                                             "recovery_minutes", "checkpoint_epochs", "strict", "validation_batch_size"};
   return keys;
 }
 
