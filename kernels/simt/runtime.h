@@ -11,6 +11,8 @@
 //   block.h        the block scheduler: rounds, barriers, warp meeting points, errors
 //   launch.h       launch checks and the block pool
 //   sync.h         __syncthreads*, __shfl*_sync, __ballot/__any/__all_sync, __syncwarp, __reduce_*_sync
+//   tensor_core.h  mma.sync.m16n8k16 (bf16 -> f32) and ldmatrix (x1/x2/x4, .trans)
+//   cp_async.h     cp.async with commit/wait groups
 //   atomics.h      atomic* and __threadfence*
 //   intrinsics.h   __ldg, bit tricks, conversions, fast math, min/max
 //   orders.h       run_in_every_order: the race check for tests
@@ -20,10 +22,12 @@
 #include "kernels/simt/atomics.h"
 #include "kernels/simt/block.h"
 #include "kernels/simt/config.h"
+#include "kernels/simt/cp_async.h"
 #include "kernels/simt/intrinsics.h"
 #include "kernels/simt/launch.h"
 #include "kernels/simt/orders.h"
 #include "kernels/simt/sync.h"
+#include "kernels/simt/tensor_core.h"
 
 namespace mapet::simt::detail {
 inline const uint3& thread_idx() { return current_thread("threadIdx").idx; }
