@@ -15,6 +15,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev
   libyaml-cpp-dev                  # run configs (mapet pretrain --config)
   libgtest-dev libbenchmark-dev
+  libboost-context-dev             # fibers of the SIMT runtime (kernels/simt)
   libfaiss-dev                     # tokenizer k-means (and the assignment kernel's peer)
   dataset-fashion-mnist            # the embedded real-image dataset
 )
