@@ -35,7 +35,7 @@
 #include "data/transform_flags.h"
 #include "engine/io/safetensors.h"
 #include "engine/threads.h"
-#include "kernels/cpu/gemm.h"
+#include "engine/precision.h"
 #include "models/registry.h"
 
 namespace mapet::apps {
@@ -202,10 +202,9 @@ void run(FinetuneArgs& a, CLI::App& c) {
               a.model.c_str(), mc.global_pool.c_str(), a.pretrained.empty() ? "from scratch" : "fine-tuning",
               (long long)mc.img_size, (long long)mc.patch_size, (long long)mc.embed_dim, (long long)mc.depth,
               (long long)mc.num_heads, (long long)mc.num_classes, model->num_parameters() / 1e6);
-  std::printf("data: %s (%zu images), validation %s (%zu); %lld steps/epoch of %d x %lld images; %lld threads%s\n",
+  std::printf("data: %s (%zu images), validation %s (%zu); %lld steps/epoch of %d x %lld images; %s\n",
               train_ds.source.c_str(), train_ds.size(), val_ds.source.c_str(), val_ds.size(),
-              (long long)steps_per_epoch, a.t.batch_size, (long long)accum, (long long)num_threads(),
-              cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
+              (long long)steps_per_epoch, a.t.batch_size, (long long)accum, compute_summary().c_str());
   std::fflush(stdout);
 
   // Epoch means and the best epoch so far continue across a resume.

@@ -35,7 +35,7 @@
 #include "data/transform_flags.h"
 #include "engine/io/safetensors.h"
 #include "engine/threads.h"
-#include "kernels/cpu/gemm.h"
+#include "engine/precision.h"
 #include "models/mapet.h"
 #include "models/permutation.h"
 
@@ -214,9 +214,8 @@ void run(PretrainArgs& a, CLI::App& c) {
       a.model.c_str(), a.objective.c_str(), (long long)mc.vit.img_size, (long long)mc.vit.img_size,
       (long long)mc.vit.patch_size, (long long)mc.vit.embed_dim, (long long)mc.vit.depth, (long long)mc.vit.num_heads,
       (long long)mc.vocab_size, model.num_parameters() / 1e6);
-  std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images; %lld threads%s\n", plan.dataset.c_str(),
-              ds.size(), (long long)steps_per_epoch, a.t.batch_size, (long long)accum, (long long)num_threads(),
-              cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
+  std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images; %s\n", plan.dataset.c_str(),
+              ds.size(), (long long)steps_per_epoch, a.t.batch_size, (long long)accum, compute_summary().c_str());
   std::fflush(stdout);
 
   // Epoch means continue across a resume: the steps already logged count too.

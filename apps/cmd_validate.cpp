@@ -31,7 +31,7 @@
 #include "apps/commands.h"
 #include "apps/train/classifier.h"
 #include "data/loader.h"
-#include "kernels/cpu/gemm.h"
+#include "engine/precision.h"
 #include "models/mapet.h"
 #include "models/registry.h"
 
@@ -212,10 +212,7 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   if (ds.num_classes() > mc.num_classes)
     throw Error("dataset '" + ds.source + "' has " + std::to_string(ds.num_classes()) +
                 " classes but the model's head has " + std::to_string(mc.num_classes));
-  if (a.amp) {
-    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
-    if (!cpu::cpu_has_bf16()) note("--amp: this CPU has no AVX-512 BF16, so bf16 GEMMs run slower than f32 here");
-  }
+  if (const AmpChoice amp = configure_amp(a.amp); !amp.note.empty()) note(amp.note);
   lo.batch_size = a.batch_size;
   lo.mode = data::Mode::eval;
   lo.shuffle = false;
@@ -225,9 +222,9 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   lo.strict = true;  // a replaced image would be counted twice: stop and name it instead
   data::Loader loader(ds, lo);
   const data::TransformConfig& t = lo.transform;
-  std::printf("validate %s (%.2fM parameters, global pool %s%s) on '%s': %zu images, %lld classes\n", a.model.c_str(),
-              model->num_parameters() / 1e6, mc.global_pool.c_str(), a.amp ? ", bf16 GEMMs" : "", ds.source.c_str(),
-              ds.size(), static_cast<long long>(ds.num_classes()));
+  std::printf("validate %s (%.2fM parameters, global pool %s) on '%s': %zu images, %lld classes; %s\n",
+              a.model.c_str(), model->num_parameters() / 1e6, mc.global_pool.c_str(), ds.source.c_str(), ds.size(),
+              static_cast<long long>(ds.num_classes()), compute_summary().c_str());
   std::printf("eval transform: resize the shorter side to %d (%s), center crop %d, mean (%g, %g, %g), std (%g, %g, %g)\n",
               static_cast<int>(std::floor(t.size / t.crop_pct)), a.interpolation.c_str(), t.size, t.mean[0], t.mean[1],
               t.mean[2], t.std[0], t.std[1], t.std[2]);

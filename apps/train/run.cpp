@@ -5,6 +5,7 @@
 
 #include "apps/train/config.h"
 #include "engine/io/safetensors.h"
+#include "engine/precision.h"
 
 namespace mapet::apps::train {
 
@@ -77,7 +78,8 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
     else if (fs::exists(metrics_path))
       throw Error("--output '" + output_ + "' already holds a run; resume into the checkpoint's own folder or a new one");
   }
-  io::write_file_atomic(path("config.yaml"), config_text_);
+  // What ran is a comment: the settings alone decide whether a resume changed anything.
+  io::write_file_atomic(path("config.yaml"), "# " + compute_summary() + "\n" + config_text_);
   metrics_ = std::make_unique<MetricsLog>(metrics_path, keep_metrics_);
 }
 

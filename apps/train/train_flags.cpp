@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "apps/train/config.h"
-#include "kernels/cpu/gemm.h"
+#include "engine/precision.h"
 
 namespace mapet::apps::train {
 
@@ -50,11 +50,8 @@ TrainerConfig TrainFlags::trainer_config(int64_t steps_per_epoch) const {
 }
 
 void TrainFlags::apply_amp() const {
-  if (!amp) return;
-  if (cpu::cpu_has_bf16())
-    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
-  else
-    std::printf("note: --amp asked for bf16 GEMMs, but this CPU has no AVX-512 BF16; using f32\n");
+  const AmpChoice c = configure_amp(amp);
+  if (!c.note.empty()) std::printf("note: %s\n", c.note.c_str());
 }
 
 data::LoaderOptions TrainFlags::loader_options(const data::TransformFlags& tf) const {

@@ -4,7 +4,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/reduce_rows.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 void add(const float* a, const float* b, float* y, int64_t n) {
 #pragma omp parallel for simd schedule(static)
@@ -104,4 +104,4 @@ void row_scale_apply(const float* x, const float* row_scale, float* y, int64_t r
   }
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

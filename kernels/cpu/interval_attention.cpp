@@ -27,7 +27,9 @@
 // access is not a plain stream) and the softmax.
 #include "kernels/cpu/interval_attention.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <omp.h>
 
 #include <algorithm>
@@ -39,7 +41,7 @@
 #include "kernels/common/interval_attention.h"
 #include "kernels/cpu/gemm.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 namespace {
 
@@ -845,7 +847,8 @@ void backward_head(const IntervalAttentionShape& s, const KeyLayout& kl, const f
 }
 
 // The bf16 products under --amp, where the CPU has them.
-bool use_bf16_products() { return kHaveBf16Products && gemm_precision() == GemmPrecision::bf16 && cpu_has_bf16(); }
+// Only the avx512_bf16 level has them, and it runs only on CPUs with native bf16 (isa.h).
+bool use_bf16_products() { return kHaveBf16Products && gemm_precision() == GemmPrecision::bf16; }
 
 template <class Products>
 void forward_all(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, OutHeadsView out,
@@ -909,4 +912,4 @@ void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, H
     backward_all<F32Products>(s, q, k, v, out, lse, dout, dq, dk, dv);
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

@@ -15,6 +15,7 @@
 // Threads (OpenMP) split batch x heads; every (b, h) is computed by one thread
 // in a fixed order, so results do not depend on the number of threads.
 #pragma once
+#include "kernels/cpu/isa.h"
 #include <cstdint>
 
 namespace mapet::cpu {
@@ -44,14 +45,16 @@ struct IntervalAttentionShape {
 
 // out: [B, H, Tq, d] (any strides, unit in d); lse: contiguous [B, H, Tq],
 // the log-sum-exp of each row's scaled scores (-inf for a row that sees nothing).
-void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
-                                OutHeadsView out, float* lse);
+MAPET_ISA_FUNCTION(void, interval_attention_forward, (const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+                                OutHeadsView out, float* lse),
+                   (s, q, k, v, out, lse))
 
 // out and lse from the forward; dout [B, H, Tq, d]; dq [B, H, Tq, d], dk and
 // dv [B, H, Tk, d] overwritten (all with any strides, unit in d; the outputs
 // must not overlap each other or the inputs).
-void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+MAPET_ISA_FUNCTION(void, interval_attention_backward, (const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
                                  HeadsView out, const float* lse, HeadsView dout, OutHeadsView dq, OutHeadsView dk,
-                                 OutHeadsView dv);
+                                 OutHeadsView dv),
+                   (s, q, k, v, out, lse, dout, dq, dk, dv))
 
 }  // namespace mapet::cpu

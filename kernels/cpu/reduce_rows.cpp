@@ -3,7 +3,7 @@
 #include "kernels/common/bf16.h"
 #include "kernels/cpu/parallel.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 void sum_rows(const float* x, float* out, int64_t rows, int64_t cols) {
   float* outs[1] = {out};
@@ -58,4 +58,4 @@ double sum_squares(const std::vector<std::pair<const float*, int64_t>>& arrays) 
   return total;
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

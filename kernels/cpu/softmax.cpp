@@ -4,7 +4,7 @@
 
 #include "kernels/common/math.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 namespace {
 
@@ -61,9 +61,9 @@ float row_logsumexp(const float* x, int64_t cols) {
   return m + std::log(s);
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 void softmax_masked_inplace(float* x, const uint8_t* mask, int64_t cols) {
   float m = -INFINITY;
@@ -84,4 +84,4 @@ void softmax_masked_inplace(float* x, const uint8_t* mask, int64_t cols) {
   for (int64_t j = 0; j < cols; ++j) x[j] *= inv;
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

@@ -179,7 +179,7 @@ TEST_F(Pretrain, FreshRunRefusesAFolderHoldingARun) {
 }
 
 TEST_F(Pretrain, ConfigFilesLoadAndFlagsOverrideThem) {
-  const fs::path configs = fs::path(__FILE__).parent_path().parent_path().parent_path() / "configs";
+  const fs::path configs = fs::path(MAPET_SOURCE_DIR) / "configs";
   for (const char* name : {"mapet_tiny_patch16_224", "mapet_small_patch16_224", "mapet_base_patch16_224"}) {
     ScratchDir dir;
     const std::string out = dir / "run";
