@@ -68,6 +68,7 @@ bool pretraining_only(const std::string& name) {
 io::TensorMap classifier_weights(const std::string& path, bool use_ema) {
   io::LoadedWeights w = io::load_weights(path, use_ema);
   for (const std::string& n : w.notes) std::printf("note: %s\n", n.c_str());
+  for (const std::string& n : w.warnings) std::fprintf(stderr, "mapet: WARNING: %s\n", n.c_str());
   std::vector<std::string> dropped;
   for (auto it = w.tensors.begin(); it != w.tensors.end();)
     if (pretraining_only(it->first)) {
