@@ -183,7 +183,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   vo.shuffle = false, vo.drop_last = false, vo.even_shards = false;
   data::Loader val_loader(val_ds, vo);
   const int64_t steps_per_epoch = a.t.steps_per_epoch(loader, train_ds);
-  const int64_t total_steps = steps_per_epoch * a.t.epochs;
+  const int64_t total_steps = a.t.total_steps(steps_per_epoch);
 
   std::unique_ptr<models::VisionTransformer> model = build_model(a, a.num_classes);
   model->train(true);

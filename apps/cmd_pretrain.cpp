@@ -196,7 +196,7 @@ void run(PretrainArgs& a, CLI::App& c) {
   lo.tokens = &store;
   data::Loader loader(ds, lo);
   const int64_t steps_per_epoch = a.t.steps_per_epoch(loader, ds);
-  const int64_t total_steps = steps_per_epoch * a.t.epochs;
+  const int64_t total_steps = a.t.total_steps(steps_per_epoch);
 
   models::MapetModel model(mc);
   model.init_weights(a.t.seed);

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "apps/train/config.h"
+#include "engine/checked.h"
 #include "engine/io/safetensors.h"
 
 namespace mapet::apps::train {
@@ -43,7 +44,7 @@ void resolve_accumulation(CLI::App& cmd, const std::set<std::string>& cli, int b
     set_option(cmd, "accum_steps", {std::to_string(total_batch / batch_size)});
   } else {
     if (accum_steps < 1) throw Error("--accum-steps must be >= 1");
-    set_option(cmd, "total_batch", {std::to_string(batch_size * accum_steps)});
+    set_option(cmd, "total_batch", {std::to_string(checked_mul(int64_t{batch_size}, accum_steps, "--batch-size x --accum-steps"))});
   }
 }
 

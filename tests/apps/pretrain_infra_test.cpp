@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "apps/train/checkpoint.h"
 #include "apps/train/config.h"
@@ -157,6 +158,37 @@ TEST(TrainConfig, BadValuesNameTheKey) {
   EXPECT_NE(yaml_error("lr: [1, 2]\n").find("takes 1 value(s), got 2"), std::string::npos);
   EXPECT_NE(yaml_error("- a\n- b\n").find("mapping"), std::string::npos);
   EXPECT_NE(yaml_error("lr: [1\n").find("not valid YAML"), std::string::npos);
+}
+
+// Issue #17: with a key given twice the first value won silently (PyYAML, and so timm, take the last).
+TEST(TrainConfig, DuplicateKeysAreErrors) {
+  std::string e = yaml_error("lr: 0.1\nbatch_size: 4\nlr: 0.2\n");
+  EXPECT_NE(e.find("key 'lr' is given twice"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml"), std::string::npos) << e;
+  e = yaml_error("data_dir: /a\ndata: /b\n");  // data is timm's alias of data_dir
+  EXPECT_NE(e.find("given twice"), std::string::npos) << e;
+}
+
+// Issue #17: lr -1 trained (backwards); epochs x steps overflowed int64.
+TEST(TrainFlags, ValuesNoRunCanUseAreRefusedNamingTheFlag) {
+  auto error = [](const std::function<void(TrainFlags&)>& set, int64_t steps = 10) {
+    TrainFlags f;
+    set(f);
+    try {
+      f.trainer_config(steps);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error([](TrainFlags&) {}), "");
+  EXPECT_NE(error([](TrainFlags& f) { f.lr = -1; }).find("--lr"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.lr = NAN; }).find("--lr"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.weight_decay = -0.1f; }).find("--weight-decay"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.opt_betas = {0.9f, 1.5f}; }).find("--opt-betas"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.opt_eps = 0; }).find("--opt-eps"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.epochs = int64_t{1} << 62; }).find("--epochs"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.warmup_epochs = int64_t{1} << 62; }).find("--warmup-epochs"), std::string::npos);
 }
 
 // ---- checkpoints --------------------------------------------------------------

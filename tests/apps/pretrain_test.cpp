@@ -4,6 +4,7 @@
 // resumed gives bit for bit the losses of an uninterrupted run, a NaN loss
 // stops the run and keeps the last good checkpoint, a truncated checkpoint is
 // refused.
+#include <algorithm>
 #include <cstdio>
 
 #include "apps/train/checkpoint.h"
@@ -176,6 +177,30 @@ TEST_F(Pretrain, FreshRunRefusesAFolderHoldingARun) {
   RunResult again = test::run_mapet(args(out, {"--epochs", "1"}), dir / "b.log");
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
+}
+
+// Issue #17: `depth: 0` silently meant the model's depth, `lr: -1` trained, `workers: 100000` started the threads.
+TEST_F(Pretrain, SettingsNoRunCanUseAreRefusedNamingTheKey) {
+  ScratchDir dir;
+  for (const auto& [yaml, words] : std::vector<std::pair<std::string, std::string>>{
+           {"depth: 0\n", "--depth must be at least 1"},
+           {"lr: -1\n", "--lr must be a number >= 0"},
+           {"workers: 100000\n", "--workers 100000"}}) {
+    std::ofstream(dir / "c.yaml") << yaml;
+    std::vector<std::string> a = args(dir / "run");
+    for (const char* flag : {"--depth", "--lr", "--workers"}) {  // let the config file speak
+      auto it = std::find(a.begin(), a.end(), flag);
+      a.erase(it, it + 2);
+    }
+    a.insert(a.end(), {"--config", dir / "c.yaml"});
+    RunResult r = test::run_mapet(a, dir / "log.txt");
+    EXPECT_EQ(r.exit_code, 1) << yaml << r.output;
+    EXPECT_NE(r.output.find(words), std::string::npos) << yaml << r.output;
+  }
+  // Unset shape flags are written as null (the model's value), not as 0.
+  RunResult r = test::run_mapet(args(dir / "ok", {"--epochs", "1"}), dir / "ok.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(test::read_text(dir / "ok/config.yaml").find("depth: 2\n"), std::string::npos);
 }
 
 TEST_F(Pretrain, ConfigFilesLoadAndFlagsOverrideThem) {
