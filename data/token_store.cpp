@@ -33,13 +33,14 @@ std::string sys_error(const std::string& what, const std::string& path) {
 }  // namespace
 
 TokenStoreWriter::TokenStoreWriter(const std::string& path, const TokenStoreHeader& header)
-    : path_(path), tmp_(path + ".tmp"), h_(header) {
+    : path_(path), tmp_(path + ".tmp.XXXXXX"), h_(header) {
   if (h_.tokens_per_image == 0 || h_.vocab_size == 0 || h_.vocab_size > kMaxVocab)
     throw Error("token store '" + path + "': need P > 0 and a vocabulary of 1..65536 (u16 tokens), got P=" +
                 std::to_string(h_.tokens_per_image) + ", vocabulary " + std::to_string(h_.vocab_size));
   bytes_ = file_bytes(h_, "token store '" + path + "'");
-  fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  fd_ = ::mkstemp(tmp_.data());  // a unique name: two writers of one store never share a temp file
   if (fd_ < 0) throw Error(sys_error("cannot create token store", tmp_));
+  ::fchmod(fd_, 0644);
   if (::ftruncate(fd_, static_cast<off_t>(bytes_)) != 0) {
     ::close(fd_);
     throw Error(sys_error("cannot size token store", tmp_));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <random>
 #include <vector>
@@ -54,5 +55,12 @@ using OpFn = std::function<Var(const std::vector<Var>&)>;
 // sum(ref(x) * R) in float64.
 void check_op(const OpFn& op, const RefFn& ref, const std::vector<Tensor>& inputs, double fwd_rtol, double fwd_atol,
               double grad_rtol, double grad_atol, const std::vector<size_t>& no_grad = {}, uint64_t seed = 1);
+
+// True when `dir` holds a temp file of an atomic write (a name with ".tmp" in it), i.e. one was left behind.
+inline bool has_temp_file(const std::string& dir) {
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp") != std::string::npos) return true;
+  return false;
+}
 
 }  // namespace mapet::test

@@ -22,8 +22,12 @@ std::set<std::string> load_settings(CLI::App& cmd, const std::string& config, co
     if (fs::exists(dir / "config.yaml")) file = (dir / "config.yaml").string();
   }
   if (!file.empty()) apply_yaml_config(cmd, file);
-  if (!resume.empty() && !cli.count("output") && fs::is_directory(resume))
-    set_option(cmd, "output", {resume});  // continue in the run's folder
+  // Continue in the checkpoint's own folder, whatever `output:` its config.yaml holds (the folder may have been
+  // moved or copied, or the file edited): only --output on the command line sends the run elsewhere.
+  if (!resume.empty() && !cli.count("output")) {
+    const fs::path dir = fs::is_directory(resume) ? fs::path(resume) : fs::path(resume).parent_path();
+    set_option(cmd, "output", {dir.empty() ? std::string(".") : dir.string()});
+  }
   return cli;
 }
 

@@ -1,6 +1,7 @@
 #include "engine/io/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -157,9 +158,11 @@ std::map<std::string, std::string> safetensors_metadata(const std::string& path)
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw Error("cannot write '" + tmp + "': " + std::strerror(errno));
+  // A unique temp name: two writers of the same file never write into each other's temp file.
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw Error("cannot write '" + path + "' (temp file " + tmp + "): " + std::strerror(errno));
+  ::fchmod(fd, 0644);  // mkstemp makes it 0600; a checkpoint is as readable as any other output
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -176,7 +179,11 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     ::unlink(tmp.c_str());
     throw Error("flushing '" + tmp + "' failed: " + std::strerror(errno));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("renaming '" + tmp + "' to '" + path + "' failed");
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error("renaming '" + tmp + "' to '" + path + "' failed: " + std::strerror(e));
+  }
   // Make the rename itself durable.
   std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
   int dfd = ::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY);

@@ -170,6 +170,22 @@ TEST_F(Pretrain, TruncatedCheckpointIsRefused) {
   EXPECT_NE(res.output.find("truncated"), std::string::npos) << res.output;
 }
 
+// Issue #17: --resume DIR/last.safetensors took `output:` from DIR/config.yaml and wrote wherever it said.
+TEST_F(Pretrain, ResumingACheckpointFileStaysInItsFolder) {
+  ScratchDir dir;
+  const std::string out = dir / "run", elsewhere = dir / "elsewhere";
+  ASSERT_EQ(test::run_mapet(args(out, {"--epochs", "1"}), dir / "a.log").exit_code, 0);
+  std::string config = test::read_text(out + "/config.yaml");
+  const size_t at = config.find("output: ");
+  ASSERT_NE(at, std::string::npos) << config;
+  config.replace(at, config.find('\n', at) - at, "output: " + elsewhere);
+  std::ofstream(out + "/config.yaml") << config;
+  RunResult r = test::run_mapet({"pretrain", "--resume", out + "/last.safetensors", "--epochs", "2"}, dir / "b.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(elsewhere)) << r.output;
+  EXPECT_EQ(test::step_records(out + "/metrics.jsonl").size(), 8u);
+}
+
 TEST_F(Pretrain, FreshRunRefusesAFolderHoldingARun) {
   ScratchDir dir;
   const std::string out = dir / "run";

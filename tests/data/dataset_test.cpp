@@ -11,6 +11,7 @@
 #include "data/token_store.h"
 #include "engine/tensor.h"
 #include "tests/data/data_test_util.h"
+#include "tests/test_util.h"
 
 namespace mapet::data {
 namespace {
@@ -142,7 +143,7 @@ TEST(TokenStore, WritesAndMapsRows) {
     EXPECT_THROW(w.set(0, bad), Error);
     w.finish();
   }
-  EXPECT_FALSE(test::fs::exists(path + ".tmp"));
+  EXPECT_FALSE(mapet::test::has_temp_file(dir.str()));
   TokenStore s(path);
   EXPECT_EQ(s.header().count, 5u);
   EXPECT_EQ(s.header().tokens_per_image, 4u);
@@ -225,7 +226,7 @@ TEST(TokenStore, UnfinishedWriterLeavesNoFile) {
   TempDir dir;
   { TokenStoreWriter w(dir / "t.bin", TokenStoreHeader{3, 2, 16, 42}); }
   EXPECT_FALSE(test::fs::exists(dir / "t.bin"));
-  EXPECT_FALSE(test::fs::exists(dir / "t.bin.tmp"));
+  EXPECT_FALSE(mapet::test::has_temp_file(dir.str()));
 }
 
 }  // namespace
