@@ -54,8 +54,11 @@ void resolve_accumulation(CLI::App& cmd, const std::set<std::string>& cli, int b
 
 RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Module& model, Trainer& trainer,
                      Generator& rng, std::string config_text, int64_t accum_steps, const std::set<std::string>& cosmetic)
-    : output_(std::move(output)), config_text_(std::move(config_text)), model_(model), trainer_(trainer), rng_(rng) {
-  fs::create_directories(output_);
+    : lock_(std::make_unique<FolderLock>(output)), output_(std::move(output)), config_text_(std::move(config_text)),
+      model_(model), trainer_(trainer), rng_(rng) {
+  // Temp files of atomic writes that a killed run left behind (nobody else writes here: we hold the lock).
+  for (const auto& e : fs::directory_iterator(output_))
+    if (e.is_regular_file() && e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path());
   const std::string last = path(kLastCheckpoint), metrics_path = path("metrics.jsonl");
   if (resume.empty()) {
     if (fs::exists(last))

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "apps/train/checkpoint.h"
+#include "apps/train/folder_lock.h"
 #include "apps/train/metrics.h"
 #include "apps/train/trainer.h"
 #include "engine/rng.h"
@@ -30,7 +31,8 @@ void resolve_accumulation(CLI::App& cmd, const std::set<std::string>& cli, int b
 
 class RunFolder {
  public:
-  // A fresh run (refused if `output` already holds one) or, with `resume`
+  // Locks `output` for this process (another run into it fails at once, see folder_lock.h), then
+  // a fresh run (refused if `output` already holds one) or, with `resume`
   // (a run folder or checkpoint file), the model, optimizer, schedule step and
   // `rng` restored from its checkpoint. Settings that differ from the
   // checkpoint's (except `cosmetic` keys) are printed as notes. Writes config.yaml.
@@ -48,6 +50,7 @@ class RunFolder {
   Error stopped(const NonFinite& e, int64_t epoch, int64_t step_in_epoch, int64_t steps_per_epoch) const;
 
  private:
+  std::unique_ptr<FolderLock> lock_;  // first member: held before anything in the folder is read or written
   std::string output_, config_text_;
   const nn::Module& model_;
   Trainer& trainer_;

@@ -1,6 +1,11 @@
 // The training infrastructure under `mapet pretrain` (apps/train/), in process:
 // YAML config <-> flags, checkpoints, metrics.jsonl, curves, the accumulating step.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -10,6 +15,7 @@
 
 #include "apps/train/checkpoint.h"
 #include "apps/train/config.h"
+#include "apps/train/folder_lock.h"
 #include "apps/train/metrics.h"
 #include "apps/train/plot.h"
 #include "apps/train/train_flags.h"
@@ -189,6 +195,36 @@ TEST(TrainFlags, ValuesNoRunCanUseAreRefusedNamingTheFlag) {
   EXPECT_NE(error([](TrainFlags& f) { f.opt_eps = 0; }).find("--opt-eps"), std::string::npos);
   EXPECT_NE(error([](TrainFlags& f) { f.epochs = int64_t{1} << 62; }).find("--epochs"), std::string::npos);
   EXPECT_NE(error([](TrainFlags& f) { f.warmup_epochs = int64_t{1} << 62; }).find("--warmup-epochs"), std::string::npos);
+}
+
+// ---- one run per folder -----------------------------------------------------------
+
+TEST(FolderLock, SecondHolderFailsNamingFolderAndPidAndADeadHolderBlocksNothing) {
+  ScratchDir dir;
+  const std::string folder = dir / "run";
+  {
+    FolderLock a(folder);
+    try {
+      FolderLock b(folder);
+      ADD_FAILURE() << "locked twice";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + folder + "' is in use by another run (pid " + std::to_string(::getpid()) + ")"),
+                std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(FolderLock again(folder));
+  // A holder killed with SIGKILL (only async-signal-safe calls in the child).
+  const std::string lock = folder + "/" + kLockFile;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    int fd = ::open(lock.c_str(), O_RDWR);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) ::_exit(1);
+    ::kill(::getpid(), SIGKILL);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_NO_THROW(FolderLock after_kill(folder));
 }
 
 // ---- checkpoints --------------------------------------------------------------

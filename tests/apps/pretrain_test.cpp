@@ -11,6 +11,7 @@
 #include "engine/io/safetensors.h"
 #include "models/mapet.h"
 #include "tests/apps/pretrain_fixture.h"
+#include "tests/test_util.h"
 
 namespace mapet {
 namespace {
@@ -184,6 +185,32 @@ TEST_F(Pretrain, ResumingACheckpointFileStaysInItsFolder) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(fs::exists(elsewhere)) << r.output;
   EXPECT_EQ(test::step_records(out + "/metrics.jsonl").size(), 8u);
+}
+
+// Issue #17, item 4: simultaneous runs into one folder garbled metrics.jsonl. Now the second fails at once,
+// naming the folder and the first run's pid; once the first is killed (kill -9), --resume is not blocked.
+TEST_F(Pretrain, OneRunPerOutputFolder) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  const pid_t first = test::spawn_mapet(args(out, {"--epochs", "50", "--recovery-interval", "1"}), dir / "first.log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (test::step_records(out + "/metrics.jsonl").size() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (const std::vector<std::string>& second :
+       {args(out, {"--epochs", "1"}), std::vector<std::string>{"pretrain", "--resume", out}}) {
+    RunResult r = test::run_mapet(second, dir / "second.log");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("--output '" + out + "' is in use by another run (pid " + std::to_string(first) + ")"),
+              std::string::npos)
+        << r.output;
+  }
+  ::kill(first, SIGKILL);
+  int status = 0;
+  ::waitpid(first, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the first run ended before the test was done:\n" << test::read_text(dir / "first.log");
+  RunResult resumed = test::run_mapet({"pretrain", "--resume", out, "--epochs", "1"}, dir / "resumed.log");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_FALSE(test::has_temp_file(out));
 }
 
 TEST_F(Pretrain, FreshRunRefusesAFolderHoldingARun) {
