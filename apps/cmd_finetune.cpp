@@ -191,7 +191,8 @@ void run(FinetuneArgs& a, CLI::App& c) {
   train::apply_layer_decay(trainer.optimizer(), a.layer_decay, model->config.depth);
   Generator drop_rng(a.t.seed + 1);
   nn::Context ctx{&drop_rng};
-  train::RunFolder run(a.t.output, a.t.resume, *model, trainer, drop_rng, config_text, accum, train::cosmetic_keys());
+  train::RunFolder run(a.t.output, a.t.resume, *model, trainer, drop_rng, config_text, accum, steps_per_epoch,
+                       train::cosmetic_keys());
   train::TrainState& st = run.state();
 
   train::MixupConfig mix;

@@ -205,7 +205,8 @@ void run(PretrainArgs& a, CLI::App& c) {
   Generator drop_rng(a.t.seed + 1);  // drop path / dropout; its position is part of the checkpoint
   nn::Context ctx{&drop_rng};
 
-  train::RunFolder run(a.t.output, a.t.resume, model, trainer, drop_rng, plan.config_text, accum, train::cosmetic_keys());
+  train::RunFolder run(a.t.output, a.t.resume, model, trainer, drop_rng, plan.config_text, accum, steps_per_epoch,
+                       train::cosmetic_keys());
   train::TrainState& st = run.state();
 
   std::printf(

@@ -282,6 +282,51 @@ TEST(TrainCheckpoint, RoundTripRestoresWeightsMomentsAndState) {
   EXPECT_EQ(a.parameter("head.weight").value().to_vector(), b.parameter("head.weight").value().to_vector());
 }
 
+// Issue #17 item 5: a flipped byte in a checkpoint's weights or counters resumed silently.
+TEST(TrainCheckpoint, DamagedCheckpointIsRefusedBeforeLoading) {
+  ScratchDir dir;
+  models::VisionTransformer a(tiny_vit());
+  a.init_weights(1);
+  Trainer ta(a, TrainerConfig{});
+  train_steps(a, ta, 2, 1, 5);
+  TrainState s;
+  s.step = 2, s.epoch = 1, s.position = 0, s.steps_per_epoch = 2, s.accum_steps = 1;
+  const std::string ck = dir / "ck.safetensors";
+  save_checkpoint(ck, a, ta.optimizer(), s, "lr: 1\n");
+  const std::string good = test::read_text(ck);
+  auto error_with = [&](const std::string& bytes) -> std::string {
+    std::ofstream(ck, std::ios::binary) << bytes;
+    models::VisionTransformer b(tiny_vit());
+    Trainer tb(b, TrainerConfig{});
+    try {
+      load_checkpoint(ck, b, tb.optimizer());
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_with(good), "");
+  std::string weight = good;
+  weight[weight.size() - 3] ^= 0x10;  // the data ends the file
+  std::string e = error_with(weight);
+  EXPECT_NE(e.find("checkpoint '" + ck + "' is damaged"), std::string::npos) << e;
+  EXPECT_NE(e.find("checksum"), std::string::npos) << e;
+  std::string counter = good;
+  const size_t at = counter.find("\"step\":\"2\"");
+  ASSERT_NE(at, std::string::npos);
+  counter[at + 8] = '3';
+  EXPECT_NE(error_with(counter).find("checksum"), std::string::npos);
+
+  // Counters that disagree under a valid checksum (written so, or by an older version without one).
+  for (auto damage : {+[](TrainState& t) { t.epoch = 3; }, +[](TrainState& t) { t.position = 5; }}) {
+    TrainState bad = s;
+    damage(bad);
+    save_checkpoint(ck, a, ta.optimizer(), bad, "lr: 1\n");
+    e = error_with(test::read_text(ck));
+    EXPECT_NE(e.find("is damaged"), std::string::npos) << e;
+  }
+}
+
 TEST(TrainCheckpoint, RefusesTruncatedForeignAndMismatchedFiles) {
   ScratchDir dir;
   models::VisionTransformer a(tiny_vit());

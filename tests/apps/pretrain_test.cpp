@@ -210,7 +210,37 @@ TEST_F(Pretrain, OneRunPerOutputFolder) {
   ASSERT_TRUE(WIFSIGNALED(status)) << "the first run ended before the test was done:\n" << test::read_text(dir / "first.log");
   RunResult resumed = test::run_mapet({"pretrain", "--resume", out, "--epochs", "1"}, dir / "resumed.log");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_FALSE(test::has_temp_file(out));
+  EXPECT_EQ(test::temp_file_in(out), "");
+}
+
+// Issue #17 item 5: a damaged last checkpoint is refused, and --resume continues from the previous one,
+// which every save keeps; the run still ends bit-identical to the undamaged one.
+TEST_F(Pretrain, DamagedLastCheckpointFallsBackToThePreviousOne) {
+  ScratchDir dir;
+  const std::string out = dir / "run", last = out + "/last.safetensors", previous = out + "/previous.safetensors";
+  ASSERT_EQ(test::run_mapet(args(out, {"--epochs", "2"}), dir / "a.log").exit_code, 0);
+  const std::string want = test::read_text(out + "/model.safetensors");
+  ASSERT_TRUE(fs::exists(previous));
+  EXPECT_EQ(apps::train::checkpoint_step(previous), 4);
+  EXPECT_EQ(apps::train::checkpoint_step(last), 8);
+  auto damage = [](const std::string& path) {
+    std::string bytes = test::read_text(path);
+    bytes[bytes.size() / 2] ^= 0x01;
+    std::ofstream(path, std::ios::binary) << bytes;
+  };
+  damage(last);
+  RunResult r = test::run_mapet({"pretrain", "--resume", out}, dir / "b.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("checkpoint '" + last + "' is damaged"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("resuming from the previous checkpoint, " + previous), std::string::npos) << r.output;
+  EXPECT_EQ(test::read_text(out + "/model.safetensors"), want) << "the resumed run ended elsewhere";
+  EXPECT_EQ(test::step_records(out + "/metrics.jsonl").size(), 8u);
+
+  damage(last), damage(previous);
+  r = test::run_mapet({"pretrain", "--resume", out}, dir / "c.log");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(last), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(previous), std::string::npos) << r.output;
 }
 
 TEST_F(Pretrain, FreshRunRefusesAFolderHoldingARun) {

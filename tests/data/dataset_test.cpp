@@ -143,7 +143,7 @@ TEST(TokenStore, WritesAndMapsRows) {
     EXPECT_THROW(w.set(0, bad), Error);
     w.finish();
   }
-  EXPECT_FALSE(mapet::test::has_temp_file(dir.str()));
+  EXPECT_EQ(mapet::test::temp_file_in(dir.str()), "");
   TokenStore s(path);
   EXPECT_EQ(s.header().count, 5u);
   EXPECT_EQ(s.header().tokens_per_image, 4u);
@@ -226,7 +226,7 @@ TEST(TokenStore, UnfinishedWriterLeavesNoFile) {
   TempDir dir;
   { TokenStoreWriter w(dir / "t.bin", TokenStoreHeader{3, 2, 16, 42}); }
   EXPECT_FALSE(test::fs::exists(dir / "t.bin"));
-  EXPECT_FALSE(mapet::test::has_temp_file(dir.str()));
+  EXPECT_EQ(mapet::test::temp_file_in(dir.str()), "");
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ TEST_F(Safetensors, RoundTripIsExactForEveryDtype) {
       {"f32", f.transpose(0, 1)}, {"bf16", bf}, {"i64", idx}, {"u8", u8}, {"empty", Tensor::empty({0, 4})}};
   const std::string file = path("a.safetensors");
   io::save_safetensors(file, in, {{"format", "pt"}});
-  EXPECT_FALSE(test::has_temp_file(dir_.string()));
+  EXPECT_EQ(test::temp_file_in(dir_.string()), "");
   io::TensorMap out = io::load_safetensors(file);
   ASSERT_EQ(out.size(), in.size());
   for (const auto& [name, t] : in) {
