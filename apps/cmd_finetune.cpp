@@ -184,7 +184,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   vo.shuffle = false, vo.drop_last = false, vo.even_shards = false;
   data::Loader val_loader(val_ds, vo);
   const int64_t steps_per_epoch = a.t.steps_per_epoch(loader, train_ds);
-  const int64_t total_steps = steps_per_epoch * a.t.epochs;
+  const int64_t total_steps = a.t.total_steps(steps_per_epoch);
 
   std::unique_ptr<models::VisionTransformer> model = build_model(a, a.num_classes);
   model->train(true);
@@ -192,7 +192,8 @@ void run(FinetuneArgs& a, CLI::App& c) {
   train::apply_layer_decay(trainer.optimizer(), a.layer_decay, model->config.depth);
   Generator drop_rng(a.t.seed + 1);
   nn::Context ctx{&drop_rng};
-  train::RunFolder run(a.t.output, a.t.resume, *model, trainer, drop_rng, config_text, accum, train::cosmetic_keys());
+  train::RunFolder run(a.t.output, a.t.resume, *model, trainer, drop_rng, config_text, accum, steps_per_epoch,
+                       train::cosmetic_keys());
   run.set_recovery(a.t.recovery_interval, a.t.recovery_minutes);
   train::TrainState& st = run.state();
 

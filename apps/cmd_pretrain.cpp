@@ -197,7 +197,7 @@ void run(PretrainArgs& a, CLI::App& c) {
   lo.tokens = &store;
   data::Loader loader(ds, lo);
   const int64_t steps_per_epoch = a.t.steps_per_epoch(loader, ds);
-  const int64_t total_steps = steps_per_epoch * a.t.epochs;
+  const int64_t total_steps = a.t.total_steps(steps_per_epoch);
 
   models::MapetModel model(mc);
   model.init_weights(a.t.seed);
@@ -206,7 +206,8 @@ void run(PretrainArgs& a, CLI::App& c) {
   Generator drop_rng(a.t.seed + 1);  // drop path / dropout; its position is part of the checkpoint
   nn::Context ctx{&drop_rng};
 
-  train::RunFolder run(a.t.output, a.t.resume, model, trainer, drop_rng, plan.config_text, accum, train::cosmetic_keys());
+  train::RunFolder run(a.t.output, a.t.resume, model, trainer, drop_rng, plan.config_text, accum, steps_per_epoch,
+                       train::cosmetic_keys());
   run.set_recovery(a.t.recovery_interval, a.t.recovery_minutes);
   train::TrainState& st = run.state();
 

@@ -1,6 +1,7 @@
 // mapet: the command-line tool. `mapet --help` lists the commands.
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include "apps/commands.h"
 #include "engine/precision.h"
@@ -24,6 +25,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::bad_alloc&) {  // what() would be "std::bad_alloc"
+    std::fprintf(stderr, "mapet: error: out of memory (a size in an input file or a setting may be far too large)\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mapet: error: %s\n", e.what());
     return 1;

@@ -33,6 +33,9 @@ Loader::Loader(const Dataset& ds, LoaderOptions opt) : ds_(ds), opt_(std::move(o
   if (opt_.batch_size <= 0) throw Error("loader: --batch-size " + std::to_string(opt_.batch_size) + " must be positive");
   if (ds_.size() == 0) throw Error("loader: dataset '" + ds_.source + "' is empty");
   if (opt_.workers <= 0) opt_.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (opt_.workers > kMaxWorkers)  // each is a thread with its own decode buffers
+    throw Error("loader: --workers " + std::to_string(opt_.workers) + " is more than " + std::to_string(kMaxWorkers) +
+                " decode threads");
   opt_.prefetch = std::max(opt_.prefetch, 1);
   if (opt_.tokens) {
     opt_.tokens->check_matches(ds_.file_list_hash(), ds_.size(), ds_.source);

@@ -31,6 +31,8 @@
 
 namespace mapet::data {
 
+inline constexpr int kMaxWorkers = 256;
+
 struct LoaderOptions {
   int batch_size = 64;
   Mode mode = Mode::train;
@@ -40,7 +42,7 @@ struct LoaderOptions {
   bool drop_last = true;
   int rank = 0, world = 1;
   bool even_shards = true;      // see sampler.h; false for evaluation
-  int workers = 0;              // decode threads; 0: one per core
+  int workers = 0;              // decode threads; 0: one per core; at most kMaxWorkers
   int prefetch = 4;             // batches in flight (filling or ready)
   bool strict = false;          // a bad file stops the run
   bool quiet = false;           // no messages on stderr (tests)

@@ -15,6 +15,8 @@ void ClassifierMeter::add(const Tensor& logits, const Tensor& labels) {
   const float* x = logits.data<float>();
   for (int64_t i = 0; i < B; ++i, x += C) {
     const int64_t y = labels.data<int64_t>()[i];
+    if (y < 0 || y >= C)
+      throw Error("label " + std::to_string(y) + " is outside the " + std::to_string(C) + " classes of the model's head");
     double m = x[0], s = 0;
     for (int64_t c = 1; c < C; ++c) m = std::max(m, double(x[c]));
     for (int64_t c = 0; c < C; ++c) s += std::exp(double(x[c]) - m);
@@ -54,6 +56,7 @@ bool pretraining_only(const std::string& name) {
 io::TensorMap classifier_weights(const std::string& path, bool use_ema) {
   io::LoadedWeights w = io::load_weights(path, use_ema);
   for (const std::string& n : w.notes) std::printf("note: %s\n", n.c_str());
+  for (const std::string& n : w.warnings) std::fprintf(stderr, "mapet: WARNING: %s\n", n.c_str());
   std::vector<std::string> dropped;
   for (auto it = w.tensors.begin(); it != w.tensors.end();)
     if (pretraining_only(it->first)) {

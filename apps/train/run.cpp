@@ -1,9 +1,12 @@
 #include "apps/train/run.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 
 #include "apps/train/config.h"
+#include "engine/checked.h"
 #include "engine/io/safetensors.h"
 #include "engine/precision.h"
 
@@ -22,8 +25,12 @@ std::set<std::string> load_settings(CLI::App& cmd, const std::string& config, co
     if (fs::exists(dir / "config.yaml")) file = (dir / "config.yaml").string();
   }
   if (!file.empty()) apply_yaml_config(cmd, file);
-  if (!resume.empty() && !cli.count("output") && fs::is_directory(resume))
-    set_option(cmd, "output", {resume});  // continue in the run's folder
+  // Continue in the checkpoint's own folder, whatever `output:` its config.yaml holds (the folder may have been
+  // moved or copied, or the file edited): only --output on the command line sends the run elsewhere.
+  if (!resume.empty() && !cli.count("output")) {
+    const fs::path dir = fs::is_directory(resume) ? fs::path(resume) : fs::path(resume).parent_path();
+    set_option(cmd, "output", {dir.empty() ? std::string(".") : dir.string()});
+  }
   return cli;
 }
 
@@ -44,22 +51,66 @@ void resolve_accumulation(CLI::App& cmd, const std::set<std::string>& cli, int b
     set_option(cmd, "accum_steps", {std::to_string(total_batch / batch_size)});
   } else {
     if (accum_steps < 1) throw Error("--accum-steps must be >= 1");
-    set_option(cmd, "total_batch", {std::to_string(batch_size * accum_steps)});
+    set_option(cmd, "total_batch", {std::to_string(checked_mul(int64_t{batch_size}, accum_steps, "--batch-size x --accum-steps"))});
   }
 }
 
+namespace {
+
+// Where --resume may continue from, best first: the checkpoint it names and, for a run's last
+// checkpoint, the previous one kept beside it.
+std::vector<std::string> resume_candidates(const std::string& resume) {
+  const std::string first = checkpoint_path(resume);
+  std::vector<std::string> out{first};
+  const fs::path previous = fs::path(first).parent_path() / kPreviousCheckpoint;
+  if (fs::path(first).filename() == kLastCheckpoint && fs::exists(previous)) out.push_back(previous.string());
+  return out;
+}
+
+// Makes `keep` a copy of `path` (a hard link when the file system allows), atomically.
+void keep_copy(const std::string& path, const std::string& keep) {
+  const std::string tmp = keep + ".tmp." + std::to_string(::getpid());
+  fs::remove(tmp);
+  std::error_code ec;
+  fs::create_hard_link(path, tmp, ec);
+  if (ec) fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, keep);
+  fs::remove(tmp, ec);  // still there when keep already was that file (a run killed between the two steps of a save)
+}
+
+}  // namespace
+
 RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Module& model, Trainer& trainer,
-                     Generator& rng, std::string config_text, int64_t accum_steps, const std::set<std::string>& cosmetic)
-    : output_(std::move(output)), config_text_(std::move(config_text)), model_(model), trainer_(trainer), rng_(rng) {
-  fs::create_directories(output_);
+                     Generator& rng, std::string config_text, int64_t accum_steps, int64_t steps_per_epoch,
+                     const std::set<std::string>& cosmetic)
+    : lock_(std::make_unique<FolderLock>(output)), output_(std::move(output)), config_text_(std::move(config_text)),
+      model_(model), trainer_(trainer), rng_(rng), accum_steps_(accum_steps), steps_per_epoch_(steps_per_epoch) {
+  // Temp files of atomic writes that a killed run left behind (nobody else writes here: we hold the lock).
+  for (const auto& e : fs::directory_iterator(output_))
+    if (e.is_regular_file() && e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path());
   const std::string last = path(kLastCheckpoint), metrics_path = path("metrics.jsonl");
   if (resume.empty()) {
     if (fs::exists(last))
       throw Error("--output '" + output_ + "' already holds a run (" + kLastCheckpoint + "): --resume " + output_ +
                   " to continue it, or choose another --output");
   } else {
-    const std::string from = checkpoint_path(resume);
-    Checkpoint ck = load_checkpoint(from, model, trainer.optimizer());
+    const std::vector<std::string> candidates = resume_candidates(resume);
+    std::string from, damage;
+    Checkpoint ck;
+    for (const std::string& c : candidates) {
+      try {
+        ck = load_checkpoint(c, model, trainer.optimizer());
+        from = c;
+        break;
+      } catch (const Error& e) {
+        damage += (damage.empty() ? "" : "; ") + std::string(e.what());
+      }
+    }
+    if (from.empty())
+      throw Error(damage + (candidates.size() > 1 ? "" : " (no " + std::string(kPreviousCheckpoint) + " to fall back on)"));
+    keep_last_ = from == candidates.front();
+    if (!keep_last_)
+      std::printf("note: %s\nnote: resuming from the previous checkpoint, %s, instead\n", damage.c_str(), from.c_str());
     st_ = ck.state;
     trainer.set_steps_done(st_.step);
     rng.set_state(st_.rng_seed, st_.rng_offset);
@@ -89,6 +140,11 @@ std::vector<nlohmann::json> RunFolder::kept_records() const {
 }
 
 void RunFolder::save(const std::string& file) {
+  if (file == kLastCheckpoint) {
+    if (keep_last_ && fs::exists(path(file))) keep_copy(path(file), path(kPreviousCheckpoint));
+    keep_last_ = true;
+  }
+  st_.steps_per_epoch = steps_per_epoch_, st_.accum_steps = accum_steps_;
   st_.step = trainer_.steps_done();
   st_.rng_seed = rng_.seed(), st_.rng_offset = rng_.offset();
   st_.metrics_bytes = metrics_->bytes();
