@@ -9,6 +9,8 @@
 // staging, multiples of 8 the cp.async one (with partial chunks at the edges).
 #include "kernels/cuda/gemm.cuh"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -65,9 +67,17 @@ cpu::GemmShape to_cpu(const cuda::GemmShape& s) {
   return t;
 }
 
-struct PrecisionGuard {
-  cpu::GemmPrecision saved = cpu::gemm_precision();
-  ~PrecisionGuard() { cpu::set_gemm_precision(saved); }
+// The CPU twin on one OpenMP thread: the problems are small, and idle OpenMP
+// workers spin for a while after each parallel region, taking the cores from
+// the simt threads that run next.
+struct CpuTwinGuard {
+  cpu::GemmPrecision precision = cpu::gemm_precision();
+  int threads = omp_get_max_threads();
+  CpuTwinGuard() { omp_set_num_threads(1); }
+  ~CpuTwinGuard() {
+    cpu::set_gemm_precision(precision);
+    omp_set_num_threads(threads);
+  }
 };
 
 void check(const Spec& sp, Path path, uint64_t seed = 1) {
@@ -83,27 +93,27 @@ void check(const Spec& sp, Path path, uint64_t seed = 1) {
   const std::vector<float> b = uniform(static_cast<size_t>(std::max(s.stride_b * nb, b_rows * s.ldb)), seed + 1);
   const std::vector<float> c0 = uniform(static_cast<size_t>(std::max(s.stride_c * nb, sp.m * s.ldc)), seed + 2);
   const std::vector<float> bias = uniform(static_cast<size_t>(sp.n), seed + 3);
-  std::vector<uint16_t> a16(a.size()), b16(b.size());
-  cpu::to_bf16(a.data(), a16.data(), static_cast<int64_t>(a.size()));
-  cpu::to_bf16(b.data(), b16.data(), static_cast<int64_t>(b.size()));
   const float* bias_p = sp.bias ? bias.data() : nullptr;
 
   // The CPU twin; GELU after it, row by row (C's rows may be padded).
   std::vector<float> want = c0;
+  std::vector<uint16_t> a16(a.size()), b16(b.size());
   {
-    PrecisionGuard guard;
+    CpuTwinGuard guard;
+    cpu::to_bf16(a.data(), a16.data(), static_cast<int64_t>(a.size()));
+    cpu::to_bf16(b.data(), b16.data(), static_cast<int64_t>(b.size()));
     cpu::set_gemm_precision(path == Path::tc_f32 ? cpu::GemmPrecision::bf16 : cpu::GemmPrecision::f32);
     if (path == Path::tc_bf16)
       cpu::gemm_bf16(to_cpu(s), a16.data(), b16.data(), want.data(), sp.alpha, sp.beta, bias_p);
     else
       cpu::gemm(to_cpu(s), a.data(), b.data(), want.data(), sp.alpha, sp.beta, bias_p);
+    if (sp.gelu)
+      for (int64_t z = 0; z < sp.batch; ++z)
+        for (int64_t i = 0; i < sp.m; ++i) {
+          float* row = want.data() + z * s.stride_c + i * s.ldc;
+          cpu::gelu_forward(row, row, sp.n);
+        }
   }
-  if (sp.gelu)
-    for (int64_t z = 0; z < sp.batch; ++z)
-      for (int64_t i = 0; i < sp.m; ++i) {
-        float* row = want.data() + z * s.stride_c + i * s.ldc;
-        cpu::gelu_forward(row, row, sp.n);
-      }
 
   // The kernel. C starts as c0 (its padding must stay c0), or as NaN when it is dense and beta = 0.
   twin::Case tc;
@@ -177,6 +187,7 @@ TEST(GemmTwin, PlainForms) {
   const int64_t m = 19, n = 23, k = 29;
   const std::vector<float> a = uniform(m * k, 5), b = uniform(n * k, 6), bias = uniform(n, 7);
   std::vector<uint16_t> a16(a.size()), b16(b.size());
+  CpuTwinGuard guard;
   cpu::to_bf16(a.data(), a16.data(), m * k);
   cpu::to_bf16(b.data(), b16.data(), n * k);
   std::vector<float> want(m * n), want16(m * n);
