@@ -163,7 +163,7 @@ __device__ __forceinline__ void mma_stage(const uint16_t* sa, const uint16_t* sb
 
 // AKC: A stored [m][k] (not transposed); BKC: B stored [n][k] (transposed).
 template <class T, bool AKC, bool BKC>
-__global__ void __launch_bounds__(kThreads) gemm_tc_kernel(Params p) {
+__global__ void __launch_bounds__(kThreads, 2) gemm_tc_kernel(Params p) {
   __shared__ __align__(16) uint16_t sa[2][kStage];
   __shared__ __align__(16) uint16_t sb[2][kStage];
   const int z = blockIdx.z, m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN;
