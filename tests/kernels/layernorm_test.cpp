@@ -55,7 +55,7 @@ TEST_P(LayerNormTwin, ForwardAndBackwardMatchCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LayerNormTwin,
-                         ::testing::Values(Shape2{1, 1, 0}, Shape2{37, 203, 0}, Shape2{70, 200, 0},
+                         ::testing::Values(Shape2{1, 3, 0}, Shape2{37, 203, 0}, Shape2{70, 200, 0},
                                            Shape2{9, 388, 0}, Shape2{5, 1000, 0}, Shape2{3, 1100, 0},
                                            Shape2{20, 96, 1}),
                          [](const auto& info) {
