@@ -101,6 +101,18 @@ void copy_to_host(T* dst, const T* src, size_t n, void* stream) {
 #endif
 }
 
+// Copies n values from the host to device memory, in stream order. (A pageable
+// source is staged by the driver before this returns, so it may go at once.)
+template <class T>
+void copy_to_device(T* dst, const T* src, size_t n, void* stream) {
+#if defined(MAPET_SIMT)
+  std::memcpy(dst, src, n * sizeof(T));
+#else
+  dialect::check(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyHostToDevice, static_cast<cudaStream_t>(stream)),
+                 "cudaMemcpyAsync", "copy", __FILE__, __LINE__);
+#endif
+}
+
 // ---- Deterministic column sums: out[j] = sum over rows of f(row, j) --------
 // Stage 1 (the op's own kernel): rows are cut into chunks of kChunkRows (the
 // CPU's kReduceChunkRows), one thread per column sums its chunk in row order
