@@ -25,7 +25,7 @@ __global__ void __launch_bounds__(kThreads)
     const common::Philox4 r = common::philox4x32_10(
         common::Philox4{{static_cast<uint32_t>(b), static_cast<uint32_t>(b >> 32), 0u, 0u}},
         static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-#pragma unroll
+MAPET_UNROLL
     for (int k = 0; k < 4; ++k) {
       const uint64_t word = 4 * b + k;
       if (word < offset || word - offset >= static_cast<uint64_t>(n)) continue;

@@ -37,7 +37,7 @@ __device__ __forceinline__ void forward_row_cached(const float* __restrict__ xr,
   const int lane = threadIdx.x % kWarp, nvec = dim / 4;
   float4 v[kVec];
   float s = 0.0f;
-#pragma unroll
+MAPET_UNROLL
   for (int k = 0; k < kVec; ++k) {
     const int j = lane + k * kWarp;
     v[k] = j < nvec ? reinterpret_cast<const float4*>(xr)[j] : float4{0.0f, 0.0f, 0.0f, 0.0f};
@@ -45,14 +45,14 @@ __device__ __forceinline__ void forward_row_cached(const float* __restrict__ xr,
   }
   const float mu = warp_sum(s) / static_cast<float>(dim);
   float ss = 0.0f;
-#pragma unroll
+MAPET_UNROLL
   for (int k = 0; k < kVec; ++k) {
     if (lane + k * kWarp >= nvec) continue;
     const float a = v[k].x - mu, b = v[k].y - mu, c = v[k].z - mu, d = v[k].w - mu;
     ss += (a * a + b * b) + (c * c + d * d);
   }
   const float r = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(dim) + eps);
-#pragma unroll
+MAPET_UNROLL
   for (int k = 0; k < kVec; ++k) {
     const int j = lane + k * kWarp;
     if (j >= nvec) continue;
@@ -109,9 +109,10 @@ __device__ __forceinline__ void backward_row_cached(const float* __restrict__ dy
   const int lane = threadIdx.x % kWarp, nvec = dim / 4;
   float4 xv[kVec], dv[kVec];
   float sg = 0.0f, sgx = 0.0f;
-#pragma unroll
+MAPET_UNROLL
   for (int k = 0; k < kVec; ++k) {
     const int j = lane + k * kWarp;
+    xv[k] = dv[k] = float4{0.0f, 0.0f, 0.0f, 0.0f};
     if (j >= nvec) continue;
     xv[k] = reinterpret_cast<const float4*>(xr)[j];
     dv[k] = reinterpret_cast<const float4*>(dyr)[j];
@@ -122,7 +123,7 @@ __device__ __forceinline__ void backward_row_cached(const float* __restrict__ dy
            (g2 * ((xv[k].z - mu) * r) + g3 * ((xv[k].w - mu) * r));
   }
   const float mg = warp_sum(sg) / static_cast<float>(dim), mgx = warp_sum(sgx) / static_cast<float>(dim);
-#pragma unroll
+MAPET_UNROLL
   for (int k = 0; k < kVec; ++k) {
     const int j = lane + k * kWarp;
     if (j >= nvec) continue;

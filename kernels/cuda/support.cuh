@@ -7,6 +7,14 @@
 #include <cstring>
 #include <vector>
 
+// `#pragma unroll` for both compilers (g++ warns about nvcc's spelling). Loops
+// over register arrays must unroll, or the arrays go to local memory.
+#if defined(MAPET_SIMT)
+#define MAPET_UNROLL _Pragma("GCC unroll 16")
+#else
+#define MAPET_UNROLL _Pragma("unroll")
+#endif
+
 namespace mapet::cuda::detail {
 
 constexpr int kWarp = 32;
@@ -16,14 +24,14 @@ constexpr unsigned kFullMask = 0xffffffffu;
 // the order of additions is fixed (deterministic whatever the scheduling).
 template <class T>
 __device__ __forceinline__ T warp_sum(T v) {
-#pragma unroll
+MAPET_UNROLL
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullMask, v, offset);
   return v;
 }
 
 template <class T>
 __device__ __forceinline__ T warp_max(T v) {
-#pragma unroll
+MAPET_UNROLL
   for (int offset = 16; offset > 0; offset /= 2) v = max(v, __shfl_xor_sync(kFullMask, v, offset));
   return v;
 }
@@ -35,12 +43,12 @@ template <int kThreads, class T, class Op>
 __device__ __forceinline__ T block_reduce(T v, T* smem, Op op) {
   static_assert(kThreads % kWarp == 0 && kThreads <= 1024);
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-#pragma unroll
+MAPET_UNROLL
   for (int offset = 16; offset > 0; offset /= 2) v = op(v, __shfl_xor_sync(kFullMask, v, offset));
   if (lane == 0) smem[warp] = v;
   __syncthreads();
   T total = smem[0];
-#pragma unroll
+MAPET_UNROLL
   for (int w = 1; w < kThreads / kWarp; ++w) total = op(total, smem[w]);
   __syncthreads();
   return total;
@@ -52,7 +60,7 @@ inline unsigned grid_for(int64_t n, int per_block, int64_t max_blocks = 132 * 16
   return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((n + per_block - 1) / per_block, max_blocks)));
 }
 
-inline bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+__host__ __device__ inline bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 // Device memory for the length of one host call, freed in stream order (the
 // kernels queued on the stream before the free still see it). Under simt:
@@ -147,14 +155,13 @@ __global__ void __launch_bounds__(512)
   float s = 0.0f;
   if (j < cols) {
     const float* p = partial + o * cols + j;
-#pragma unroll 4
     for (int64_t c = threadIdx.y; c < chunks; c += 16) s += p[c * width];
   }
   lanes[threadIdx.y][threadIdx.x] = s;
   __syncthreads();
   if (threadIdx.y == 0 && j < cols) {
     float t = lanes[0][threadIdx.x];
-#pragma unroll
+MAPET_UNROLL
     for (int y = 1; y < 16; ++y) t += lanes[y][threadIdx.x];
     (o == 0 ? outs.out[0] : outs.out[1])[j] = t;  // not out[o]: a dynamic index into a parameter array is a stack copy
   }
