@@ -12,6 +12,7 @@ packages=(
   libyaml-cpp-dev                  # run configs (mapet pretrain --config)
   libgtest-dev libbenchmark-dev
   libfaiss-dev                     # tokenizer k-means (and the assignment kernel's peer)
+  libopenmpi-dev openmpi-bin       # data-parallel training over several processes (mpirun)
   dataset-fashion-mnist            # the embedded real-image dataset
 )
 
