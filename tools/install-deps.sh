@@ -17,6 +17,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   libboost-context-dev             # fibers of the SIMT runtime (kernels/simt)
   libfaiss-dev                     # tokenizer k-means (and the assignment kernel's peer)
+  libopenmpi-dev openmpi-bin       # data-parallel training over several processes (mpirun)
   dataset-fashion-mnist            # the embedded real-image dataset
 )
 
