@@ -9,7 +9,7 @@
 
 #include "apps/commands.h"
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "engine/optim/adamw.h"
 #include "models/mapet.h"
 #include "models/registry.h"

@@ -1,6 +1,6 @@
 #include "engine/ops/dropout.h"
 
-#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/dropout.h"
 
 namespace mapet::ops {
 

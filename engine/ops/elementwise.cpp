@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
 namespace mapet::ops {
 

@@ -1,7 +1,7 @@
 #include "engine/ops/linear.h"
 
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
 namespace mapet::ops {
 

@@ -1,6 +1,6 @@
 #include "engine/ops/residual.h"
 
-#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/dropout.h"
 #include "kernels/cpu/residual.h"
 
 namespace mapet::ops {

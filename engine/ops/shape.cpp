@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "engine/ops/elementwise.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
 namespace mapet::ops {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
 namespace mapet::optim {
 
@@ -17,7 +17,7 @@ float CosineSchedule::lr_at(int64_t step) const {
 }
 
 double clip_grad_norm(const std::vector<nn::NamedParam>& params, double max_norm) {
-  // One parallel pass over all gradients, summed in fixed blocks (reduce_rows.h),
+  // One parallel pass over all gradients, summed in fixed blocks (reduce.h),
   // so the norm is the same for any number of threads.
   std::vector<Tensor> grads;  // holds the contiguous copies alive
   std::vector<std::pair<const float*, int64_t>> arrays;

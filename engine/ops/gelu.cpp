@@ -1,7 +1,6 @@
-#include "engine/ops/activation.h"
+#include "engine/ops/gelu.h"
 
 #include "kernels/cpu/gelu.h"
-#include "kernels/cpu/softmax.h"
 
 namespace mapet::ops {
 
@@ -35,21 +34,6 @@ Var bias_gelu(const Var& x, const Var& bias) {
                             db.data<float>(), rows, cols);
     autograd::accumulate(x, dx);
     autograd::accumulate(bias, db);
-  });
-  return out;
-}
-
-Var softmax(const Var& x, float scale) {
-  Tensor xv = x.value().contiguous();
-  const int64_t cols = x.size(-1), rows = xv.numel() / cols;
-  Tensor y = Tensor::empty(x.shape());
-  cpu::softmax_forward(xv.data<float>(), y.data<float>(), rows, cols, scale);
-  Var out = autograd::make_output(y, {&x});
-  autograd::record(out, [x, y, rows, cols, scale](const Tensor& g) {
-    Tensor dy = g.contiguous();
-    Tensor dx = Tensor::empty(x.shape());
-    cpu::softmax_backward(y.data<float>(), dy.data<float>(), dx.data<float>(), rows, cols, scale);
-    autograd::accumulate(x, dx);
   });
   return out;
 }

@@ -1,4 +1,4 @@
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 
 #include <cmath>
 

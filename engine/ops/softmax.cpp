@@ -1,0 +1,22 @@
+#include "engine/ops/softmax.h"
+
+#include "kernels/cpu/softmax.h"
+
+namespace mapet::ops {
+
+Var softmax(const Var& x, float scale) {
+  Tensor xv = x.value().contiguous();
+  const int64_t cols = x.size(-1), rows = xv.numel() / cols;
+  Tensor y = Tensor::empty(x.shape());
+  cpu::softmax_forward(xv.data<float>(), y.data<float>(), rows, cols, scale);
+  Var out = autograd::make_output(y, {&x});
+  autograd::record(out, [x, y, rows, cols, scale](const Tensor& g) {
+    Tensor dy = g.contiguous();
+    Tensor dx = Tensor::empty(x.shape());
+    cpu::softmax_backward(y.data<float>(), dy.data<float>(), dx.data<float>(), rows, cols, scale);
+    autograd::accumulate(x, dx);
+  });
+  return out;
+}
+
+}  // namespace mapet::ops
