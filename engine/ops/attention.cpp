@@ -25,7 +25,7 @@ HeadMatrices heads(const Tensor& t) {
 // For each sample b: C_b[h] = alpha * op(A_b[h]) op(B_b[h]), C contiguous [B, H, m, n].
 void per_sample(bool ta, bool tb, int64_t B, int64_t H, int64_t m, int64_t n, int64_t kd, const HeadMatrices& a,
                 const HeadMatrices& b, float* c, float alpha) {
-  cpu::GemmShape s;
+  common::GemmShape s;
   s.trans_a = ta, s.trans_b = tb;
   s.m = m, s.n = n, s.k = kd;
   s.lda = a.ld(), s.ldb = b.ld(), s.ldc = n;

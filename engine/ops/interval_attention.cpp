@@ -51,11 +51,11 @@ void check_args(const char* what, const Var& q, const Var& k, const Var& v, cons
 // [B, H, T, d] with unit stride in d, as the kernel's view (a copy otherwise).
 Tensor unit_stride_heads(const Tensor& t) { return t.strides()[3] == 1 ? t : t.contiguous(); }
 
-cpu::HeadsView heads_view(const Tensor& t) {
-  return cpu::HeadsView{t.data<float>(), t.strides()[0], t.strides()[1], t.strides()[2]};
+common::HeadsView heads_view(const Tensor& t) {
+  return common::HeadsView{t.data<float>(), t.strides()[0], t.strides()[1], t.strides()[2]};
 }
-cpu::OutHeadsView out_view(Tensor& t) {
-  return cpu::OutHeadsView{t.data<float>(), t.strides()[0], t.strides()[1], t.strides()[2]};
+common::OutHeadsView out_view(Tensor& t) {
+  return common::OutHeadsView{t.data<float>(), t.strides()[0], t.strides()[1], t.strides()[2]};
 }
 
 // A fresh [B, T, H, d] buffer seen as [B, H, T, d]: the kernel writes heads
@@ -70,13 +70,13 @@ Tensor split_packed(const Tensor& t, int64_t H, int64_t parts) {
   return t.view({B, T, parts * H, d}).transpose(1, 2);
 }
 
-using ShapeFn = std::function<cpu::IntervalAttentionShape()>;
+using ShapeFn = std::function<common::IntervalAttentionShape()>;
 
 ShapeFn kernel_shape(const IntervalMask& mask, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t d, float scale) {
   // The mask travels with the backward closure; the kernel shape points into it.
   auto m = std::make_shared<const IntervalMask>(mask);
   return [m, B, H, Tq, Tk, d, scale] {
-    return cpu::IntervalAttentionShape{B, H, Tq, Tk, d, m->num_real, m->real_end.data(), m->mask_start.data(), scale};
+    return common::IntervalAttentionShape{B, H, Tq, Tk, d, m->num_real, m->real_end.data(), m->mask_start.data(), scale};
   };
 }
 

@@ -101,7 +101,7 @@ namespace {
 // C[i] = op(A[i]) op(B[i]) for the batch; B shared when b_batch == 1.
 void batched(bool ta, bool tb, int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
              float* c, bool b_shared) {
-  cpu::GemmShape s;
+  common::GemmShape s;
   s.trans_a = ta;
   s.trans_b = tb;
   s.m = m, s.n = n, s.k = k;
