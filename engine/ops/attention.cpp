@@ -55,14 +55,7 @@ Var scaled_dot_product_attention(const Var& q, const Var& k, const Var& v, const
   HeadMatrices qh = heads(q.value()), kh = heads(k.value()), vh = heads(v.value());
   Tensor probs = Tensor::empty({B, H, Tq, Tk});
   per_sample(false, true, B, H, Tq, Tk, d, qh, kh, probs.data<float>(), scale);
-  float* pp = probs.data<float>();
-  const uint8_t* mp = m.defined() ? m.data<uint8_t>() : nullptr;
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < B * H * Tq; ++r) {
-    int64_t i = r % Tq, h = (r / Tq) % H, b = r / (Tq * H);
-    const uint8_t* row_mask = mp ? mp + (((b % mB) * mH + h % mH) * Tq + i) * Tk : nullptr;
-    cpu::softmax_masked_inplace(pp + r * Tk, row_mask, Tk);
-  }
+  cpu::masked_softmax_inplace(probs.data<float>(), m.defined() ? m.data<uint8_t>() : nullptr, B, H, Tq, Tk, mB, mH);
   Tensor y = Tensor::empty({B, H, Tq, d});
   HeadMatrices ph{probs};
   per_sample(false, false, B, H, Tq, d, Tk, ph, vh, y.data<float>(), 1.0f);

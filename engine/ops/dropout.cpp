@@ -16,12 +16,7 @@ Var dropout(const Var& x, float p, bool training, Generator& gen) {
   autograd::record(out, [x, keep, n, p](const Tensor& g) {
     Tensor dy = g.contiguous();
     Tensor dx = Tensor::empty(x.shape());
-    const float s = 1.0f / (1.0f - p);
-    const uint8_t* k = keep.data<uint8_t>();
-    const float* gy = dy.data<float>();
-    float* d = dx.data<float>();
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) d[i] = k[i] ? gy[i] * s : 0.0f;
+    cpu::dropout_backward(keep.data<uint8_t>(), dy.data<float>(), dx.data<float>(), n, p);
     autograd::accumulate(x, dx);
   });
   return out;

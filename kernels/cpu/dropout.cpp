@@ -14,6 +14,12 @@ void dropout_forward(const float* x, float* y, uint8_t* keep, int64_t n, float p
   }
 }
 
+void dropout_backward(const uint8_t* keep, const float* dy, float* dx, int64_t n, float p) {
+  const float s = 1.0f / (1.0f - p);
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) dx[i] = keep[i] ? dy[i] * s : 0.0f;
+}
+
 void drop_path_forward(const float* x, float* y, float* row_scale, int64_t rows, int64_t row_len, float p,
                        uint64_t seed, uint64_t offset) {
   drop_path_row_scales(row_scale, rows, p, seed, offset);

@@ -10,6 +10,9 @@ namespace mapet::cpu {
 // Inverted dropout: y = x * keep / (1 - p), keep drawn with Philox at (seed, offset + i).
 MAPET_ISA_FUNCTION(void, dropout_forward, (const float* x, float* y, uint8_t* keep, int64_t n, float p, uint64_t seed, uint64_t offset),
                    (x, y, keep, n, p, seed, offset))
+// dx = dy * keep / (1 - p): dropout_forward's backward, from its keep mask.
+MAPET_ISA_FUNCTION(void, dropout_backward, (const uint8_t* keep, const float* dy, float* dx, int64_t n, float p),
+                   (keep, dy, dx, n, p))
 // Drop-path: row r of `rows` is kept with prob 1-p (one draw per row), scaled by 1/(1-p).
 MAPET_ISA_FUNCTION(void, drop_path_forward, (const float* x, float* y, float* row_scale, int64_t rows, int64_t row_len, float p,
                        uint64_t seed, uint64_t offset),
