@@ -1,0 +1,15 @@
+// Fused log-softmax + cross-entropy on the GPU: the twins of
+// kernels/cpu/cross_entropy.h (device pointers; the stream last, null: the
+// default stream).
+#pragma once
+#include <cstdint>
+
+namespace mapet::cuda {
+
+int64_t cross_entropy_forward(const float* logits, const int64_t* labels, float* row_loss, float* lse, int64_t rows,
+                              int64_t classes, float smoothing, int64_t ignore_index, void* stream = nullptr);
+void cross_entropy_backward(const float* logits, const int64_t* labels, const float* lse, float* dlogits,
+                            int64_t rows, int64_t classes, float smoothing, int64_t ignore_index, float grad_scale,
+                            void* stream = nullptr);
+
+}  // namespace mapet::cuda
