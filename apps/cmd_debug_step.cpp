@@ -17,7 +17,7 @@
 #include "apps/train/classifier.h"
 #include "engine/io/safetensors.h"
 #include "engine/io/state_dict.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "engine/optim/adamw.h"
 #include "models/mapet.h"
 #include "models/registry.h"

@@ -10,6 +10,8 @@ namespace mapet::cuda {
 // Inverted dropout: y = x * keep / (1 - p), keep drawn with Philox at (seed, offset + i).
 void dropout_forward(const float* x, float* y, uint8_t* keep, int64_t n, float p, uint64_t seed, uint64_t offset,
                      void* stream = nullptr);
+// dx = dy * keep / (1 - p) (no kernel yet: engine/cuda_missing.cpp).
+void dropout_backward(const uint8_t* keep, const float* dy, float* dx, int64_t n, float p, void* stream = nullptr);
 // Drop-path: row r of `rows` is kept with prob 1-p (one draw per row), scaled by 1/(1-p).
 void drop_path_forward(const float* x, float* y, float* row_scale, int64_t rows, int64_t row_len, float p,
                        uint64_t seed, uint64_t offset, void* stream = nullptr);

@@ -28,4 +28,16 @@ void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, H
                                  HeadsView out, const float* lse, HeadsView dout, OutHeadsView dq, OutHeadsView dk,
                                  OutHeadsView dv, AttentionPrecision precision, void* stream = nullptr);
 
+// The engine's calls (engine/ops/interval_attention.cpp): f32 products until
+// the device precision policy (--amp on the GPU, issue #13) chooses bf16 here.
+inline void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+                                       OutHeadsView out, float* lse, void* stream = nullptr) {
+  interval_attention_forward(s, q, k, v, out, lse, AttentionPrecision::f32, stream);
+}
+inline void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+                                        HeadsView out, const float* lse, HeadsView dout, OutHeadsView dq,
+                                        OutHeadsView dk, OutHeadsView dv, void* stream = nullptr) {
+  interval_attention_backward(s, q, k, v, out, lse, dout, dq, dk, dv, AttentionPrecision::f32, stream);
+}
+
 }  // namespace mapet::cuda

@@ -1,4 +1,4 @@
-// Deterministic reductions (twins: kernels/cpu/reduce_rows.cpp).
+// Deterministic reductions (twins: kernels/cpu/reduce.cpp).
 //
 // sum_rows: a thread per column sums a chunk of 64 rows in order (coalesced
 // across the warp), then the chunk sums are added in a fixed order

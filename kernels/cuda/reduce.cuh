@@ -1,5 +1,5 @@
 // Column sums and sums of squares on the GPU: the twins of
-// kernels/cpu/reduce_rows.h (device pointers; the stream last, null: the
+// kernels/cpu/reduce.h (device pointers; the stream last, null: the
 // default stream). As on the CPU, results do not depend on how the work is
 // split: every sum is taken in a fixed order (the same bits on every run).
 #pragma once

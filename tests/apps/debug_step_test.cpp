@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "models/mapet.h"
 #include "models/permutation.h"
 #include "models/registry.h"

@@ -23,7 +23,7 @@
 #include "apps/train/train_flags.h"
 #include "apps/train/trainer.h"
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "models/vit.h"
 #include "tests/apps/pretrain_fixture.h"
 #include "tests/test_util.h"

@@ -1,6 +1,7 @@
 // cuda:: dropout and drop-path against cpu:: (the same Philox draws: bit for bit).
 #include "kernels/cuda/dropout.cuh"
 
+#include "kernels/cpu/dropout.h"
 #include "kernels/cpu/elementwise.h"
 #include "tests/kernels/twin.h"
 #include "tests/test_util.h"

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 #include "tests/kernels/twin.h"
 #include "tests/test_util.h"
 

@@ -1,4 +1,4 @@
-// GELU and softmax.
+// GELU, alone or with the bias of the linear layer before it.
 #pragma once
 #include "engine/autograd.h"
 
@@ -8,6 +8,5 @@ Var gelu(const Var& x);                       // exact (erf) GELU
 // gelu(x + bias), bias [C] over the last dimension: fc1's bias and the GELU
 // after it in one op (the bias gradient comes out of the GELU backward's pass).
 Var bias_gelu(const Var& x, const Var& bias);
-Var softmax(const Var& x, float scale = 1.0f);  // softmax(scale * x) over the last dimension
 
 }  // namespace mapet::ops

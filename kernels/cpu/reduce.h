@@ -32,4 +32,4 @@ void chunked_column_reduce(int64_t rows, int64_t cols, int n_outputs, float* con
 
 }  // namespace mapet::cpu
 
-#include "kernels/cpu/reduce_rows_impl.h"
+#include "kernels/cpu/reduce_impl.h"

@@ -1,4 +1,4 @@
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
 #include "kernels/common/bf16.h"
 #include "kernels/cpu/parallel.h"
