@@ -5,9 +5,9 @@
 #include "engine/backend.h"
 
 #include "kernels/cpu/gelu.h"
-#include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/softmax.h"
 #include "kernels/cuda/gelu.cuh"
-#include "kernels/cuda/layernorm.cuh"
+#include "kernels/cuda/softmax.cuh"
 #include "tests/test_util.h"
 
 namespace mapet {
