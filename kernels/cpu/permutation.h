@@ -18,7 +18,7 @@ void mapet_sequence_gather(const float* x, const float* pos_embed, const float* 
 // dmask_pos[b][t] = the sum over streams of dseq's mask rows for token t
 // (zero rows for the context tokens): the gradient that reaches pos_embed[t]
 // (and mask_token) through sample b's mask tokens. Summing dmask_pos over b
-// gives pos_embed's share, over b and t mask_token's (reduce_rows.h: sum_rows).
+// gives pos_embed's share, over b and t mask_token's (reduce.h: sum_rows).
 void mapet_sequence_scatter(const float* dseq, const int64_t* perm, float* dx, float* dmask_pos, int64_t B, int64_t T,
                             int64_t L, int64_t D, int streams);
 

@@ -8,7 +8,7 @@
 
 #include "engine/ops/ops.h"
 #include "kernels/cpu/permutation.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 #include "tests/kernels/twin.h"
 #include "tests/test_util.h"
 
