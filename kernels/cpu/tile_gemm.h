@@ -82,10 +82,21 @@ constexpr auto kMicroKernels = micro_table(std::make_integer_sequence<int, kMicr
 
 // C[M x N] (+)= A[M x K] B[K x N] for blocks that live in L1/L2; N a multiple
 // of 16. Columns outer, so a 64-column panel of B is reused by every row chunk.
+// Columns per micro tile of small_gemm: 64 (4 vectors) where AVX-512's 32
+// registers hold the 6 x 4 accumulators; below AVX-512 a 16-lane vector is two
+// (or four) registers of 16, and 6 x 4 of them spill to the stack, so there a
+// tile is 16 columns (6 x 2 ymm accumulators + 2 for B). Each element's sum runs
+// over k in the same order either way: the results are the same bits.
+#if defined(__AVX512F__)
+constexpr int kPanelVectors = kMicroVectors;
+#else
+constexpr int kPanelVectors = 1;
+#endif
+
 void small_gemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_ks, const float* b,
                 int64_t ldb, float* c, int64_t ldc, bool accumulate) {
-  for (int64_t j = 0; j < N; j += kMicroVectors * kLanes) {
-    const int nv = static_cast<int>(std::min<int64_t>(kMicroVectors, (N - j) / kLanes));
+  for (int64_t j = 0; j < N; j += kPanelVectors * kLanes) {
+    const int nv = static_cast<int>(std::min<int64_t>(kPanelVectors, (N - j) / kLanes));
     for (int64_t i = 0; i < M; i += kMicroRows) {
       const int r = static_cast<int>(std::min<int64_t>(kMicroRows, M - i));
       kMicroKernels[r - 1][nv - 1](K, a + i * a_rs, a_rs, a_ks, b + j, ldb, c + i * ldc + j, ldc, accumulate);
