@@ -98,7 +98,9 @@ TensorMap load_safetensors(const std::string& path) {
     int64_t begin, end;
   };
   std::vector<Entry> entries;
-  for (auto& [name, info] : p.header.items()) {
+  for (auto& item : p.header.items()) {
+    const std::string& name = item.key();  // not a structured binding: lambdas below capture it
+    const nlohmann::json& info = item.value();
     if (name == "__metadata__") continue;
     auto fail = [&](const std::string& what) { return Error("'" + path + "', tensor '" + name + "': " + what); };
     if (!info.is_object()) throw fail("header entry is " + info.dump() + ", not {dtype, shape, data_offsets}");
