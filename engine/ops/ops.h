@@ -2,8 +2,9 @@
 // backend (engine/backend.h); its kernels are kernels/cpu/X and kernels/cuda/X,
 // the math both share kernels/common/X.h, its test tests/ops/X_test.cpp.
 // linear and attention run on the GEMM kernel (kernels/cpu/gemm);
-// conv2d is forward-only (the CLIP feature extractors).
+// conv2d (the CLIP feature extractors) and assign (the tokenizers) are forward-only.
 #pragma once
+#include "engine/ops/assign.h"
 #include "engine/ops/attention.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/cross_entropy.h"
