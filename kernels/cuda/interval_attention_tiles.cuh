@@ -86,13 +86,28 @@ __device__ __forceinline__ float input_value(float x) {
 // Rows r = 0..R-1 of a shared tile <- rows lo + r of src (row stride `stride`),
 // zero where lo + r is outside [0, n) and in columns [d, DP): padding rows and
 // columns then add nothing to any product (a NaN there would, even times 0).
-// Consecutive threads read consecutive columns of a row: coalesced.
+// Consecutive threads read consecutive columns of a row: coalesced. With vec4
+// (src and stride 16-byte aligned, d a multiple of 4; the same in every
+// thread) each thread moves 16 bytes at a time.
 template <int DP, int R, bool kBf16>
 __device__ __forceinline__ void load_tile(typename Smem<kBf16>::T* dst, const float* __restrict__ src, int64_t stride,
-                                          int lo, int n, int d) {
-  static_assert(R * DP % kThreads == 0, "whole rounds of the block");
+                                          int lo, int n, int d, bool vec4) {
+  static_assert(R * DP % (4 * kThreads) == 0, "whole rounds of the block");
   constexpr int LD = pitch<DP, kBf16>();
-MAPET_UNROLL(8)
+  if (vec4) {
+    MAPET_UNROLL(4)  // 4 loads of 16 bytes in flight per thread; 8 costs the d = 128 backward its registers
+    for (int i = 0; i < R * DP / (4 * kThreads); ++i) {
+      const int e = threadIdx.x + i * kThreads, r = e / (DP / 4), c = e % (DP / 4) * 4, row = lo + r;
+      float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      if (c < d && row >= 0 && row < n) x = __ldg(reinterpret_cast<const float4*>(src + row * stride + c));
+      if constexpr (kBf16)
+        *reinterpret_cast<uint2*>(dst + r * LD + c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+      else
+        *reinterpret_cast<float4*>(dst + r * LD + c) = x;
+    }
+    return;
+  }
+  MAPET_UNROLL(8)
   for (int i = 0; i < R * DP / kThreads; ++i) {
     const int e = threadIdx.x + i * kThreads, r = e / DP, c = e % DP, row = lo + r;
     float x = 0.0f;
