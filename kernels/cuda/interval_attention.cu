@@ -97,13 +97,13 @@ template <int DP>
 __device__ __forceinline__ void store_rows(float* dst, int64_t stride, const float acc[DP / 8][4], int first, int n,
                                            int d, const float row_scale[2], int lane) {
   const int g = lane / 4, t = lane % 4;
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int i = 0; i < 2; ++i) {
     const int r = first + g + 8 * i;
     if (r < 0 || r >= n) continue;
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int cb = 0; cb < DP / 8; ++cb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 2; ++e) {
         const int c = cb * 8 + 2 * t + e;
         if (c < d) dst[r * stride + c] = acc[cb][2 * i + e] * row_scale[i];
@@ -155,16 +155,18 @@ __global__ void __launch_bounds__(kThreads)
 
     float sc[kTile / 8][4];
     product_nt<DP, kTile>(sc, sq + warp * 16 * LD, sk, lane);
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int i = 0; i < 2; ++i) {
       // Scaled scores (a rounded product, as the CPU twin), -inf where hidden.
-      const KeyInterval iv = common::row_key_interval(mask_segment, rm[i].real_end, rm[i].mask_start, num_real, num_mask);
+      const KeyInterval iv =
+          common::row_key_interval(mask_segment, rm[i].real_end, rm[i].mask_start, num_real, num_mask);
       float mx = kNegInf;
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int nb = 0; nb < kTile / 8; ++nb)
-MAPET_UNROLL(64)
+        MAPET_UNROLL(64)
         for (int e = 0; e < 2; ++e) {
-          const float x = common::key_visible(lo + nb * 8 + 2 * t + e, iv) ? __fmul_rn(sc[nb][2 * i + e], s.scale) : kNegInf;
+          const bool visible = common::key_visible(lo + nb * 8 + 2 * t + e, iv);
+          const float x = visible ? __fmul_rn(sc[nb][2 * i + e], s.scale) : kNegInf;
           sc[nb][2 * i + e] = x;
           mx = fmaxf(mx, x);
         }
@@ -174,23 +176,23 @@ MAPET_UNROLL(64)
       const float alpha = common::online_softmax_rescale(st[i], mx);
       const float shift = common::online_softmax_shift(st[i]);
       float tile_sum = 0.0f;
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int nb = 0; nb < kTile / 8; ++nb)
-MAPET_UNROLL(64)
+        MAPET_UNROLL(64)
         for (int e = 0; e < 2; ++e) {
           const float p = common::fast_exp(sc[nb][2 * i + e] - shift);
           sc[nb][2 * i + e] = p;
           tile_sum += p;
         }
       sum[i] = sum[i] * alpha + tile_sum;
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int cb = 0; cb < DP / 8; ++cb) o[cb][2 * i] *= alpha, o[cb][2 * i + 1] *= alpha;
     }
     product_nn<DP, kTile>(o, sc, sv, stage, lane);
   });
 
   float inv[2];
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int i = 0; i < 2; ++i) {
     sum[i] += __shfl_xor_sync(kFull, sum[i], 1);
     sum[i] += __shfl_xor_sync(kFull, sum[i], 2);
@@ -235,7 +237,7 @@ __global__ void __launch_bounds__(kThreads)
   const float* lse_bh = lse + static_cast<int64_t>(blockIdx.y) * Tq;
   float row_lse[2], row_d[2];
   __syncthreads();  // D is in shared memory
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int i = 0; i < 2; ++i) {
     const int r = wrow + g + 8 * i;
     row_lse[i] = r < Tq ? lse_bh[r] : 0.0f;
@@ -254,21 +256,22 @@ MAPET_UNROLL(64)
 
     float p[kTile / 8][4], ds[kTile / 8][4];
     product_nt<DP, kTile>(p, sq + warp * 16 * LD, sk, lane);
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int i = 0; i < 2; ++i) {
-      const KeyInterval iv = common::row_key_interval(mask_segment, rm[i].real_end, rm[i].mask_start, num_real, num_mask);
-MAPET_UNROLL(64)
+      const KeyInterval iv =
+          common::row_key_interval(mask_segment, rm[i].real_end, rm[i].mask_start, num_real, num_mask);
+      MAPET_UNROLL(64)
       for (int nb = 0; nb < kTile / 8; ++nb)
-MAPET_UNROLL(64)
+        MAPET_UNROLL(64)
         for (int e = 0; e < 2; ++e) {
           float& x = p[nb][2 * i + e];
           x = common::key_visible(lo + nb * 8 + 2 * t + e, iv) ? common::attention_prob(x, s.scale, row_lse[i]) : 0.0f;
         }
     }
     product_nt<DP, kTile>(ds, sdo + warp * 16 * LD, sv, lane);  // dP
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < kTile / 8; ++nb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 4; ++e) ds[nb][e] = common::attention_score_grad(p[nb][e], ds[nb][e], row_d[e / 2], s.scale);
     product_nn<DP, kTile>(acc, ds, sk, stage, lane);  // dQ += dS K
   });
@@ -342,13 +345,13 @@ __global__ void __launch_bounds__(kThreads)
 
     float p[R / 8][4], ds[R / 8][4];
     product_nt<DP, R>(p, sk + warp * 16 * LD, sq, lane);  // S^T: rows are keys, columns query rows
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < R / 8; ++nb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 2; ++e) {
         const int r = nb * 8 + 2 * t + e;
         const KeyInterval iv = common::row_key_interval(mask_segment, sre[r], sms[r], num_real, num_mask);
-MAPET_UNROLL(64)
+        MAPET_UNROLL(64)
         for (int i = 0; i < 2; ++i) {
           float& x = p[nb][2 * i + e];
           x = common::key_visible(wkey + g + 8 * i, iv) ? common::attention_prob(x, s.scale, slse[r]) : 0.0f;
@@ -356,9 +359,9 @@ MAPET_UNROLL(64)
       }
     product_nn<DP, R>(dva, p, sdo, stage, lane);               // dV += P^T dO
     product_nt<DP, R>(ds, sv + warp * 16 * LD, sdo, lane);      // dP^T
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < R / 8; ++nb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 4; ++e)
         ds[nb][e] = common::attention_score_grad(p[nb][e], ds[nb][e], sd[nb * 8 + 2 * t + e % 2], s.scale);
     product_nn<DP, R>(dka, ds, sq, stage, lane);                // dK += dS^T Q

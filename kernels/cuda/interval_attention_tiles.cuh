@@ -124,13 +124,13 @@ __device__ __forceinline__ void load_tile(typename Smem<kBf16>::T* dst, const fl
 template <int DP, int N>
 __device__ __forceinline__ void product_nt(float c[N / 8][4], const uint16_t* A, const uint16_t* B, int lane) {
   constexpr int LD = pitch<DP, true>();
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int nb = 0; nb < N / 8; ++nb) c[nb][0] = c[nb][1] = c[nb][2] = c[nb][3] = 0.0f;
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int k0 = 0; k0 < DP; k0 += 16) {
     uint32_t a[4];  // rows 0-7 / 8-15 (lanes 0-7 / 8-15), columns k0 / k0 + 8 (lanes 0-15 / 16-31)
     ldmatrix_x4(a, A + (lane % 16) * LD + k0 + (lane / 16) * 8);
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < N / 8; nb += 2) {
       // Matrices: (rows of block nb, k0), (nb, k0 + 8), (nb + 1, k0), (nb + 1, k0 + 8).
       uint32_t b[4];
@@ -145,15 +145,15 @@ template <int DP, int N>
 __device__ __forceinline__ void product_nt(float c[N / 8][4], const float* A, const float* B, int lane) {
   constexpr int LD = pitch<DP, false>();
   const int g = lane / 4, t = lane % 4;
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int nb = 0; nb < N / 8; ++nb) c[nb][0] = c[nb][1] = c[nb][2] = c[nb][3] = 0.0f;
-MAPET_UNROLL(2)
+  MAPET_UNROLL(2)
   for (int k = 0; k < DP; k += 4) {
     const float4 a0 = *reinterpret_cast<const float4*>(A + g * LD + k);
     const float4 a1 = *reinterpret_cast<const float4*>(A + (g + 8) * LD + k);
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < N / 8; ++nb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 2; ++e) {
         const float4 b = *reinterpret_cast<const float4*>(B + (nb * 8 + 2 * t + e) * LD + k);
         c[nb][e] += a0.x * b.x + a0.y * b.y + a0.z * b.z + a0.w * b.w;
@@ -171,11 +171,11 @@ __device__ __forceinline__ void product_nn(float o[DP / 8][4], const float p[K /
                                            float* /*stage*/, int lane) {
   constexpr int LD = pitch<DP, true>();
   static_assert(DP % 16 == 0 && K % 16 == 0, "whole mma tiles");
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int j = 0; j < K / 16; ++j) {
     const uint32_t a[4] = {pack_bf16(p[2 * j][0], p[2 * j][1]), pack_bf16(p[2 * j][2], p[2 * j][3]),
                            pack_bf16(p[2 * j + 1][0], p[2 * j + 1][1]), pack_bf16(p[2 * j + 1][2], p[2 * j + 1][3])};
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int cb = 0; cb < DP / 8; cb += 2) {
       // Transposed: matrices (rows 16j..+7, columns of block cb), (16j+8.., cb), (16j.., cb + 1), (16j+8.., cb + 1).
       uint32_t b[4];
@@ -194,16 +194,16 @@ __device__ __forceinline__ void product_nn(float o[DP / 8][4], const float p[K /
   constexpr int LD = pitch<DP, false>(), LS = K + 4;
   const int g = lane / 4, t = lane % 4;
   __syncwarp();  // every lane is done reading the previous product's staging
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int nb = 0; nb < K / 8; ++nb) {
     *reinterpret_cast<float2*>(stage + g * LS + nb * 8 + 2 * t) = make_float2(p[nb][0], p[nb][1]);
     *reinterpret_cast<float2*>(stage + (g + 8) * LS + nb * 8 + 2 * t) = make_float2(p[nb][2], p[nb][3]);
   }
   __syncwarp();
-MAPET_UNROLL(4)
+  MAPET_UNROLL(4)
   for (int k = 0; k < K; ++k) {
     const float p0 = stage[g * LS + k], p1 = stage[(g + 8) * LS + k];
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int cb = 0; cb < DP / 8; ++cb) {
       const float2 b = *reinterpret_cast<const float2*>(B + k * LD + cb * 8 + 2 * t);
       o[cb][0] += p0 * b.x;
@@ -216,7 +216,7 @@ MAPET_UNROLL(64)
 
 // Sum over the warp (butterfly: every lane gets the same bits).
 __device__ __forceinline__ float warp_sum(float x) {
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int m = 16; m > 0; m /= 2) x += __shfl_xor_sync(kFull, x, m);
   return x;
 }
@@ -232,7 +232,8 @@ __device__ __forceinline__ void row_dots(float* sd, const float* dout, int64_t l
     const int r = first + i;
     float x = 0.0f;
     if (r < Tq)
-      for (int c = lane; c < d; c += 32) x += input_value<kBf16>(__ldg(dout + r * ld_dout + c)) * __ldg(out + r * ld_out + c);
+      for (int c = lane; c < d; c += 32)
+        x += input_value<kBf16>(__ldg(dout + r * ld_dout + c)) * __ldg(out + r * ld_out + c);
     x = warp_sum(x);
     if (lane == 0) sd[i] = x;
   }

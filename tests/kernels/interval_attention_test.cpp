@@ -169,11 +169,12 @@ Result cuda_backward(const Problem& p, const Result& fwd, AttentionPrecision pre
                                        << worst << " of the largest value " << scale << " (tolerance " << rel << ")";
 }
 
-// log-sum-exp: -inf exactly where the twin has it, else within tol (absolute, lse ~ a few units).
+// log-sum-exp: -inf exactly where the twin has it, else within tol * max(1, |lse|).
 ::testing::AssertionResult lse_close(const std::vector<float>& got, const std::vector<float>& want, double tol,
                                      const std::string& what) {
   for (size_t i = 0; i < want.size(); ++i) {
-    const bool ok = std::isinf(want[i]) ? got[i] == want[i] : std::fabs(double(got[i]) - want[i]) <= tol * std::max(1.0, std::fabs(double(want[i])));
+    const double w = want[i];
+    const bool ok = std::isinf(w) ? got[i] == w : std::fabs(got[i] - w) <= tol * std::max(1.0, std::fabs(w));
     if (!ok) return ::testing::AssertionFailure() << what << ": lse[" << i << "] " << got[i] << " vs " << want[i];
   }
   return ::testing::AssertionSuccess();
@@ -209,8 +210,9 @@ Problem pet_merged() { return objective(Objective::pet, 37, 9, 2, 1, 40, true, 2
 Problem mim() { return objective(Objective::mim, 50, 50, 1, 2, 64, false, 31); }              // Tq 50, Tk 50
 Problem mid_mapet() { return objective(Objective::mapet, 70, 20, 1, 1, 64, false, 41); }      // Tq 170, Tk 120
 Problem wide_mapet() { return objective(Objective::mapet, 21, 6, 1, 1, 96, true, 51); }       // Tq 51, Tk 36
-// Hand-made rows (d = 17: odd, so the tiles load element by element): only real keys, only mask keys, none at all (zeros out,
-// lse -inf, zero gradients), and keys 10..12 and mask key 0 that no row sees.
+// Hand-made rows (d = 17: odd, so the tiles load element by element): only
+// real keys, only mask keys, none at all (zeros out, lse -inf, zero
+// gradients), and keys 10..12 and mask key 0 that no row sees.
 Problem odd_rows() {
   std::vector<int32_t> re = {10, 0, 0, 5, 1, 10, 0, 7, 10, 3, 0, 9};
   std::vector<int32_t> ms = {7, 1, 7, 3, 6, 7, 9, 1, 2, 7, 7, 1};
