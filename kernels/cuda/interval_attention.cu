@@ -26,6 +26,7 @@
 // it is needed (the entry points have no workspace).
 #include "kernels/cuda/dialect.cuh"  // first: the dialect for both compilers
 
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -96,13 +97,13 @@ template <int DP>
 __device__ __forceinline__ void store_rows(float* dst, int64_t stride, const float acc[DP / 8][4], int first, int n,
                                            int d, const float row_scale[2], int lane) {
   const int g = lane / 4, t = lane % 4;
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int i = 0; i < 2; ++i) {
     const int r = first + g + 8 * i;
     if (r < 0 || r >= n) continue;
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int cb = 0; cb < DP / 8; ++cb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 2; ++e) {
         const int c = cb * 8 + 2 * t + e;
         if (c < d) dst[r * stride + c] = acc[cb][2 * i + e] * row_scale[i];
@@ -116,7 +117,7 @@ MAPET_UNROLL(64)
 template <int DP, bool kBf16>
 __global__ void __launch_bounds__(kThreads)
     interval_attention_forward_kernel(IntervalAttentionShape s, HeadsView q, HeadsView k, HeadsView v,
-                                      OutHeadsView out, float* lse) {
+                                      OutHeadsView out, float* lse, bool vec4) {
   using T = typename Smem<kBf16>::T;
   constexpr int LD = pitch<DP, kBf16>();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -130,7 +131,7 @@ __global__ void __launch_bounds__(kThreads)
   const int num_real = static_cast<int>(s.num_real), num_mask = static_cast<int>(s.Tk - s.num_real);
   const float *kb = head(k, b, h), *vb = head(v, b, h);
 
-  load_tile<DP, kTile, kBf16>(sq, head(q, b, h), q.row_stride, row0, Tq, d);
+  load_tile<DP, kTile, kBf16>(sq, head(q, b, h), q.row_stride, row0, Tq, d, vec4);
 
   // This thread's rows (g and g + 8 of the warp's 16), the warp's key union and the block's.
   const int wrow = row0 + warp * 16;
@@ -147,23 +148,25 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t seg0 = mask_segment ? num_real : 0;
     const int n = mask_segment ? num_mask : num_real;
     __syncthreads();  // every warp is done with the previous tile
-    load_tile<DP, kTile, kBf16>(sk, kb + seg0 * k.row_stride, k.row_stride, lo, n, d);
-    load_tile<DP, kTile, kBf16>(sv, vb + seg0 * v.row_stride, v.row_stride, lo, n, d);
+    load_tile<DP, kTile, kBf16>(sk, kb + seg0 * k.row_stride, k.row_stride, lo, n, d, vec4);
+    load_tile<DP, kTile, kBf16>(sv, vb + seg0 * v.row_stride, v.row_stride, lo, n, d, vec4);
     __syncthreads();
     if (!sees(wu, mask_segment, lo, kTile, num_mask)) return;
 
     float sc[kTile / 8][4];
     product_nt<DP, kTile>(sc, sq + warp * 16 * LD, sk, lane);
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int i = 0; i < 2; ++i) {
       // Scaled scores (a rounded product, as the CPU twin), -inf where hidden.
-      const KeyInterval iv = common::row_key_interval(mask_segment, rm[i].real_end, rm[i].mask_start, num_real, num_mask);
+      const KeyInterval iv =
+          common::row_key_interval(mask_segment, rm[i].real_end, rm[i].mask_start, num_real, num_mask);
       float mx = kNegInf;
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int nb = 0; nb < kTile / 8; ++nb)
-MAPET_UNROLL(64)
+        MAPET_UNROLL(64)
         for (int e = 0; e < 2; ++e) {
-          const float x = common::key_visible(lo + nb * 8 + 2 * t + e, iv) ? __fmul_rn(sc[nb][2 * i + e], s.scale) : kNegInf;
+          const bool visible = common::key_visible(lo + nb * 8 + 2 * t + e, iv);
+          const float x = visible ? __fmul_rn(sc[nb][2 * i + e], s.scale) : kNegInf;
           sc[nb][2 * i + e] = x;
           mx = fmaxf(mx, x);
         }
@@ -173,23 +176,23 @@ MAPET_UNROLL(64)
       const float alpha = common::online_softmax_rescale(st[i], mx);
       const float shift = common::online_softmax_shift(st[i]);
       float tile_sum = 0.0f;
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int nb = 0; nb < kTile / 8; ++nb)
-MAPET_UNROLL(64)
+        MAPET_UNROLL(64)
         for (int e = 0; e < 2; ++e) {
           const float p = common::fast_exp(sc[nb][2 * i + e] - shift);
           sc[nb][2 * i + e] = p;
           tile_sum += p;
         }
       sum[i] = sum[i] * alpha + tile_sum;
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int cb = 0; cb < DP / 8; ++cb) o[cb][2 * i] *= alpha, o[cb][2 * i + 1] *= alpha;
     }
     product_nn<DP, kTile>(o, sc, sv, stage, lane);
   });
 
   float inv[2];
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int i = 0; i < 2; ++i) {
     sum[i] += __shfl_xor_sync(kFull, sum[i], 1);
     sum[i] += __shfl_xor_sync(kFull, sum[i], 2);
@@ -207,7 +210,7 @@ MAPET_UNROLL(64)
 template <int DP, bool kBf16>
 __global__ void __launch_bounds__(kThreads)
     interval_attention_dq_kernel(IntervalAttentionShape s, HeadsView q, HeadsView k, HeadsView v, HeadsView out,
-                                 const float* lse, HeadsView dout, OutHeadsView dq) {
+                                 const float* lse, HeadsView dout, OutHeadsView dq, bool vec4) {
   using T = typename Smem<kBf16>::T;
   constexpr int LD = pitch<DP, kBf16>();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -222,8 +225,8 @@ __global__ void __launch_bounds__(kThreads)
   const int num_real = static_cast<int>(s.num_real), num_mask = static_cast<int>(s.Tk - s.num_real);
   const float *kb = head(k, b, h), *vb = head(v, b, h), *dob = head(dout, b, h);
 
-  load_tile<DP, kTile, kBf16>(sq, head(q, b, h), q.row_stride, row0, Tq, d);
-  load_tile<DP, kTile, kBf16>(sdo, dob, dout.row_stride, row0, Tq, d);
+  load_tile<DP, kTile, kBf16>(sq, head(q, b, h), q.row_stride, row0, Tq, d, vec4);
+  load_tile<DP, kTile, kBf16>(sdo, dob, dout.row_stride, row0, Tq, d, vec4);
   row_dots<kTile, kBf16>(sd, dob, dout.row_stride, head(out, b, h), out.row_stride, row0, Tq, d);
 
   const int wrow = row0 + warp * 16;
@@ -234,7 +237,7 @@ __global__ void __launch_bounds__(kThreads)
   const float* lse_bh = lse + static_cast<int64_t>(blockIdx.y) * Tq;
   float row_lse[2], row_d[2];
   __syncthreads();  // D is in shared memory
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int i = 0; i < 2; ++i) {
     const int r = wrow + g + 8 * i;
     row_lse[i] = r < Tq ? lse_bh[r] : 0.0f;
@@ -246,28 +249,29 @@ MAPET_UNROLL(64)
     const int64_t seg0 = mask_segment ? num_real : 0;
     const int n = mask_segment ? num_mask : num_real;
     __syncthreads();
-    load_tile<DP, kTile, kBf16>(sk, kb + seg0 * k.row_stride, k.row_stride, lo, n, d);
-    load_tile<DP, kTile, kBf16>(sv, vb + seg0 * v.row_stride, v.row_stride, lo, n, d);
+    load_tile<DP, kTile, kBf16>(sk, kb + seg0 * k.row_stride, k.row_stride, lo, n, d, vec4);
+    load_tile<DP, kTile, kBf16>(sv, vb + seg0 * v.row_stride, v.row_stride, lo, n, d, vec4);
     __syncthreads();
     if (!sees(wu, mask_segment, lo, kTile, num_mask)) return;
 
     float p[kTile / 8][4], ds[kTile / 8][4];
     product_nt<DP, kTile>(p, sq + warp * 16 * LD, sk, lane);
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int i = 0; i < 2; ++i) {
-      const KeyInterval iv = common::row_key_interval(mask_segment, rm[i].real_end, rm[i].mask_start, num_real, num_mask);
-MAPET_UNROLL(64)
+      const KeyInterval iv =
+          common::row_key_interval(mask_segment, rm[i].real_end, rm[i].mask_start, num_real, num_mask);
+      MAPET_UNROLL(64)
       for (int nb = 0; nb < kTile / 8; ++nb)
-MAPET_UNROLL(64)
+        MAPET_UNROLL(64)
         for (int e = 0; e < 2; ++e) {
           float& x = p[nb][2 * i + e];
           x = common::key_visible(lo + nb * 8 + 2 * t + e, iv) ? common::attention_prob(x, s.scale, row_lse[i]) : 0.0f;
         }
     }
     product_nt<DP, kTile>(ds, sdo + warp * 16 * LD, sv, lane);  // dP
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < kTile / 8; ++nb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 4; ++e) ds[nb][e] = common::attention_score_grad(p[nb][e], ds[nb][e], row_d[e / 2], s.scale);
     product_nn<DP, kTile>(acc, ds, sk, stage, lane);  // dQ += dS K
   });
@@ -291,7 +295,7 @@ template <int DP, bool kBf16>
 __global__ void __launch_bounds__(kThreads)
     interval_attention_dkdv_kernel(IntervalAttentionShape s, HeadsView q, HeadsView k, HeadsView v, HeadsView out,
                                    const float* lse, HeadsView dout, OutHeadsView dk, OutHeadsView dv,
-                                   int real_tiles) {
+                                   int real_tiles, bool vec4) {
   using T = typename Smem<kBf16>::T;
   constexpr int LD = pitch<DP, kBf16>(), R = dkdv_rows<DP>();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -315,8 +319,8 @@ __global__ void __launch_bounds__(kThreads)
   const float *qb = head(q, b, h), *dob = head(dout, b, h), *ob = head(out, b, h);
   const float* lse_bh = lse + static_cast<int64_t>(blockIdx.y) * Tq;
 
-  load_tile<DP, kTile, kBf16>(sk, head(k, b, h) + seg0 * k.row_stride, k.row_stride, lo, n, d);
-  load_tile<DP, kTile, kBf16>(sv, head(v, b, h) + seg0 * v.row_stride, v.row_stride, lo, n, d);
+  load_tile<DP, kTile, kBf16>(sk, head(k, b, h) + seg0 * k.row_stride, k.row_stride, lo, n, d, vec4);
+  load_tile<DP, kTile, kBf16>(sv, head(v, b, h) + seg0 * v.row_stride, v.row_stride, lo, n, d, vec4);
   const int wkey = lo + warp * 16;  // the warp's first key (segment-local); this lane's: wkey + g, + 8
 
   float dka[DP / 8][4] = {}, dva[DP / 8][4] = {};
@@ -326,8 +330,8 @@ __global__ void __launch_bounds__(kThreads)
     if (R > 32) u = merge(u, warp_union(row_mask(s, row0 + lane + 32, num_mask), num_real, num_mask));
     if (!sees(u, mask_segment, lo, kTile, num_mask)) continue;  // the same in every thread
     __syncthreads();  // the previous step's tiles are read
-    load_tile<DP, R, kBf16>(sq, qb, q.row_stride, row0, Tq, d);
-    load_tile<DP, R, kBf16>(sdo, dob, dout.row_stride, row0, Tq, d);
+    load_tile<DP, R, kBf16>(sq, qb, q.row_stride, row0, Tq, d, vec4);
+    load_tile<DP, R, kBf16>(sdo, dob, dout.row_stride, row0, Tq, d, vec4);
     row_dots<R, kBf16>(sd, dob, dout.row_stride, ob, out.row_stride, row0, Tq, d);
     if (threadIdx.x < R) {
       const int r = row0 + threadIdx.x;
@@ -341,13 +345,13 @@ __global__ void __launch_bounds__(kThreads)
 
     float p[R / 8][4], ds[R / 8][4];
     product_nt<DP, R>(p, sk + warp * 16 * LD, sq, lane);  // S^T: rows are keys, columns query rows
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < R / 8; ++nb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 2; ++e) {
         const int r = nb * 8 + 2 * t + e;
         const KeyInterval iv = common::row_key_interval(mask_segment, sre[r], sms[r], num_real, num_mask);
-MAPET_UNROLL(64)
+        MAPET_UNROLL(64)
         for (int i = 0; i < 2; ++i) {
           float& x = p[nb][2 * i + e];
           x = common::key_visible(wkey + g + 8 * i, iv) ? common::attention_prob(x, s.scale, slse[r]) : 0.0f;
@@ -355,9 +359,9 @@ MAPET_UNROLL(64)
       }
     product_nn<DP, R>(dva, p, sdo, stage, lane);               // dV += P^T dO
     product_nt<DP, R>(ds, sv + warp * 16 * LD, sdo, lane);      // dP^T
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < R / 8; ++nb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 4; ++e)
         ds[nb][e] = common::attention_score_grad(p[nb][e], ds[nb][e], sd[nb * 8 + 2 * t + e % 2], s.scale);
     product_nn<DP, R>(dka, ds, sq, stage, lane);                // dK += dS^T Q
@@ -397,25 +401,36 @@ void check_shape(const IntervalAttentionShape& s) {
                                 std::to_string(s.num_real) + " out of range");
 }
 
+// Can the tiles be loaded 16 bytes at a time? (Rows 16-byte aligned, d a multiple of 4.)
+bool vec4_loads(int64_t d, std::initializer_list<HeadsView> views) {
+  bool ok = d % 4 == 0;
+  for (const HeadsView& x : views)
+    ok = ok && reinterpret_cast<uintptr_t>(x.data) % 16 == 0 && x.batch_stride % 4 == 0 && x.head_stride % 4 == 0 &&
+         x.row_stride % 4 == 0;
+  return ok;
+}
+
 template <int DP, bool kBf16>
 void forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, OutHeadsView out, float* lse,
              cudaStream_t stream) {
   const size_t smem = 3 * tile_bytes<DP, kBf16>(kTile) + stage_floats<kBf16, kTile>() * sizeof(float);
   if (smem > 48 * 1024) MAPET_SET_MAX_DYNAMIC_SMEM((interval_attention_forward_kernel<DP, kBf16>), smem);
   const dim3 grid(static_cast<unsigned>((s.Tq + kTile - 1) / kTile), static_cast<unsigned>(s.B * s.H));
-  MAPET_LAUNCH((interval_attention_forward_kernel<DP, kBf16>), grid, kThreads, smem, stream, s, q, k, v, out, lse);
+  MAPET_LAUNCH((interval_attention_forward_kernel<DP, kBf16>), grid, kThreads, smem, stream, s, q, k, v, out, lse,
+               vec4_loads(s.d, {q, k, v}));
 }
 
 template <int DP, bool kBf16>
 void backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v, HeadsView out, const float* lse,
               HeadsView dout, OutHeadsView dq, OutHeadsView dk, OutHeadsView dv, cudaStream_t stream) {
   const unsigned bh = static_cast<unsigned>(s.B * s.H);
+  const bool vec4 = vec4_loads(s.d, {q, k, v, dout});
   const size_t dq_smem = 4 * tile_bytes<DP, kBf16>(kTile) + kTile * sizeof(float) +
                          stage_floats<kBf16, kTile>() * sizeof(float);
   if (dq_smem > 48 * 1024) MAPET_SET_MAX_DYNAMIC_SMEM((interval_attention_dq_kernel<DP, kBf16>), dq_smem);
   if (s.Tq > 0)
     MAPET_LAUNCH((interval_attention_dq_kernel<DP, kBf16>), dim3(static_cast<unsigned>((s.Tq + kTile - 1) / kTile), bh),
-                 kThreads, dq_smem, stream, s, q, k, v, out, lse, dout, dq);
+                 kThreads, dq_smem, stream, s, q, k, v, out, lse, dout, dq, vec4);
 
   constexpr int R = dkdv_rows<DP>();
   const int real_tiles = static_cast<int>((s.num_real + kTile - 1) / kTile);
@@ -425,7 +440,7 @@ void backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsVi
                          stage_floats<kBf16, R>() * sizeof(float);
   if (kv_smem > 48 * 1024) MAPET_SET_MAX_DYNAMIC_SMEM((interval_attention_dkdv_kernel<DP, kBf16>), kv_smem);
   MAPET_LAUNCH((interval_attention_dkdv_kernel<DP, kBf16>), dim3(static_cast<unsigned>(real_tiles + mask_tiles), bh),
-               kThreads, kv_smem, stream, s, q, k, v, out, lse, dout, dk, dv, real_tiles);
+               kThreads, kv_smem, stream, s, q, k, v, out, lse, dout, dk, dv, real_tiles, vec4);
 }
 
 }  // namespace

@@ -86,13 +86,28 @@ __device__ __forceinline__ float input_value(float x) {
 // Rows r = 0..R-1 of a shared tile <- rows lo + r of src (row stride `stride`),
 // zero where lo + r is outside [0, n) and in columns [d, DP): padding rows and
 // columns then add nothing to any product (a NaN there would, even times 0).
-// Consecutive threads read consecutive columns of a row: coalesced.
+// Consecutive threads read consecutive columns of a row: coalesced. With vec4
+// (src and stride 16-byte aligned, d a multiple of 4; the same in every
+// thread) each thread moves 16 bytes at a time.
 template <int DP, int R, bool kBf16>
 __device__ __forceinline__ void load_tile(typename Smem<kBf16>::T* dst, const float* __restrict__ src, int64_t stride,
-                                          int lo, int n, int d) {
-  static_assert(R * DP % kThreads == 0, "whole rounds of the block");
+                                          int lo, int n, int d, bool vec4) {
+  static_assert(R * DP % (4 * kThreads) == 0, "whole rounds of the block");
   constexpr int LD = pitch<DP, kBf16>();
-MAPET_UNROLL(8)
+  if (vec4) {
+    MAPET_UNROLL(4)  // 4 loads of 16 bytes in flight per thread; 8 costs the d = 128 backward its registers
+    for (int i = 0; i < R * DP / (4 * kThreads); ++i) {
+      const int e = threadIdx.x + i * kThreads, r = e / (DP / 4), c = e % (DP / 4) * 4, row = lo + r;
+      float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      if (c < d && row >= 0 && row < n) x = __ldg(reinterpret_cast<const float4*>(src + row * stride + c));
+      if constexpr (kBf16)
+        *reinterpret_cast<uint2*>(dst + r * LD + c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+      else
+        *reinterpret_cast<float4*>(dst + r * LD + c) = x;
+    }
+    return;
+  }
+  MAPET_UNROLL(8)
   for (int i = 0; i < R * DP / kThreads; ++i) {
     const int e = threadIdx.x + i * kThreads, r = e / DP, c = e % DP, row = lo + r;
     float x = 0.0f;
@@ -109,13 +124,13 @@ MAPET_UNROLL(8)
 template <int DP, int N>
 __device__ __forceinline__ void product_nt(float c[N / 8][4], const uint16_t* A, const uint16_t* B, int lane) {
   constexpr int LD = pitch<DP, true>();
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int nb = 0; nb < N / 8; ++nb) c[nb][0] = c[nb][1] = c[nb][2] = c[nb][3] = 0.0f;
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int k0 = 0; k0 < DP; k0 += 16) {
     uint32_t a[4];  // rows 0-7 / 8-15 (lanes 0-7 / 8-15), columns k0 / k0 + 8 (lanes 0-15 / 16-31)
     ldmatrix_x4(a, A + (lane % 16) * LD + k0 + (lane / 16) * 8);
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < N / 8; nb += 2) {
       // Matrices: (rows of block nb, k0), (nb, k0 + 8), (nb + 1, k0), (nb + 1, k0 + 8).
       uint32_t b[4];
@@ -130,15 +145,15 @@ template <int DP, int N>
 __device__ __forceinline__ void product_nt(float c[N / 8][4], const float* A, const float* B, int lane) {
   constexpr int LD = pitch<DP, false>();
   const int g = lane / 4, t = lane % 4;
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int nb = 0; nb < N / 8; ++nb) c[nb][0] = c[nb][1] = c[nb][2] = c[nb][3] = 0.0f;
-MAPET_UNROLL(2)
+  MAPET_UNROLL(2)
   for (int k = 0; k < DP; k += 4) {
     const float4 a0 = *reinterpret_cast<const float4*>(A + g * LD + k);
     const float4 a1 = *reinterpret_cast<const float4*>(A + (g + 8) * LD + k);
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int nb = 0; nb < N / 8; ++nb)
-MAPET_UNROLL(64)
+      MAPET_UNROLL(64)
       for (int e = 0; e < 2; ++e) {
         const float4 b = *reinterpret_cast<const float4*>(B + (nb * 8 + 2 * t + e) * LD + k);
         c[nb][e] += a0.x * b.x + a0.y * b.y + a0.z * b.z + a0.w * b.w;
@@ -156,11 +171,11 @@ __device__ __forceinline__ void product_nn(float o[DP / 8][4], const float p[K /
                                            float* /*stage*/, int lane) {
   constexpr int LD = pitch<DP, true>();
   static_assert(DP % 16 == 0 && K % 16 == 0, "whole mma tiles");
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int j = 0; j < K / 16; ++j) {
     const uint32_t a[4] = {pack_bf16(p[2 * j][0], p[2 * j][1]), pack_bf16(p[2 * j][2], p[2 * j][3]),
                            pack_bf16(p[2 * j + 1][0], p[2 * j + 1][1]), pack_bf16(p[2 * j + 1][2], p[2 * j + 1][3])};
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int cb = 0; cb < DP / 8; cb += 2) {
       // Transposed: matrices (rows 16j..+7, columns of block cb), (16j+8.., cb), (16j.., cb + 1), (16j+8.., cb + 1).
       uint32_t b[4];
@@ -179,16 +194,16 @@ __device__ __forceinline__ void product_nn(float o[DP / 8][4], const float p[K /
   constexpr int LD = pitch<DP, false>(), LS = K + 4;
   const int g = lane / 4, t = lane % 4;
   __syncwarp();  // every lane is done reading the previous product's staging
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int nb = 0; nb < K / 8; ++nb) {
     *reinterpret_cast<float2*>(stage + g * LS + nb * 8 + 2 * t) = make_float2(p[nb][0], p[nb][1]);
     *reinterpret_cast<float2*>(stage + (g + 8) * LS + nb * 8 + 2 * t) = make_float2(p[nb][2], p[nb][3]);
   }
   __syncwarp();
-MAPET_UNROLL(4)
+  MAPET_UNROLL(4)
   for (int k = 0; k < K; ++k) {
     const float p0 = stage[g * LS + k], p1 = stage[(g + 8) * LS + k];
-MAPET_UNROLL(64)
+    MAPET_UNROLL(64)
     for (int cb = 0; cb < DP / 8; ++cb) {
       const float2 b = *reinterpret_cast<const float2*>(B + k * LD + cb * 8 + 2 * t);
       o[cb][0] += p0 * b.x;
@@ -201,7 +216,7 @@ MAPET_UNROLL(64)
 
 // Sum over the warp (butterfly: every lane gets the same bits).
 __device__ __forceinline__ float warp_sum(float x) {
-MAPET_UNROLL(64)
+  MAPET_UNROLL(64)
   for (int m = 16; m > 0; m /= 2) x += __shfl_xor_sync(kFull, x, m);
   return x;
 }
@@ -217,7 +232,8 @@ __device__ __forceinline__ void row_dots(float* sd, const float* dout, int64_t l
     const int r = first + i;
     float x = 0.0f;
     if (r < Tq)
-      for (int c = lane; c < d; c += 32) x += input_value<kBf16>(__ldg(dout + r * ld_dout + c)) * __ldg(out + r * ld_out + c);
+      for (int c = lane; c < d; c += 32)
+        x += input_value<kBf16>(__ldg(dout + r * ld_dout + c)) * __ldg(out + r * ld_out + c);
     x = warp_sum(x);
     if (lane == 0) sd[i] = x;
   }
