@@ -209,7 +209,7 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   auto s = static_cast<cudaStream_t>(stream);
   const int d = static_cast<int>(dim);
   // rows == 0 still runs one (empty) chunk: the sums are zeros, as on the CPU.
-  const unsigned grid = detail::grid_for(chunks, 1, 1 << 16);
+  const unsigned grid = detail::grid_for(chunks, 1);
   switch (vec_for(dim, {dy, x, gamma, dx})) {
     case 2: MAPET_LAUNCH(layernorm_backward_kernel<2>, grid, kThreads, 0, s, dy, x, gamma, mean, rstd, dx, partial.get(), rows, d, chunks); break;
     case 4: MAPET_LAUNCH(layernorm_backward_kernel<4>, grid, kThreads, 0, s, dy, x, gamma, mean, rstd, dx, partial.get(), rows, d, chunks); break;

@@ -53,9 +53,10 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// A warp per (sample, rank r < T).
+// A warp per (sample, rank r < T). streams is 1 or 2 (common::mask_streams).
+// (kThreads, 4): with the block size alone ptxas held this to 32 registers and spilled.
 template <bool kVec>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 4)
     scatter_kernel(const float* __restrict__ dseq, const int64_t* __restrict__ perm, float* __restrict__ dx,
                    float* __restrict__ dmask_pos, int64_t B, common::SequenceLayout lay, int64_t D) {
   const int lane = threadIdx.x % kWarp;
@@ -67,6 +68,7 @@ __global__ void __launch_bounds__(kThreads)
     const float* g = dseq + b * lay.rows() * D;
     const float* real = g + r * D;
     const float* first = g + (T + (r - L)) * D;  // stream 0's mask row for rank r (when r >= L)
+    const float* second = lay.streams == 2 ? first + M * D : nullptr;  // mapet's query stream
     float* dxr = dx + (b * T + t) * D;
     float* dm = dmask_pos + (b * T + t) * D;
     for (int64_t k = lane; k < width; k += kWarp) {
@@ -75,8 +77,8 @@ __global__ void __launch_bounds__(kThreads)
         float4 s{0.0f, 0.0f, 0.0f, 0.0f};
         if (r >= L) {
           s = reinterpret_cast<const float4*>(first)[k];
-          for (int st = 1; st < lay.streams; ++st) {
-            const float4 v = reinterpret_cast<const float4*>(first + st * M * D)[k];
+          if (second) {
+            const float4 v = reinterpret_cast<const float4*>(second)[k];
             s = float4{s.x + v.x, s.y + v.y, s.z + v.z, s.w + v.w};
           }
         }
@@ -86,7 +88,7 @@ __global__ void __launch_bounds__(kThreads)
         float s = 0.0f;
         if (r >= L) {
           s = first[k];
-          for (int st = 1; st < lay.streams; ++st) s += first[st * M * D + k];
+          if (second) s += second[k];
         }
         dm[k] = s;
       }

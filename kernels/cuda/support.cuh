@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -54,10 +55,22 @@ MAPET_UNROLL
   return total;
 }
 
-// Blocks for a grid-stride loop over n items: enough to fill an H100 several
-// times over, never more than the items need.
-inline unsigned grid_for(int64_t n, int per_block, int64_t max_blocks = 132 * 16) {
-  return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((n + per_block - 1) / per_block, max_blocks)));
+// The most blocks a grid-stride kernel launches: by default enough to fill an
+// H100 several times over. MAPET_CUDA_MAX_GRID_BLOCKS lowers it (ctest runs
+// the kernel twins once more with 3), so every grid-stride loop takes several
+// turns in the tests, as it does on a GPU with large inputs.
+inline int64_t max_grid_blocks() {
+  static const int64_t cap = [] {
+    const char* s = std::getenv("MAPET_CUDA_MAX_GRID_BLOCKS");
+    const int64_t v = s ? std::atoll(s) : 0;
+    return v > 0 ? v : int64_t{132 * 16};
+  }();
+  return cap;
+}
+
+// Blocks for a grid-stride loop over n items: never more than the items need.
+inline unsigned grid_for(int64_t n, int per_block) {
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((n + per_block - 1) / per_block, max_grid_blocks())));
 }
 
 __host__ __device__ inline bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -140,7 +153,7 @@ inline int64_t chunks_for(int64_t rows) { return std::max<int64_t>(1, (rows + kC
 constexpr int kColumnThreads = 128;
 inline dim3 column_grid(int64_t cols, int64_t chunks) {
   return dim3(static_cast<unsigned>((cols + kColumnThreads - 1) / kColumnThreads),
-              static_cast<unsigned>(std::min<int64_t>(chunks, 65535)));
+              static_cast<unsigned>(std::min<int64_t>(chunks, std::min<int64_t>(65535, max_grid_blocks()))));
 }
 
 // Stage 2: a block of 32 columns x 16 chunk lanes; lane y adds chunks y, y+16, ...
