@@ -7,6 +7,7 @@
 // the entry point's line from the second list below into the first.
 #include "engine/backend.h"
 #include "kernels/cuda/adamw.cuh"
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/cross_entropy.cuh"
 #include "kernels/cuda/dropout.cuh"
 #include "kernels/cuda/elementwise.cuh"
@@ -27,6 +28,7 @@ namespace mapet::cuda {
 
 // Entry points with a kernel in kernels/cuda/*.cu: stubs only where the build has no CUDA.
 #if !MAPET_HAVE_CUDA
+MAPET_NO_CUDA_KERNEL(void, to_bf16, (const float*, uint16_t*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, gelu_forward, (const float*, float*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, gelu_backward, (const float*, const float*, float*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, bias_gelu_forward, (const float*, const float*, float*, int64_t, int64_t, void*))
@@ -80,6 +82,5 @@ MAPET_NO_CUDA_KERNEL(void, mul_broadcast, (const float*, const float*, float*, i
 MAPET_NO_CUDA_KERNEL(void, mul_broadcast_grad_b, (const float*, const float*, float*, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, dropout_backward, (const uint8_t*, const float*, float*, int64_t, float, void*))
 MAPET_NO_CUDA_KERNEL(bool, gemm_uses_bf16, ())
-MAPET_NO_CUDA_KERNEL(void, to_bf16, (const float*, uint16_t*, int64_t, void*))
 
 }  // namespace mapet::cuda
