@@ -25,8 +25,9 @@ demo: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target mapet
 	@bash tools/demo.sh $(BUILD)/apps/mapet
 
-# The paper's claim at demo scale: pre-train MaPeT, PeT and MIM, fine-tune each and a model from scratch on
-# a labelled subset of Fashion-MNIST, and write the top-1 table (tools/study.sh; budgets via its variables).
+# The paper's claim at demo scale: pre-train MaPeT, PeT and MIM over SEEDS seeds, fine-tune and linear-probe
+# each and a model from scratch on a labelled subset of Fashion-MNIST, and write mean +- std per arm
+# (tools/study.sh; budgets via its variables, e.g. make study SEEDS=5 PRE_EPOCHS=2).
 study: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target mapet
 	@bash tools/study.sh $(BUILD)/apps/mapet

@@ -16,6 +16,13 @@
 // validation top-1 / top-5 / loss after every epoch, model_best.safetensors
 // (the classifier with the best validation top-1), model.safetensors (the
 // last) and results.json (best and final accuracy).
+//
+// --linear-probe is the other evaluation protocol of self-supervised
+// pre-training: the backbone is frozen (no gradient, no weight decay, no drop
+// path) and only the linear head trains on the average-pooled features, which
+// fc_norm normalises without training its affine (kept at its identity init, as
+// MAE's linear probe puts a BatchNorm without affine before the head). Without
+// --pretrained it probes a frozen random backbone.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -55,6 +62,7 @@ struct FinetuneArgs {
   std::string mixup_mode = "batch";
   int64_t mixup_off_epoch = 0;
   int validation_batch_size = 0;
+  bool linear_probe = false;
   train::TrainFlags t;
   data::TransformFlags tf;
 
@@ -85,7 +93,7 @@ std::unique_ptr<models::VisionTransformer> build_model(const FinetuneArgs& a, in
   o.num_classes = num_classes;
   o.img_size = a.tf.cfg.size;
   o.in_chans = 3;
-  o.drop_path_rate = a.arch.drop_path;
+  o.drop_path_rate = a.linear_probe ? 0.0f : a.arch.drop_path;  // a frozen backbone: its features, no noise
   o.global_pool = a.gp;
   if (a.arch.patch_size > 0) o.patch_size = a.arch.patch_size;
   if (a.arch.embed_dim > 0) o.embed_dim = a.arch.embed_dim;
@@ -142,6 +150,18 @@ std::unique_ptr<models::VisionTransformer> build_model(const FinetuneArgs& a, in
   return model;
 }
 
+// The linear probe: everything but the head stops requiring a gradient (the Trainer then leaves it alone).
+void freeze_backbone(const nn::Module& model) {
+  int64_t frozen = 0, trained = 0;
+  for (const nn::NamedParam& p : model.named_parameters()) {
+    const bool head = p.name.rfind("head.", 0) == 0;
+    p.var.set_requires_grad(head);
+    (head ? trained : frozen) += p.var.value().numel();
+  }
+  std::printf("linear probe: backbone frozen (%.2fM parameters), training the head (%lld parameters)\n", frozen / 1e6,
+              (long long)trained);
+}
+
 void draw_curves(const std::string& out) {
   const std::vector<nlohmann::json> r = train::read_metrics(out + "/metrics.jsonl");
   train::Figure f = train::metrics_figure(r, {{"loss", "train loss"}, {"lr", "lr", false}});
@@ -187,6 +207,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   const int64_t total_steps = a.t.total_steps(steps_per_epoch);
 
   std::unique_ptr<models::VisionTransformer> model = build_model(a, a.num_classes);
+  if (a.linear_probe) freeze_backbone(*model);
   model->train(true);
   train::Trainer trainer(*model, a.t.trainer_config(steps_per_epoch));
   train::apply_layer_decay(trainer.optimizer(), a.layer_decay, model->config.depth);
@@ -296,6 +317,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   nlohmann::ordered_json r;
   r["model"] = a.model;
   r["pretrained"] = a.pretrained;
+  r["protocol"] = a.linear_probe ? "linear_probe" : "finetune";
   r["epochs"] = a.t.epochs;
   r["best_top1"] = best_top1, r["best_epoch"] = best_epoch + 1;
   if (val.n > 0) r["final_top1"] = val.pct(val.top1), r["final_top5"] = val.pct(val.top5);
@@ -334,6 +356,8 @@ void register_finetune(CLI::App& app) {
   c->add_option("--mixup-mode", a->mixup_mode, "batch (the only mode)");
   c->add_option("--mixup-off-epoch", a->mixup_off_epoch, "Stop mixing from this epoch (0: never)");
   c->add_option("--validation-batch-size", a->validation_batch_size, "Validation batch (0: --batch-size)");
+  c->add_flag("--linear-probe", a->linear_probe,
+              "Linear probing: freeze the backbone (no drop path), train only the head on average-pooled features");
   a->t.add_to(c);
   a->tf.add_to(c);
   c->callback([a, c] { run(*a, *c); });

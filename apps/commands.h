@@ -13,5 +13,6 @@ void register_finetune(CLI::App& app);
 void register_validate(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_show_tokens(CLI::App& app);
+void register_study_report(CLI::App& app);
 
 }  // namespace mapet::apps

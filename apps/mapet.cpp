@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   mapet::apps::register_validate(app);
   mapet::apps::register_tokenize(app);
   mapet::apps::register_show_tokens(app);
+  mapet::apps::register_study_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

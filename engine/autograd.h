@@ -35,6 +35,8 @@ class Var {
   void zero_grad() const { p_->grad = Tensor(); }
   void set_grad(Tensor g) const { p_->grad = std::move(g); }
   bool requires_grad() const { return p_ && p_->requires_grad; }
+  // Freezing a parameter (false): no op records a backward for it, and optimizers built afterwards skip it.
+  void set_requires_grad(bool on) const { p_->requires_grad = on; }
   const Shape& shape() const { return p_->value.shape(); }
   int64_t size(int64_t d) const { return p_->value.size(d); }
   int64_t dim() const { return p_->value.dim(); }

@@ -17,6 +17,7 @@ namespace {
 
 constexpr int kLeft = 84, kRight = 16, kTop = 34, kBottom = 44;  // margins around a panel's plot area
 constexpr uint32_t kAxis = 0x404040, kGrid = 0xe4e4e4, kText = 0x202020;
+constexpr double kBarHalf = 0.32;  // half a bar's width, in bar slots
 
 struct Axis {
   double lo = 0, hi = 1;
@@ -53,7 +54,22 @@ struct Geometry {
   double py(double y) const { return y1 - (y - ay.lo) / (ay.hi - ay.lo) * (y1 - y0); }
 };
 
+// Bars stand on zero (the axis starts there unless a value is negative) at x = 1, 2, ...
+Geometry bar_geometry(const Panel& p, int index, const Figure& f) {
+  double lo = 0, hi = 0;
+  for (const Bar& b : p.bars)
+    if (std::isfinite(b.value)) lo = std::min(lo, b.value - b.err), hi = std::max(hi, b.value + b.err);
+  Geometry g;
+  g.x0 = index * f.panel_w + kLeft, g.x1 = (index + 1) * f.panel_w - kRight;
+  g.y0 = kTop, g.y1 = f.panel_h - kBottom;
+  g.ax = Axis{0.5, double(p.bars.size()) + 0.5, {}};
+  g.ay = make_axis(lo, hi, true);
+  if (lo >= 0) g.ay.lo = 0;
+  return g;
+}
+
 Geometry geometry(const Panel& p, int index, const Figure& f) {
+  if (!p.bars.empty()) return bar_geometry(p, index, f);
   double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
   bool whole_x = true;
   for (const Series& s : p.series)
@@ -292,6 +308,22 @@ std::string render_svg(const Figure& f) {
          xml_escape(p.title) + "</text>\n";
     s += "<text x=\"" + num((g.x0 + g.x1) / 2) + "\" y=\"" + num(g.y1 + 34) + "\" text-anchor=\"middle\">" +
          xml_escape(p.x_label) + "</text>\n";
+    for (size_t k = 0; k < p.bars.size(); ++k) {
+      const Bar& b = p.bars[k];
+      const double x = double(k + 1), left = g.px(x - kBarHalf), right = g.px(x + kBarHalf);
+      if (std::isfinite(b.value))
+        s += "<rect x=\"" + num(left) + "\" y=\"" + num(std::min(g.py(b.value), g.py(0))) + "\" width=\"" +
+             num(right - left) + "\" height=\"" + num(std::abs(g.py(0) - g.py(b.value))) + "\" fill=\"" + hex(b.rgb) +
+             "\"/>\n";
+      if (std::isfinite(b.value) && b.err > 0) {
+        const double cap = 0.4 * (right - left), top = g.py(b.value + b.err), bottom = g.py(b.value - b.err);
+        line(g.px(x), top, g.px(x), bottom, kAxis);
+        line(g.px(x) - cap / 2, top, g.px(x) + cap / 2, top, kAxis);
+        line(g.px(x) - cap / 2, bottom, g.px(x) + cap / 2, bottom, kAxis);
+      }
+      s += "<text x=\"" + num(g.px(x)) + "\" y=\"" + num(g.y1 + 16) + "\" text-anchor=\"middle\">" +
+           xml_escape(b.label) + "</text>\n";
+    }
     for (const Series& raw : p.series) {
       const Series sr = thin(raw, g.x1 - g.x0);
       if (sr.x.empty()) continue;
@@ -330,6 +362,24 @@ data::Image render_image(const Figure& f) {
     c.hline(x0, x1, y0, kAxis), c.hline(x0, x1, y1, kAxis), c.vline(x0, y0, y1, kAxis), c.vline(x1, y0, y1, kAxis);
     c.text((x0 + x1 - Canvas::text_width(p.title, 2)) / 2, 10, p.title, 2, kText);
     c.text((x0 + x1 - Canvas::text_width(p.x_label, 2)) / 2, y1 + 26, p.x_label, 2, kText);
+    for (size_t k = 0; k < p.bars.size(); ++k) {
+      const Bar& b = p.bars[k];
+      const double x = double(k + 1);
+      const int left = int(std::lround(g.px(x - kBarHalf))), right = int(std::lround(g.px(x + kBarHalf)));
+      const int mid = int(std::lround(g.px(x)));
+      if (std::isfinite(b.value)) {
+        const int top = int(std::lround(std::min(g.py(b.value), g.py(0)))), bottom = int(std::lround(std::max(g.py(b.value), g.py(0))));
+        for (int y = std::max(top, y0 + 1); y <= std::min(bottom, y1 - 1); ++y) c.hline(left, right, y, b.rgb);
+      }
+      if (std::isfinite(b.value) && b.err > 0) {
+        const int cap = int(0.2 * (right - left));
+        const int top = int(std::lround(g.py(b.value + b.err))), bottom = int(std::lround(g.py(b.value - b.err)));
+        c.vline(mid, std::max(top, y0 + 1), std::min(bottom, y1 - 1), kAxis);
+        if (top > y0) c.hline(mid - cap, mid + cap, top, kAxis);
+        if (bottom < y1) c.hline(mid - cap, mid + cap, bottom, kAxis);
+      }
+      c.text(mid - Canvas::text_width(b.label, 2) / 2, y1 + 6, b.label, 2, kText);
+    }
     for (const Series& raw : p.series) {
       const Series sr = thin(raw, g.x1 - g.x0);
       std::vector<double> xs(sr.x.size()), ys(sr.y.size());
@@ -360,14 +410,14 @@ Figure metrics_figure(const std::vector<nlohmann::json>& records, const std::vec
     const uint32_t color = colors[i % 4];
     if (!curves[i].smooth) {
       raw.rgb = color;
-      fig.panels.push_back(Panel{curves[i].title, x_key, {raw}});
+      fig.panels.push_back(Panel{curves[i].title, x_key, {raw}, {}});
       continue;
     }
     raw.rgb = lighten(color, 0.65), raw.width = 1.0;
     Series mean = raw;
     mean.y = moving_mean(raw.y, std::max<size_t>(1, raw.y.size() / 40));
     mean.rgb = color, mean.width = 2.0;
-    fig.panels.push_back(Panel{curves[i].title, x_key, {raw, mean}});
+    fig.panels.push_back(Panel{curves[i].title, x_key, {raw, mean}, {}});
   }
   return fig;
 }

@@ -17,9 +17,18 @@ struct Series {
   double width = 1.5;       // stroke, in pixels
 };
 
+// One bar of a bar chart: its value with a +- err whisker (err 0: none), named below the axis.
+struct Bar {
+  std::string label;
+  double value = 0, err = 0;
+  uint32_t rgb = 0x1f77b4;
+};
+
+// A line chart (series) or, when it has bars, a bar chart (x is then the bars' order).
 struct Panel {
   std::string title, x_label;
   std::vector<Series> series;  // drawn in order (the last on top)
+  std::vector<Bar> bars;
 };
 
 // Panels side by side, each panel_w x panel_h pixels.

@@ -19,8 +19,22 @@ std::string show(double v) {
 
 }  // namespace
 
+namespace {
+
+// The parameters that train: frozen ones (a linear probe's backbone) get no gradient, and AdamW's weight
+// decay would still move them.
+std::vector<nn::NamedParam> trainable(const nn::Module& model) {
+  std::vector<nn::NamedParam> out;
+  for (const nn::NamedParam& p : model.named_parameters())
+    if (p.var.requires_grad()) out.push_back(p);
+  if (out.empty()) throw Error("the model has no trainable parameters (all are frozen)");
+  return out;
+}
+
+}  // namespace
+
 Trainer::Trainer(const nn::Module& model, const TrainerConfig& c)
-    : params_(model.named_parameters()), config_(c), opt_(params_, c.adamw) {
+    : params_(trainable(model)), config_(c), opt_(params_, c.adamw) {
   if (c.accum_steps < 1) throw Error("accumulation steps must be >= 1, got " + std::to_string(c.accum_steps));
   opt_.zero_grad();
 }
