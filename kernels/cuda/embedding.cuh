@@ -1,6 +1,7 @@
 // Embedding lookup on the GPU: rows of a table by index (the twin of
-// ops::index_select(table, 0, index), engine/ops/shape.cpp). Device pointers;
-// the stream last (null: the default stream).
+// ops::index_select(table, 0, index), engine/ops/shape.cpp), and its backward,
+// the scatter-add of row gradients into the table (twin: kernels/cpu/embedding.h).
+// Device pointers; the stream last (null: the default stream).
 #pragma once
 #include <cstdint>
 
@@ -11,5 +12,12 @@ namespace mapet::cuda {
 // the kernel never reads outside the table).
 void embedding_forward(const float* table, const int64_t* index, float* out, int64_t n, int64_t rows, int64_t dim,
                        void* stream = nullptr);
+
+// dtable[b][index[b][i]][:] += dout[b][i][:] for `batches` tables of [rows][dim]
+// (batches = 1: an embedding's backward; B: ops::gather_tokens's), i in order
+// within a table, so repeated indices add up in the CPU's order: bit for bit
+// cpu::embedding_backward. Indices outside [0, rows) are skipped.
+void embedding_backward(const float* dout, const int64_t* index, float* dtable, int64_t batches, int64_t n,
+                        int64_t rows, int64_t dim, void* stream = nullptr);
 
 }  // namespace mapet::cuda

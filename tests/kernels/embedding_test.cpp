@@ -1,10 +1,15 @@
-// cuda::embedding_forward against ops::index_select(table, 0, index): bit for bit.
+// cuda::embedding_forward against ops::index_select(table, 0, index), and
+// cuda::embedding_backward against cpu::embedding_backward, itself checked
+// against the gradients of ops::index_select and ops::gather_tokens: bit for bit.
 #include "kernels/cuda/embedding.cuh"
 
 #include <cmath>
 #include <cstring>
 
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"
+#include "kernels/cpu/embedding.h"
 #include "tests/kernels/twin.h"
 #include "tests/test_util.h"
 
@@ -46,6 +51,39 @@ TEST(EmbeddingTwin, IndexOutsideTheTableGivesNaNs) {
   }
   EXPECT_EQ(got[6], 1.0f);
   EXPECT_EQ(got[7], 2.0f);
+}
+
+// The scatter-add of gradients: one table (an embedding) and one table per
+// sample (ops::gather_tokens's backward); repeated indices, an index outside
+// the table (skipped); dim 7 (scalar), 36 (float4), 300 (more than a block of columns).
+TEST(EmbeddingTwin, BackwardMatchesCpuAndTheOpsGradients) {
+  for (auto [batches, rows, dim, n] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{1, 5, 7, 9}, {3, 11, 36, 14},
+                                       {2, 4, 300, 6}}) {
+    std::vector<int64_t> idx(batches * n);
+    for (int64_t i = 0; i < batches * n; ++i) idx[i] = (i * 37 + 3) % rows;
+    const std::vector<float> dout = test::randn({batches * n * dim}, test::fresh_seed()).to_vector();
+    const std::vector<float> table0 = test::randn({batches * rows * dim}, test::fresh_seed()).to_vector();
+
+    // The CPU twin from zeros is the ops' gradient (sum(y * dout) has gradient dout).
+    std::vector<float> from_zero(batches * rows * dim, 0.0f);
+    cpu::embedding_backward(dout.data(), idx.data(), from_zero.data(), batches, n, rows, dim);
+    Var x(Tensor::zeros(batches == 1 ? Shape{rows, dim} : Shape{batches, rows, dim}), true);
+    const Tensor index = Tensor::from_vector(idx, batches == 1 ? Shape{n} : Shape{batches, n});
+    const Var y = batches == 1 ? ops::index_select(x, 0, index) : ops::gather_tokens(x, index);
+    autograd::backward(ops::sum(ops::mul(y, Var(Tensor::from_vector(dout, y.shape())))));
+    EXPECT_EQ(x.grad().to_vector(), from_zero) << "cpu::embedding_backward is not the ops' gradient";
+
+    std::vector<int64_t> bad = idx;
+    bad[0] = rows;  // outside the table: skipped by both
+    std::vector<float> want = table0;  // accumulating into values already there
+    cpu::embedding_backward(dout.data(), bad.data(), want.data(), batches, n, rows, dim);
+    test::twin::Case c;
+    const float* d_dout = c.input(dout);
+    const int64_t* d_idx = c.input(bad);
+    float* d_table = c.inout(table0);
+    c.run([&] { cuda::embedding_backward(d_dout, d_idx, d_table, batches, n, rows, dim); });
+    EXPECT_TRUE(test::twin::close(c.read(d_table), want, {}, "embedding_backward dim " + std::to_string(dim)));
+  }
 }
 
 }  // namespace
