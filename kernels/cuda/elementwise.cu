@@ -16,13 +16,16 @@ namespace {
 constexpr int kThreads = 256;
 
 struct Add {
+  static constexpr bool kUnary = false;
   __device__ __forceinline__ float operator()(float a, float b) const { return a + b; }
 };
 struct Mul {
+  static constexpr bool kUnary = false;
   __device__ __forceinline__ float operator()(float a, float b) const { return a * b; }
 };
-// alpha * x, alpha in the second slot (the CPU's `alpha * x[i]`; products commute exactly).
+// alpha * x (the CPU's `alpha * x[i]`): one input, b is never read.
 struct Scale {
+  static constexpr bool kUnary = true;
   float alpha;
   __device__ __forceinline__ float operator()(float x, float) const { return alpha * x; }
 };
@@ -32,7 +35,7 @@ __device__ __forceinline__ float4 apply4(const float4 a, const float4 b, Op op) 
   return float4{op(a.x, b.x), op(a.y, b.y), op(a.z, b.z), op(a.w, b.w)};
 }
 
-// y[i] = op(a[i], b[i]); b may be null for Scale (read as a). y may alias a.
+// y[i] = op(a[i], b[i]) (b unread by a unary op). y may alias a.
 template <class Op, bool kVec>
 __global__ void __launch_bounds__(kThreads) binary_kernel(const float* a, const float* b, float* y, int64_t n, Op op) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kThreads;
@@ -40,12 +43,13 @@ __global__ void __launch_bounds__(kThreads) binary_kernel(const float* a, const 
   int64_t done = 0;
   if constexpr (kVec) {
     const int64_t nq = n / 4;
-    for (int64_t i = t; i < nq; i += stride)
-      reinterpret_cast<float4*>(y)[i] =
-          apply4(reinterpret_cast<const float4*>(a)[i], reinterpret_cast<const float4*>(b)[i], op);
+    for (int64_t i = t; i < nq; i += stride) {
+      const float4 va = reinterpret_cast<const float4*>(a)[i];
+      reinterpret_cast<float4*>(y)[i] = apply4(va, Op::kUnary ? va : reinterpret_cast<const float4*>(b)[i], op);
+    }
     done = nq * 4;
   }
-  for (int64_t i = done + t; i < n; i += stride) y[i] = op(a[i], b[i]);
+  for (int64_t i = done + t; i < n; i += stride) y[i] = op(a[i], Op::kUnary ? 0.0f : b[i]);
 }
 
 template <class Op>
@@ -103,7 +107,7 @@ void add(const float* a, const float* b, float* y, int64_t n, void* stream) { la
 void add_inplace(float* a, const float* b, int64_t n, void* stream) { launch_binary(a, b, a, n, Add{}, stream); }
 void mul(const float* a, const float* b, float* y, int64_t n, void* stream) { launch_binary(a, b, y, n, Mul{}, stream); }
 void scale(const float* x, float alpha, float* y, int64_t n, void* stream) {
-  launch_binary(x, x, y, n, Scale{alpha}, stream);
+  launch_binary(x, nullptr, y, n, Scale{alpha}, stream);
 }
 
 void add_inplace_runs(float* a, const float* b, int64_t runs, int64_t run, int64_t a_stride, void* stream) {
