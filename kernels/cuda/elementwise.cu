@@ -103,9 +103,13 @@ void launch_broadcast(const float* a, const float* b, float* y, int64_t n, int64
 
 }  // namespace
 
-void add(const float* a, const float* b, float* y, int64_t n, void* stream) { launch_binary(a, b, y, n, Add{}, stream); }
+void add(const float* a, const float* b, float* y, int64_t n, void* stream) {
+  launch_binary(a, b, y, n, Add{}, stream);
+}
 void add_inplace(float* a, const float* b, int64_t n, void* stream) { launch_binary(a, b, a, n, Add{}, stream); }
-void mul(const float* a, const float* b, float* y, int64_t n, void* stream) { launch_binary(a, b, y, n, Mul{}, stream); }
+void mul(const float* a, const float* b, float* y, int64_t n, void* stream) {
+  launch_binary(a, b, y, n, Mul{}, stream);
+}
 void scale(const float* x, float alpha, float* y, int64_t n, void* stream) {
   launch_binary(x, nullptr, y, n, Scale{alpha}, stream);
 }

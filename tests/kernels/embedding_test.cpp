@@ -1,6 +1,6 @@
-// cuda::embedding_forward against ops::index_select(table, 0, index), and
-// cuda::embedding_backward against cpu::embedding_backward, itself checked
-// against the gradients of ops::index_select and ops::gather_tokens: bit for bit.
+// cuda::embedding_{forward,backward} against cpu::embedding_{forward,backward},
+// themselves checked against ops::index_select and ops::gather_tokens (their
+// values and gradients): bit for bit.
 #include "kernels/cuda/embedding.cuh"
 
 #include <cmath>
@@ -16,20 +16,29 @@
 namespace mapet {
 namespace {
 
+// One table (ops::index_select) and one per sample (ops::gather_tokens);
 // dim 7 (scalar), 36 (float4), 300 (wider than a warp's float4s); repeated indices.
-TEST(EmbeddingTwin, LookupMatchesIndexSelect) {
-  for (auto [rows, dim, n] : {std::tuple<int64_t, int64_t, int64_t>{5, 7, 9}, {100, 36, 70}, {3, 300, 4}}) {
-    Tensor table = test::randn({rows, dim}, test::fresh_seed());
-    std::vector<int64_t> idx(n);
-    for (int64_t i = 0; i < n; ++i) idx[i] = (i * 37 + 3) % rows;
-    const std::vector<float> want =
-        ops::index_select(Var(table), 0, Tensor::from_vector(idx, {n})).value().to_vector();
+TEST(EmbeddingTwin, LookupMatchesCpuAndTheOps) {
+  for (auto [batches, rows, dim, n] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{1, 5, 7, 9}, {1, 100, 36, 70},
+                                       {1, 3, 300, 4}, {3, 11, 36, 14}, {2, 6, 7, 5}}) {
+    Tensor table = test::randn(batches == 1 ? Shape{rows, dim} : Shape{batches, rows, dim}, test::fresh_seed());
+    std::vector<int64_t> idx(batches * n);
+    for (int64_t i = 0; i < batches * n; ++i) idx[i] = (i * 37 + 3) % rows;
+    const Tensor index = Tensor::from_vector(idx, batches == 1 ? Shape{n} : Shape{batches, n});
+    const std::vector<float> from_ops = (batches == 1 ? ops::index_select(Var(table), 0, index)
+                                                      : ops::gather_tokens(Var(table), index))
+                                            .value()
+                                            .to_vector();
+    std::vector<float> want(batches * n * dim);
+    cpu::embedding_forward(table.data<float>(), idx.data(), want.data(), batches, n, rows, dim);
+    EXPECT_EQ(want, from_ops) << "cpu::embedding_forward is not the ops' lookup";
     test::twin::Case c;
     const float* d_table = c.input(table.to_vector());
     const int64_t* d_idx = c.input(idx);
-    float* d_out = c.output<float>(n * dim);
-    c.run([&] { cuda::embedding_forward(d_table, d_idx, d_out, n, rows, dim); });
-    EXPECT_TRUE(test::twin::close(c.read(d_out), want, {}, "embedding dim " + std::to_string(dim)));
+    float* d_out = c.output<float>(batches * n * dim);
+    c.run([&] { cuda::embedding_forward(d_table, d_idx, d_out, batches, n, rows, dim); });
+    EXPECT_TRUE(test::twin::close(c.read(d_out), want, {},
+                                  "embedding " + std::to_string(batches) + " tables, dim " + std::to_string(dim)));
   }
 }
 
@@ -40,7 +49,7 @@ TEST(EmbeddingTwin, IndexOutsideTheTableGivesNaNs) {
   const float* d_table = c.input(table);
   const int64_t* d_idx = c.input(idx);
   float* d_out = c.output<float>(8);
-  c.run([&] { cuda::embedding_forward(d_table, d_idx, d_out, 4, 3, 2); });
+  c.run([&] { cuda::embedding_forward(d_table, d_idx, d_out, 1, 4, 3, 2); });
   const std::vector<float> got = c.read(d_out);
   EXPECT_EQ(got[0], 5.0f);
   EXPECT_EQ(got[1], 6.0f);
