@@ -3,11 +3,13 @@
 // reaches it with a tensor on the GPU (engine/backend.h). Here, not in
 // kernels/cuda/, because the error is the engine's (kernels never include engine/).
 //
-// Writing a kernel: add kernels/cuda/X.cu to kernels/CMakeLists.txt and move
-// the entry point's line from the second list below into the first.
+// Every entry point now has a kernel (kernels/cuda/*.cu): the stubs below are
+// for a build without nvcc only. They are weak symbols, so a test binary that
+// links the kernels run under kernels/simt (the same entry points, defined
+// for real) gets those, whichever archive the linker reads first. An entry
+// point the engine calls gets a stub line here.
 #include "engine/backend.h"
 #include "kernels/cuda/adamw.cuh"
-#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/cross_entropy.cuh"
 #include "kernels/cuda/dropout.cuh"
 #include "kernels/cuda/elementwise.cuh"
@@ -22,13 +24,11 @@
 // ret name(params) { throw }: the parameter types as in the header (a stub
 // that drifts from its declaration leaves the declaration undefined: a link error).
 #define MAPET_NO_CUDA_KERNEL(ret, name, params) \
-  ret name params { ::mapet::backend::no_cuda_kernel(#name); }
+  __attribute__((weak)) ret name params { ::mapet::backend::no_cuda_kernel(#name); }
 
 namespace mapet::cuda {
 
-// Entry points with a kernel in kernels/cuda/*.cu: stubs only where the build has no CUDA.
 #if !MAPET_HAVE_CUDA
-MAPET_NO_CUDA_KERNEL(void, to_bf16, (const float*, uint16_t*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, gelu_forward, (const float*, float*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, gelu_backward, (const float*, const float*, float*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, bias_gelu_forward, (const float*, const float*, float*, int64_t, int64_t, void*))
@@ -65,9 +65,8 @@ MAPET_NO_CUDA_KERNEL(void, gemm, (bool, bool, int64_t, int64_t, int64_t, const f
                                   const float*, void*))
 MAPET_NO_CUDA_KERNEL(void, gemm_bf16, (bool, bool, int64_t, int64_t, int64_t, const uint16_t*, const uint16_t*, float*,
                                        float, const float*, void*))
-#endif
-
-// Entry points with no CUDA kernel yet.
+MAPET_NO_CUDA_KERNEL(bool, gemm_uses_bf16, ())
+MAPET_NO_CUDA_KERNEL(void, to_bf16, (const float*, uint16_t*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, softmax_forward, (const float*, float*, int64_t, int64_t, float, void*))
 MAPET_NO_CUDA_KERNEL(void, softmax_backward, (const float*, const float*, float*, int64_t, int64_t, float, void*))
 MAPET_NO_CUDA_KERNEL(void, masked_softmax_inplace,
@@ -81,6 +80,8 @@ MAPET_NO_CUDA_KERNEL(void, add_broadcast, (const float*, const float*, float*, i
 MAPET_NO_CUDA_KERNEL(void, mul_broadcast, (const float*, const float*, float*, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, mul_broadcast_grad_b, (const float*, const float*, float*, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, dropout_backward, (const uint8_t*, const float*, float*, int64_t, float, void*))
-MAPET_NO_CUDA_KERNEL(bool, gemm_uses_bf16, ())
+// A setting, not a kernel: nothing to set where there is no device.
+__attribute__((weak)) void set_gemm_uses_bf16(bool) {}
+#endif
 
 }  // namespace mapet::cuda

@@ -2,7 +2,7 @@
 # Static GPU checks that need no GPU (#12 item 4), on the built CUDA kernels
 # (build/kernels/libmapet_kernels_cuda.a; nvcc compiled them for MAPET_CUDA_ARCHS):
 #   - per kernel and architecture: registers, stack, local and shared memory, as a table;
-#   - the hot kernels (attention, GEMM, assignment, layernorm) use no stack and no
+#   - the hot kernels (attention, GEMM, assignment, layernorm, softmax, the loss) use no stack and no
 #     local memory (where ptxas puts spills);
 #   - the tensor-core kernels' SASS contains HMMA.
 # cuobjdump and nvdisasm come from the PyPI wheels nvidia-cuda-cuobjdump and
@@ -10,7 +10,7 @@
 # Usage: tools/cuda_static_check.sh path/to/libmapet_kernels_cuda.a
 set -euo pipefail
 lib="$1"
-hot=${HOT_KERNELS:-'interval_attention|gemm|assign|layernorm'}  # .cu files whose kernels must not spill
+hot=${HOT_KERNELS:-'interval_attention|gemm|assign|layernorm|softmax|cross_entropy'}  # .cu files whose kernels must not spill
 tensor_core=${TENSOR_CORE_KERNELS:-'interval_attention|gemm|assign'}  # .cu files that use mma.sync
 
 find_cuobjdump() {

@@ -29,6 +29,28 @@ void sum_rows_to_bf16(const float* x, float* out, int64_t rows, int64_t cols, ui
   });
 }
 
+void mean_dim(const float* x, float* y, int64_t outer, int64_t n, int64_t inner) {
+  const float inv = 1.0f / static_cast<float>(n);
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < outer; ++o) {
+    float* yr = y + o * inner;
+    for (int64_t j = 0; j < inner; ++j) yr[j] = 0.0f;
+    for (int64_t k = 0; k < n; ++k) {
+      const float* xr = x + (o * n + k) * inner;
+      for (int64_t j = 0; j < inner; ++j) yr[j] += xr[j];
+    }
+    for (int64_t j = 0; j < inner; ++j) yr[j] *= inv;
+  }
+}
+
+void mean_dim_backward(const float* g, float* dx, int64_t outer, int64_t n, int64_t inner) {
+  const float inv = 1.0f / static_cast<float>(n);
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t j = 0; j < inner; ++j) dx[(o * n + k) * inner + j] = g[o * inner + j] * inv;
+}
+
 double sum_squares(const std::vector<std::pair<const float*, int64_t>>& arrays) {
   struct Block {
     const float* p;

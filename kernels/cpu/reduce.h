@@ -25,6 +25,14 @@ MAPET_ISA_FUNCTION(void, sum_rows_to_bf16, (const float* x, float* out, int64_t 
 // the number of threads (the global gradient norm of clip_grad_norm).
 MAPET_ISA_FUNCTION(double, sum_squares, (const std::vector<std::pair<const float*, int64_t>>& arrays), (arrays))
 
+// The mean over the middle dim of x [outer][n][inner] (ops::mean; the ViT's
+// average pool over tokens): y[o][j] = (sum over k in order of x[o][k][j]) * (1/n).
+// Its backward: dx[o][k][j] = g[o][j] * (1/n).
+MAPET_ISA_FUNCTION(void, mean_dim, (const float* x, float* y, int64_t outer, int64_t n, int64_t inner),
+                   (x, y, outer, n, inner))
+MAPET_ISA_FUNCTION(void, mean_dim_backward, (const float* g, float* dx, int64_t outer, int64_t n, int64_t inner),
+                   (g, dx, outer, n, inner))
+
 // Calls partial(chunk_begin, chunk_end, acc) with acc zeroed (cols floats) for
 // each fixed chunk of rows, in parallel, then sums the accumulators in chunk order into out.
 template <class Partial>

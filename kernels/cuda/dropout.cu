@@ -1,4 +1,4 @@
-// Dropout and drop-path (twins: kernels/cpu/elementwise.cpp). Element i's
+// Dropout and drop-path (twins: kernels/cpu/dropout.cpp). Element i's
 // draw is word offset + i of the Philox stream (seed), as on the CPU: one
 // Philox4x32-10 call gives four consecutive words, so a thread takes one
 // Philox block and the (up to) four elements whose words it holds, instead of
@@ -35,6 +35,14 @@ MAPET_UNROLL
       y[i] = kept ? x[i] * scale : 0.0f;
     }
   }
+}
+
+// dx = keep ? dy * scale : 0 (dx may alias dy).
+__global__ void __launch_bounds__(kThreads)
+    dropout_backward_kernel(const uint8_t* __restrict__ keep, const float* dy, float* dx, int64_t n, float scale) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kThreads;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride)
+    dx[i] = keep[i] ? dy[i] * scale : 0.0f;
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -74,6 +82,12 @@ void dropout_forward(const float* x, float* y, uint8_t* keep, int64_t n, float p
   const int64_t blocks = static_cast<int64_t>(last - first + 1);
   MAPET_LAUNCH(dropout_forward_kernel, detail::grid_for(blocks, kThreads), kThreads, 0,
                static_cast<cudaStream_t>(stream), x, y, keep, n, p, 1.0f / (1.0f - p), seed, offset, first, blocks);
+}
+
+void dropout_backward(const uint8_t* keep, const float* dy, float* dx, int64_t n, float p, void* stream) {
+  if (n == 0) return;
+  MAPET_LAUNCH(dropout_backward_kernel, detail::grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(stream),
+               keep, dy, dx, n, 1.0f / (1.0f - p));
 }
 
 void drop_path_row_scales(float* row_scale, int64_t rows, float p, uint64_t seed, uint64_t offset, void* stream) {

@@ -1,5 +1,5 @@
 // Dropout and drop-path on the GPU: the twins of the dropout kernels in
-// kernels/cpu/elementwise.h (device pointers; the stream last, null: the
+// kernels/cpu/dropout.h (device pointers; the stream last, null: the
 // default stream). The draws are kernels/common/philox.h at the same
 // (seed, offset + i) as on the CPU, so both keep the same elements.
 #pragma once
@@ -10,7 +10,7 @@ namespace mapet::cuda {
 // Inverted dropout: y = x * keep / (1 - p), keep drawn with Philox at (seed, offset + i).
 void dropout_forward(const float* x, float* y, uint8_t* keep, int64_t n, float p, uint64_t seed, uint64_t offset,
                      void* stream = nullptr);
-// dx = dy * keep / (1 - p) (no kernel yet: engine/cuda_missing.cpp).
+// dx = dy * keep / (1 - p): dropout_forward's backward, from its keep mask.
 void dropout_backward(const uint8_t* keep, const float* dy, float* dx, int64_t n, float p, void* stream = nullptr);
 // Drop-path: row r of `rows` is kept with prob 1-p (one draw per row), scaled by 1/(1-p).
 void drop_path_forward(const float* x, float* y, float* row_scale, int64_t rows, int64_t row_len, float p,

@@ -20,6 +20,7 @@
 #include "kernels/cuda/dialect.cuh"
 #include "kernels/cuda/gemm.cuh"
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -427,5 +428,12 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, cons
                float* c, float beta, const float* bias, void* stream) {
   gemm_bf16(plain_shape(trans_a, trans_b, m, n, k), a, b, c, 1.0f, beta, bias, stream);
 }
+
+namespace {
+std::atomic<bool> g_uses_bf16{false};  // set once by the precision policy, read by every linear layer
+}  // namespace
+
+bool gemm_uses_bf16() { return g_uses_bf16.load(std::memory_order_relaxed); }
+void set_gemm_uses_bf16(bool on) { g_uses_bf16.store(on, std::memory_order_relaxed); }
 
 }  // namespace mapet::cuda

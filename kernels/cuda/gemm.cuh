@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #include "kernels/common/gemm.h"
-#include "kernels/cuda/bf16.cuh"
+#include "kernels/cuda/bf16.cuh"  // to_bf16, for the bf16 GEMMs' operands
 
 namespace mapet::cuda {
 
@@ -45,7 +45,11 @@ void gemm_bf16(const GemmShape& s, const uint16_t* a, const uint16_t* b, float* 
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
                float* c, float beta = 0.0f, const float* bias = nullptr, void* stream = nullptr);
 
-// The --amp precision on the device (no kernel yet: engine/cuda_missing.cpp); the bf16 cast is in bf16.cuh.
+// The --amp precision on the device: whether a linear layer on the GPU runs
+// its GEMMs on bf16 operands (engine/ops/linear.cpp asks, as it asks
+// cpu::gemm_uses_bf16 on the CPU). A host setting of this process, off until
+// set; the cast it needs is cuda::to_bf16 (kernels/cuda/bf16.cuh).
 bool gemm_uses_bf16();
+void set_gemm_uses_bf16(bool on);
 
 }  // namespace mapet::cuda

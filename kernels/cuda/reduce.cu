@@ -6,6 +6,8 @@
 // array is cut into tiles of 16384 elements (the CPU's blocks); a block per
 // tile sums x*x in double (thread partials, then a fixed-order block
 // reduction), and one block adds the tile sums in a fixed order. No atomics.
+// mean_dim: a thread per output (o, j), adding the n values in order as the
+// CPU does (consecutive threads read consecutive j: coalesced).
 #include "kernels/cuda/dialect.cuh"
 
 #include "kernels/common/bf16.h"
@@ -77,6 +79,27 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) *total = s;
 }
 
+__global__ void __launch_bounds__(kThreads)
+    mean_dim_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t outer, int64_t n, int64_t inner,
+                    float inv) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kThreads;
+  for (int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; t < outer * inner; t += stride) {
+    const int64_t o = t / inner, j = t % inner;
+    const float* xc = x + o * n * inner + j;
+    float s = 0.0f;
+    for (int64_t k = 0; k < n; ++k) s += xc[k * inner];
+    y[t] = s * inv;
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    mean_dim_backward_kernel(const float* __restrict__ g, float* __restrict__ dx, int64_t outer, int64_t n,
+                             int64_t inner, float inv) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kThreads, total = outer * n * inner;
+  for (int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; t < total; t += stride)
+    dx[t] = g[(t / (n * inner)) * inner + t % inner] * inv;
+}
+
 template <bool kToBf16>
 void launch_sum_rows(const float* x, float* out, int64_t rows, int64_t cols, uint16_t* x16, void* stream) {
   if (cols == 0) return;
@@ -95,6 +118,18 @@ void sum_rows(const float* x, float* out, int64_t rows, int64_t cols, void* stre
 
 void sum_rows_to_bf16(const float* x, float* out, int64_t rows, int64_t cols, uint16_t* x16, void* stream) {
   launch_sum_rows<true>(x, out, rows, cols, x16, stream);
+}
+
+void mean_dim(const float* x, float* y, int64_t outer, int64_t n, int64_t inner, void* stream) {
+  if (outer * inner == 0) return;
+  MAPET_LAUNCH(mean_dim_kernel, detail::grid_for(outer * inner, kThreads), kThreads, 0,
+               static_cast<cudaStream_t>(stream), x, y, outer, n, inner, 1.0f / static_cast<float>(n));
+}
+
+void mean_dim_backward(const float* g, float* dx, int64_t outer, int64_t n, int64_t inner, void* stream) {
+  if (outer * n * inner == 0) return;
+  MAPET_LAUNCH(mean_dim_backward_kernel, detail::grid_for(outer * n * inner, kThreads), kThreads, 0,
+               static_cast<cudaStream_t>(stream), g, dx, outer, n, inner, 1.0f / static_cast<float>(n));
 }
 
 double sum_squares(const std::vector<std::pair<const float*, int64_t>>& arrays, void* stream) {

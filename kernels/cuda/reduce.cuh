@@ -16,5 +16,9 @@ void sum_rows_to_bf16(const float* x, float* out, int64_t rows, int64_t cols, ui
 // Sum of x[i]^2 over several device arrays (pointer, length), in double; read
 // back to the host (waits for the stream). The global gradient norm of clip_grad_norm.
 double sum_squares(const std::vector<std::pair<const float*, int64_t>>& arrays, void* stream = nullptr);
+// The mean over the middle dim of x [outer][n][inner], each sum in the CPU's
+// order (bit for bit cpu::mean_dim), and its backward dx[o][k][j] = g[o][j] / n.
+void mean_dim(const float* x, float* y, int64_t outer, int64_t n, int64_t inner, void* stream = nullptr);
+void mean_dim_backward(const float* g, float* dx, int64_t outer, int64_t n, int64_t inner, void* stream = nullptr);
 
 }  // namespace mapet::cuda

@@ -1,4 +1,4 @@
-// cuda:: dropout and drop-path against cpu:: (the same Philox draws: bit for bit).
+// cuda:: dropout (forward, backward) and drop-path against cpu:: (the same Philox draws: bit for bit).
 #include "kernels/cuda/dropout.cuh"
 
 #include "kernels/cpu/dropout.h"
@@ -31,6 +31,28 @@ TEST(DropoutTwin, ForwardKeepsTheSameElementsAsCpu) {
   }
 }
 
+// The backward from the CPU's keep mask: bit for bit, also in place (dx aliasing dy).
+TEST(DropoutTwin, BackwardMatchesCpu) {
+  for (int64_t n : {1, 7, 2051}) {
+    const float p = 0.25f;
+    std::vector<float> x = randn(n), y(n), dy = randn(n), dx(n);
+    std::vector<uint8_t> keep(n);
+    cpu::dropout_forward(x.data(), y.data(), keep.data(), n, p, 99, 1);
+    cpu::dropout_backward(keep.data(), dy.data(), dx.data(), n, p);
+    test::twin::Case c;
+    const uint8_t* d_keep = c.input(keep);
+    const float* d_dy = c.input(dy);
+    float* d_dx = c.output<float>(n);
+    float* d_g = c.inout(dy);
+    c.run([&] {
+      cuda::dropout_backward(d_keep, d_dy, d_dx, n, p);
+      cuda::dropout_backward(d_keep, d_g, d_g, n, p);
+    });
+    EXPECT_TRUE(test::twin::close(c.read(d_dx), dx, {}, "dx (n " + std::to_string(n) + ")"));
+    EXPECT_TRUE(test::twin::close(c.read(d_g), dx, {}, "dx in place (n " + std::to_string(n) + ")"));
+  }
+}
+
 TEST(DropoutTwin, DropPathMatchesCpu) {
   const uint64_t seed = 77;
   for (auto [rows, row_len] : {std::pair<int64_t, int64_t>{1, 5}, {37, 12}, {300, 7}}) {
@@ -42,6 +64,29 @@ TEST(DropoutTwin, DropPathMatchesCpu) {
     const float* d_x = c.input(x);
     float *d_y = c.output<float>(rows * row_len), *d_scale = c.output<float>(rows);
     c.run([&] { cuda::drop_path_forward(d_x, d_y, d_scale, rows, row_len, p, seed, offset); });
+    const std::string at = " (" + std::to_string(rows) + "x" + std::to_string(row_len) + ")";
+    EXPECT_TRUE(test::twin::close(c.read(d_scale), scale, {}, "row_scale" + at));
+    EXPECT_TRUE(test::twin::close(c.read(d_y), y, {}, "y" + at));
+  }
+}
+
+// The two halves of drop_path_forward as the engine calls them (the scales in
+// ops::scaled_residual's forward, their application in ops::drop_path's
+// backward): rows of 7 (scalar) and 36 (float4) values, and a skewed x (scalar).
+TEST(DropoutTwin, RowScalesAndTheirApplicationMatchCpu) {
+  for (auto [rows, row_len, skew] : {std::tuple<int64_t, int64_t, int64_t>{3, 7, 0}, {41, 36, 0}, {5, 36, 1}}) {
+    const float p = 0.5f;
+    std::vector<float> scale(rows), x = randn(rows * row_len + skew), y(rows * row_len);
+    cpu::drop_path_row_scales(scale.data(), rows, p, 1234, 17);
+    cpu::row_scale_apply(x.data() + skew, scale.data(), y.data(), rows, row_len);
+    test::twin::Case c;
+    float* d_scale = c.output<float>(rows);
+    const float *d_x = c.input(x) + skew, *d_cpu_scale = c.input(scale);
+    float* d_y = c.output<float>(rows * row_len);
+    c.run([&] {
+      cuda::drop_path_row_scales(d_scale, rows, p, 1234, 17);
+      cuda::row_scale_apply(d_x, d_cpu_scale, d_y, rows, row_len);
+    });
     const std::string at = " (" + std::to_string(rows) + "x" + std::to_string(row_len) + ")";
     EXPECT_TRUE(test::twin::close(c.read(d_scale), scale, {}, "row_scale" + at));
     EXPECT_TRUE(test::twin::close(c.read(d_y), y, {}, "y" + at));

@@ -207,5 +207,14 @@ TEST(GemmTwin, PlainForms) {
   EXPECT_TRUE(twin::close(tc.read(c16), want16, tol, "cuda::gemm_bf16"));
 }
 
+// The device's --amp setting (a host flag, no kernel): off until set, and what was set.
+TEST(GemmTwin, UsesBf16IsTheSetting) {
+  EXPECT_FALSE(cuda::gemm_uses_bf16());
+  cuda::set_gemm_uses_bf16(true);
+  EXPECT_TRUE(cuda::gemm_uses_bf16());
+  cuda::set_gemm_uses_bf16(false);
+  EXPECT_FALSE(cuda::gemm_uses_bf16());
+}
+
 }  // namespace
 }  // namespace mapet

@@ -1,8 +1,10 @@
-// cuda::sum_rows, sum_rows_to_bf16 and sum_squares against cpu:: (tests/kernels/twin.h).
+// cuda::sum_rows, sum_rows_to_bf16, sum_squares and mean_dim against cpu:: (tests/kernels/twin.h).
 #include "kernels/cuda/reduce.cuh"
 
 #include <cmath>
 
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduce.h"
 #include "kernels/cpu/reduce.h"
 #include "tests/kernels/twin.h"
 #include "tests/test_util.h"
@@ -60,6 +62,33 @@ TEST(SumSquaresTwin, MatchesCpu) {
   // Double sums of float squares in another order: far below float precision.
   EXPECT_NEAR(got, want, 1e-12 * want);
   EXPECT_EQ(cuda::sum_squares({}), 0.0);
+}
+
+// The mean over tokens (ViT average pool) and its backward, bit for bit; the
+// CPU twin is itself ops::mean's value and gradient. One token; 37 tokens of
+// 5 channels; 196 tokens of 130 channels (more outputs than a block).
+TEST(MeanDimTwin, ForwardAndBackwardMatchCpuAndOpsMean) {
+  for (auto [outer, n, inner] : {std::tuple<int64_t, int64_t, int64_t>{2, 1, 3}, {3, 37, 5}, {2, 196, 130}}) {
+    const std::vector<float> x = randn(outer * n * inner), g = randn(outer * inner);
+    std::vector<float> y(outer * inner), dx(outer * n * inner);
+    cpu::mean_dim(x.data(), y.data(), outer, n, inner);
+    cpu::mean_dim_backward(g.data(), dx.data(), outer, n, inner);
+    Var xv(Tensor::from_vector(x, {outer, n, inner}), true);
+    const Var m = ops::mean(xv, 1);
+    autograd::backward(ops::sum(ops::mul(m, Var(Tensor::from_vector(g, {outer, inner})))));
+    EXPECT_EQ(m.value().to_vector(), y) << "cpu::mean_dim is not ops::mean";
+    EXPECT_EQ(xv.grad().to_vector(), dx) << "cpu::mean_dim_backward is not ops::mean's gradient";
+    test::twin::Case c;
+    const float *d_x = c.input(x), *d_g = c.input(g);
+    float *d_y = c.output<float>(outer * inner), *d_dx = c.output<float>(outer * n * inner);
+    c.run([&] {
+      cuda::mean_dim(d_x, d_y, outer, n, inner);
+      cuda::mean_dim_backward(d_g, d_dx, outer, n, inner);
+    });
+    const std::string at = " (" + std::to_string(outer) + "x" + std::to_string(n) + "x" + std::to_string(inner) + ")";
+    EXPECT_TRUE(test::twin::close(c.read(d_y), y, {}, "mean" + at));
+    EXPECT_TRUE(test::twin::close(c.read(d_dx), dx, {}, "mean backward" + at));
+  }
 }
 
 }  // namespace
