@@ -2,7 +2,7 @@
 // those named by --only. Exit status: 0 when every check passed, 1 on a
 // mismatch or an error, 77 when the GPU build finds no GPU.
 //
-//   cuda_bench_simt [--only a,b] [--full]   validate under kernels/simt (small shape; --full: the real one, hours)
+//   cuda_bench_simt [--only a,b] [--full]   validate under kernels/simt (small shape; --full: the real one, slow)
 //   cuda_bench      [--only a,b] [--iters N] validate and time on the GPU at the MaPeT-Small shape
 #include <omp.h>
 
@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   std::printf("bench/cuda under kernels/simt (no GPU): each kernel validated against its CPU twin in forward, "
               "reverse and random thread order\n");
   if (!full)
-    std::printf("shape: %s, not the full %s: under simt that would take hours (--full runs it)\n", shape.name,
+    std::printf("a small shape: the full %s would take tens of minutes under simt (--full runs it)\n",
                 mapet_small().name);
 #endif
   std::printf("shape: %s: T=%ld L=%ld (S=%ld sequence rows per image), D=%ld, heads %ld, hidden %ld, %ld classes, "
