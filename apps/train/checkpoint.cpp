@@ -25,6 +25,12 @@ uint64_t parse_u64(const std::map<std::string, std::string>& meta, const std::st
   throw Error("checkpoint '" + path + "': metadata '" + key + "' is '" + it->second + "', not a number");
 }
 
+// A key that older checkpoints lack.
+uint64_t parse_u64_or(const std::map<std::string, std::string>& meta, const std::string& key, uint64_t fallback,
+                      const std::string& path) {
+  return meta.count(key) ? parse_u64(meta, key, path) : fallback;
+}
+
 // Copies src into an optimizer slot tensor of the same shape.
 void restore(Tensor& dst, const io::TensorMap& all, const std::string& name, const std::string& path) {
   auto it = all.find(name);
@@ -53,6 +59,8 @@ void save_checkpoint(const std::string& path, const nn::Module& model, optim::Ad
                                           {"rng_seed", std::to_string(s.rng_seed)},
                                           {"rng_offset", std::to_string(s.rng_offset)},
                                           {"metrics_bytes", std::to_string(s.metrics_bytes)},
+                                          {"world_size", std::to_string(s.world_size)},
+                                          {"accum_steps", std::to_string(s.accum_steps)},
                                           {"config", config_yaml}};
   io::save_safetensors(path, t, meta);
 }
@@ -91,6 +99,8 @@ Checkpoint load_checkpoint(const std::string& path, const nn::Module& model, opt
   c.state.rng_seed = parse_u64(meta, "rng_seed", path);
   c.state.rng_offset = parse_u64(meta, "rng_offset", path);
   c.state.metrics_bytes = parse_u64(meta, "metrics_bytes", path);
+  c.state.world_size = static_cast<int64_t>(parse_u64_or(meta, "world_size", 1, path));
+  c.state.accum_steps = static_cast<int64_t>(parse_u64_or(meta, "accum_steps", 0, path));
   opt.set_steps(static_cast<int64_t>(parse_u64(meta, "optimizer_steps", path)));
   c.config_yaml = meta.count("config") ? meta.at("config") : std::string();
   return c;

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "apps/train/config.h"
+#include "apps/train/data_parallel.h"
 #include "engine/io/safetensors.h"
 #include "engine/precision.h"
 
@@ -29,31 +30,44 @@ std::set<std::string> load_settings(CLI::App& cmd, const std::string& config, co
 
 void resolve_accumulation(CLI::App& cmd, const std::set<std::string>& cli, int batch_size, int64_t total_batch,
                           int64_t accum_steps) {
+  // Data parallel: --batch-size is per rank (timm), --total-batch the global batch of one optimizer step.
+  const int world = dist::world().size();
+  const std::string ranks = world > 1 ? " x " + std::to_string(world) + " ranks" : "";
   CLI::Option* total = cmd.get_option("--total-batch");
   CLI::Option* accum = cmd.get_option("--accum-steps");
   auto source = [&](const std::string& key, const CLI::Option* o) { return cli.count(key) ? 2 : o->count() > 0 ? 1 : 0; };
   const int total_src = source("total_batch", total), accum_src = source("accum_steps", accum);
   if (batch_size < 1) throw Error("--batch-size must be >= 1");
   if (total_batch > 0 && total_src >= accum_src) {
-    if (total_batch % batch_size != 0)
+    if (total_batch % (int64_t(batch_size) * world) != 0)
       throw Error("--total-batch " + std::to_string(total_batch) + " is not a multiple of --batch-size " +
-                  std::to_string(batch_size));
-    if (total_src == 2 && accum_src == 2 && accum_steps != total_batch / batch_size)
+                  std::to_string(batch_size) + ranks);
+    const int64_t accum = total_batch / (int64_t(batch_size) * world);
+    if (total_src == 2 && accum_src == 2 && accum_steps != accum)
       throw Error("--accum-steps " + std::to_string(accum_steps) + " disagrees with --total-batch " +
-                  std::to_string(total_batch) + " / --batch-size " + std::to_string(batch_size));
-    set_option(cmd, "accum_steps", {std::to_string(total_batch / batch_size)});
+                  std::to_string(total_batch) + " / (--batch-size " + std::to_string(batch_size) + ranks + ")");
+    set_option(cmd, "accum_steps", {std::to_string(accum)});
   } else {
     if (accum_steps < 1) throw Error("--accum-steps must be >= 1");
-    set_option(cmd, "total_batch", {std::to_string(batch_size * accum_steps)});
+    set_option(cmd, "total_batch", {std::to_string(int64_t(batch_size) * accum_steps * world)});
   }
 }
 
 RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Module& model, Trainer& trainer,
                      Generator& rng, std::string config_text, int64_t accum_steps, const std::set<std::string>& cosmetic)
-    : output_(std::move(output)), config_text_(std::move(config_text)), model_(model), trainer_(trainer), rng_(rng) {
-  fs::create_directories(output_);
+    : output_(std::move(output)),
+      config_text_(std::move(config_text)),
+      model_(model),
+      trainer_(trainer),
+      rng_(rng),
+      writes_(dist::world().rank() == 0),
+      accum_steps_(accum_steps) {
+  // Data parallel: rank 0 alone reads and writes the folder; the others take its state (broadcast_start).
+  if (writes_) fs::create_directories(output_);
   const std::string last = path(kLastCheckpoint), metrics_path = path("metrics.jsonl");
-  if (resume.empty()) {
+  if (!writes_) {
+    // Another rank: nothing to read or check here.
+  } else if (resume.empty()) {
     if (fs::exists(last))
       throw Error("--output '" + output_ + "' already holds a run (" + kLastCheckpoint + "): --resume " + output_ +
                   " to continue it, or choose another --output");
@@ -63,6 +77,8 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
     st_ = ck.state;
     trainer.set_steps_done(st_.step);
     rng.set_state(st_.rng_seed, st_.rng_offset);
+    if (st_.world_size != dist::world().size())
+      st_.position = position_for_world(st_, accum_steps, dist::world().size(), from);
     if (st_.position % accum_steps != 0)
       throw Error("checkpoint '" + from + "' stopped at batch " + std::to_string(st_.position) +
                   " of its epoch, which is not a multiple of --accum-steps " + std::to_string(accum_steps) +
@@ -79,8 +95,12 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
       throw Error("--output '" + output_ + "' already holds a run; resume into the checkpoint's own folder or a new one");
   }
   // What ran is a comment: the settings alone decide whether a resume changed anything.
-  io::write_file_atomic(path("config.yaml"), "# " + compute_summary() + "\n" + config_text_);
-  metrics_ = std::make_unique<MetricsLog>(metrics_path, keep_metrics_);
+  if (writes_)
+    io::write_file_atomic(path("config.yaml"),
+                          "# " + compute_summary() + ranks_summary(dist::world()) + "\n" + config_text_);
+  // The other ranks' records go nowhere.
+  metrics_ = std::make_unique<MetricsLog>(writes_ ? metrics_path : "/dev/null", writes_ ? keep_metrics_ : -1);
+  broadcast_start(dist::world(), model, trainer, st_, rng);
 }
 
 std::vector<nlohmann::json> RunFolder::kept_records() const {
@@ -88,7 +108,9 @@ std::vector<nlohmann::json> RunFolder::kept_records() const {
 }
 
 void RunFolder::save(const std::string& file) {
+  if (!writes_) return;
   st_.step = trainer_.steps_done();
+  st_.world_size = dist::world().size(), st_.accum_steps = accum_steps_;
   st_.rng_seed = rng_.seed(), st_.rng_offset = rng_.offset();
   st_.metrics_bytes = metrics_->bytes();
   save_checkpoint(path(file), model_, trainer_.optimizer(), st_, config_text_);

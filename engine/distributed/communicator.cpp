@@ -186,10 +186,12 @@ Communicator& world() { return *world_ptr(); }
 void finalize() {
   Communicator& w = world();
   if (w.size() > 1) w.barrier("the barrier at the end of the run");
-#ifdef MAPET_HAVE_MPI
-  if (std::string(w.backend()) != "single") finalize_mpi();
-#endif
+  const bool mpi = std::string(w.backend()) != "single";
   world_ptr() = std::make_unique<SingleProcess>();
+#ifdef MAPET_HAVE_MPI
+  if (mpi) finalize_mpi();
+#endif
+  (void)mpi;
 }
 
 void fail(const std::string& message, int code) {
