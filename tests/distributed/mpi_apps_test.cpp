@@ -1,8 +1,9 @@
-// `mpirun -np 2 mapet pretrain` end to end on the
+// `mpirun -np 2 mapet pretrain / finetune / validate` end to end on the
 // pretrain tests' tiny dataset (tests/apps/pretrain_fixture.h): 2 ranks at
 // batch B/2 match 1 process at batch B; a rank killed with SIGKILL or stopped
 // ends the job with a message instead of a hang, and --resume continues
-// exactly; a checkpoint of 1 rank resumes on 2.
+// exactly; a checkpoint of 1 rank resumes on 2; validation counts every image
+// once on an odd-sized set.
 //
 // Tolerance against the 1-process run (see tests/distributed/data_parallel_test.cpp
 // for why it is not zero): losses and gradient norms to 1e-5 / 1e-4 relative,
@@ -30,6 +31,9 @@ class MpiApps : public ::testing::Test {
     root_ = new fs::path(fs::temp_directory_path() / ("mapet_mpi_data_" + std::to_string(::getpid())));
     fs::remove_all(*root_);
     test::write_pretrain_fixture(*root_);
+    // A validation folder of 63 images: 2 ranks get 32 and 31.
+    fs::copy(*root_ / "data/train", *root_ / "data/val", fs::copy_options::recursive);
+    fs::remove(*root_ / "data/val/c2/5.jpg");
   }
   static void TearDownTestSuite() {
     if (!std::getenv("MAPET_KEEP_TEST_DIRS")) fs::remove_all(*root_);
@@ -45,6 +49,20 @@ class MpiApps : public ::testing::Test {
                                "--output", out, "--log-interval", "1"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
+  }
+  static std::vector<std::string> finetune(const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a{"finetune", (*root_ / "data").string(), "--model", "vit_standard_tiny_patch16_224",
+                               "--img-size", "16", "--patch-size", "4", "--depth", "2", "--embed-dim", "32",
+                               "--num-heads", "2", "--drop-path", "0", "--mixup", "0", "--cutmix", "0",
+                               "--warmup-epochs", "1", "--lr", "3e-3", "--epochs", "2", "--workers", "1",
+                               "--output", out, "--quiet"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  static std::vector<std::string> validate(const std::string& checkpoint, const std::string& results) {
+    return {"validate", (*root_ / "data").string(), "--split", "val", "--model", "vit_standard_tiny_patch16_224",
+            "--checkpoint", checkpoint, "--gp", "avg", "--img-size", "16", "--model-kwargs", "patch_size=4",
+            "depth=2", "embed_dim=32", "num_heads=2", "-b", "8", "--results-file", results};
   }
 
   static fs::path* root_;
@@ -185,6 +203,33 @@ TEST_F(MpiApps, OneProcessCheckpointResumesOnTwoRanks) {
   expect_steps_close(got, want);
 }
 
+TEST_F(MpiApps, FinetuneAndValidateOnTwoRanksCountEveryImageOnce) {
+  ScratchDir dir;
+  RunResult one = test::run_program(test::plain_mapet(finetune(dir / "one", {"-b", "16", "--total-batch", "16"})),
+                                    dir / "one.log");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  RunResult two = test::run_program(test::mpirun_mapet(2, finetune(dir / "two", {"-b", "8", "--total-batch", "16"})),
+                                    dir / "two.log");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  expect_steps_close(test::step_records(dir / "two/metrics.jsonl"), test::step_records(dir / "one/metrics.jsonl"));
+  for (const char* f : {"model_best.safetensors", "model.safetensors", "results.json"})
+    EXPECT_TRUE(fs::exists(dir / "two/" + f)) << f;
+
+  // The same checkpoint validated by 1 process and by 2 ranks (63 images: shards of 32 and 31).
+  const std::string ck = dir / "one/model.safetensors";
+  RunResult v1 = test::run_program(test::plain_mapet(validate(ck, dir / "v1.json")), dir / "v1.log");
+  ASSERT_EQ(v1.exit_code, 0) << v1.output;
+  RunResult v2 = test::run_program(test::mpirun_mapet(2, validate(ck, dir / "v2.json")), dir / "v2.log");
+  ASSERT_EQ(v2.exit_code, 0) << v2.output;
+  EXPECT_NE(v2.output.find("| 63 images in"), std::string::npos) << v2.output;
+  const nlohmann::json r1 = nlohmann::json::parse(test::read_text(dir / "v1.json"));
+  const nlohmann::json r2 = nlohmann::json::parse(test::read_text(dir / "v2.json"));
+  EXPECT_EQ(r2["top1"], r1["top1"]);
+  EXPECT_EQ(r2["top5"], r1["top5"]);
+  // The epoch's validation in the 2-rank fine-tuning counted the 63 images too: its top-1 is a multiple of 100 / 63.
+  const double top1 = nlohmann::json::parse(test::read_text(dir / "two/results.json"))["final_top1"].get<double>();
+  EXPECT_NEAR(std::round(top1 * 63 / 100), top1 * 63 / 100, 1e-6) << top1;
+}
 
 }  // namespace
 }  // namespace mapet
