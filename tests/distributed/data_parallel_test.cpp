@@ -127,14 +127,15 @@ void expect_same_on_every_rank(const Result& r) {
 }
 
 TEST(DataParallel, SplitBatchMatchesOneProcess) {
-  const int64_t B = 8;
+  const int n = dist::world().size();
+  const int64_t B = 4 * n;  // 4 images per rank
   const Result want = train(false, B, 1);
   const Result got = train(true, B, 1);
-  expect_close(got, want, "2 ranks x 4 vs 1 x 8");
+  expect_close(got, want, std::to_string(n) + " ranks x 4 vs 1 x " + std::to_string(B));
   expect_same_on_every_rank(got);
   // With accumulation: 2 micro-batches of 2 per rank.
   const Result accum = train(true, B, 2);
-  expect_close(accum, want, "2 ranks x 2 x 2 accumulation vs 1 x 8");
+  expect_close(accum, want, std::to_string(n) + " ranks x 2 x 2 accumulation vs 1 x " + std::to_string(B));
   expect_same_on_every_rank(accum);
 }
 
