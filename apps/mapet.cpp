@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
 
 #include "apps/commands.h"
 #include "engine/distributed/communicator.h"
@@ -20,6 +21,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   mapet::dist::Communicator& world = mapet::dist::world();
+  if (world.size() > 1) {
+    // The other commands would run once per rank, writing the same files.
+    const std::string cmd = argc > 1 ? argv[1] : "";
+    if (cmd != "pretrain" && cmd != "finetune" && cmd != "validate" && cmd.rfind("-", 0) != 0)
+      mapet::dist::fail("'" + cmd + "' does not run data-parallel (pretrain, finetune and validate do): run it "
+                        "without mpirun / srun");
+  }
   if (world.rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;  // one copy of every line
   mapet::init_threads_from_env();
   if (world.size() > 1 && !std::getenv("MAPET_THREADS") && !std::getenv("OMP_NUM_THREADS")) {
