@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 BENCH ?= OFF
 
-.PHONY: all deps configure build demo study test bench clean
+.PHONY: all deps configure build demo study test bench cuda-check clean test-sanitize test-tsan fuzz
 
 all: build
 
@@ -34,8 +34,50 @@ study: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Every CUDA kernel built for sm_80 and sm_90a, with the static checks (registers, spills, HMMA).
+cuda-check: deps
+	@cmake -S . -B $(BUILD)-cuda-check -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAPET_TESTS=OFF -DMAPET_BENCH=OFF \
+	  -DMAPET_CUDA_ARCHS=80 -DCMAKE_CUDA_FLAGS="-gencode arch=compute_90a,code=sm_90a" > $(BUILD)-cuda-check.configure.log 2>&1 \
+	  || (cat $(BUILD)-cuda-check.configure.log; exit 1)
+	@cmake --build $(BUILD)-cuda-check -j $(JOBS) --target mapet_kernels_cuda
+	@bash tools/cuda_static_check.sh $(BUILD)-cuda-check/kernels/libmapet_kernels_cuda.a
+
 bench:
 	@$(MAKE) build BENCH=ON
+
+# The test suite under ASan + UBSan (any error aborts the test), in its own build folder. CI runs a
+# part: SANITIZE_TARGETS / SANITIZE_TESTS (a ctest -L regex) narrow it; the defaults are everything.
+SANITIZE_BUILD ?= build-asan
+SANITIZE_TARGETS ?= all
+SANITIZE_TESTS ?= .
+SANITIZE_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 MAPET_THREADS=2
+test-sanitize: deps
+	@cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAPET_SANITIZE=address,undefined \
+	  -DMAPET_CUDA=OFF -DMAPET_BENCH=OFF $(CMAKE_FLAGS) > $(SANITIZE_BUILD).configure.log 2>&1 \
+	  || (cat $(SANITIZE_BUILD).configure.log; exit 1)
+	@cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(SANITIZE_TARGETS)
+	@cd $(SANITIZE_BUILD) && $(SANITIZE_ENV) ctest --output-on-failure -j $(JOBS) -L '$(SANITIZE_TESTS)'
+
+# The data loader and the thread pool under TSan (clang and its OpenMP runtime, which TSan understands).
+TSAN_BUILD ?= build-tsan
+test-tsan: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAPET_SANITIZE=thread \
+	  -DMAPET_CUDA=OFF -DMAPET_BENCH=OFF $(CMAKE_FLAGS) > $(TSAN_BUILD).configure.log 2>&1 \
+	  || (cat $(TSAN_BUILD).configure.log; exit 1)
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target data_tests ops_tests
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 MAPET_THREADS=4 \
+	  ctest --output-on-failure -j $(JOBS) -R '^(Loader\.|ThreadDeterminism\.)'
+
+# libFuzzer targets, one per parser (tests/fuzz), with ASan + UBSan: FUZZ_SECONDS each, seeds from the build.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAPET_FUZZ=ON \
+	  -DMAPET_SANITIZE=address,undefined -DMAPET_CUDA=OFF -DMAPET_BENCH=OFF -DMAPET_TESTS=OFF $(CMAKE_FLAGS) \
+	  > $(FUZZ_BUILD).configure.log 2>&1 || (cat $(FUZZ_BUILD).configure.log; exit 1)
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+	@bash tools/fuzz.sh $(FUZZ_BUILD)/tests/fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD).configure.log

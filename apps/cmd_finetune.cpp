@@ -36,6 +36,7 @@
 #include "apps/train/run.h"
 #include "apps/train/train_flags.h"
 #include "data/loader.h"
+#include "data/splits.h"
 #include "data/transform_flags.h"
 #include "engine/io/safetensors.h"
 #include "engine/threads.h"
@@ -79,7 +80,7 @@ std::string num(const char* f, double v) {
 
 std::string split_folder(const std::string& root, const std::string& split, const char* what) {
   if (!fs::is_directory(root)) throw Error("DATA '" + root + "' is not a folder (" + what + " split wanted)");
-  return train::resolve_split(root, split);
+  return data::split_folder(root, split);
 }
 
 // The classifier, its weights from --pretrained (or timm's init), checked name by name.
@@ -148,7 +149,7 @@ std::unique_ptr<models::VisionTransformer> build_model(const FinetuneArgs& a, in
 void draw_curves(const std::string& out) {
   const std::vector<nlohmann::json> r = train::read_metrics(out + "/metrics.jsonl");
   train::Figure f = train::metrics_figure(r, {{"loss", "train loss"}, {"lr", "lr", false}});
-  train::Figure v = train::metrics_figure(r, {{"val_top1", "val top-1 (%)", false}}, "epoch");
+  train::Figure v = train::metrics_figure(r, {{"val_top1", "val top-1 (%)", false}}, "epoch", 1);
   f.panels.insert(f.panels.begin() + 1, v.panels.begin(), v.panels.end());
   train::write_figure(f, out + "/loss");
 }
@@ -187,7 +188,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   vo.shuffle = false, vo.drop_last = false, vo.even_shards = false;
   data::Loader val_loader(val_ds, vo);
   const int64_t steps_per_epoch = a.t.steps_per_epoch(loader, train_ds);
-  const int64_t total_steps = steps_per_epoch * a.t.epochs;
+  const int64_t total_steps = a.t.total_steps(steps_per_epoch);
 
   std::unique_ptr<models::VisionTransformer> model = build_model(a, a.num_classes);
   model->train(true);
@@ -195,7 +196,9 @@ void run(FinetuneArgs& a, CLI::App& c) {
   train::apply_layer_decay(trainer.optimizer(), a.layer_decay, model->config.depth);
   Generator drop_rng(a.t.seed + 1);
   nn::Context ctx{&drop_rng};
-  train::RunFolder run(a.t.output, a.t.resume, *model, trainer, drop_rng, config_text, accum, train::cosmetic_keys());
+  train::RunFolder run(a.t.output, a.t.resume, *model, trainer, drop_rng, config_text, accum, steps_per_epoch,
+                       train::cosmetic_keys());
+  run.set_recovery(a.t.recovery_interval, a.t.recovery_minutes);
   train::TrainState& st = run.state();
 
   train::MixupConfig mix;
@@ -212,6 +215,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
               (long long)steps_per_epoch, a.t.batch_size, (long long)accum,
               world.size() > 1 ? (" x " + std::to_string(world.size()) + " ranks").c_str() : "",
               (compute_summary() + train::ranks_summary(world)).c_str());
+  if (const std::string w = a.t.warmup_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
 
   // Epoch means and the best epoch so far continue across a resume.
@@ -267,8 +271,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
                     (long long)a.t.epochs, loss, epoch_loss / double(epoch_steps), ss.lr);
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
-      if (a.t.recovery_interval > 0 && trainer.steps_done() % a.t.recovery_interval == 0 && s + 1 < steps_per_epoch)
-        run.save(train::kLastCheckpoint);
+      if (s + 1 < steps_per_epoch) run.recovery_point();
     }
     const double train_secs = meter.elapsed() - epoch_start;
     model->train(false);

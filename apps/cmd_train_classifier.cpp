@@ -11,7 +11,7 @@
 #include "apps/progress.h"
 #include "data/fashion_mnist.h"
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/schedule.h"
 #include "engine/threads.h"

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <new>
 #include <string>
 
 #include "apps/commands.h"
@@ -52,6 +53,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     mapet::dist::finalize();  // the same flags on every rank: they all stop here
     return app.exit(e);
+  } catch (const std::bad_alloc&) {  // what() would be "std::bad_alloc"
+    const char* msg = "out of memory (a size in an input file or a setting may be far too large)";
+    if (world.size() > 1) mapet::dist::fail(msg);  // ends every rank, naming this one
+    std::fprintf(stderr, "mapet: error: %s\n", msg);
+    return 1;
   } catch (const std::exception& e) {
     if (world.size() > 1) mapet::dist::fail(e.what());  // ends every rank, naming this one
     std::fprintf(stderr, "mapet: error: %s\n", e.what());

@@ -22,7 +22,7 @@
 
 #include "bench/bench_common.h"
 #include "engine/allocator.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/schedule.h"
 #include "engine/rng.h"

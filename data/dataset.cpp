@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/checked.h"
 #include "engine/tensor.h"
 
 namespace mapet::data {
@@ -26,17 +27,6 @@ std::string trim(std::string s) {
   size_t i = 0;
   while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
   return s.substr(i);
-}
-
-bool parse_int(const std::string& s, int64_t& v) {
-  if (s.empty()) return false;
-  size_t pos = 0;
-  try {
-    v = std::stoll(s, &pos);
-  } catch (...) {
-    return false;
-  }
-  return pos == s.size();
 }
 
 }  // namespace
@@ -100,8 +90,9 @@ Dataset load_csv(const std::string& csv_path, const std::string& root) {
     std::string label_s = comma == std::string::npos ? "" : trim(line.substr(comma + 1));
     int64_t label = 0;
     if (lineno == 1 && path == "path" && label_s == "label") continue;  // header
-    if (comma == std::string::npos || path.empty() || !parse_int(label_s, label) || label < 0)
-      throw Error("'" + csv_path + "' line " + std::to_string(lineno) + ": expected `path,label` with an integer label >= 0, got '" + line + "'");
+    if (comma == std::string::npos || path.empty() || !parse_int64(label_s, label) || label < 0 || label >= kMaxClasses)
+      throw Error("'" + csv_path + "' line " + std::to_string(lineno) + ": expected `path,label` with an integer label in 0.." +
+                  std::to_string(kMaxClasses - 1) + ", got '" + line + "'");
     d.samples.push_back({path, label});
   }
   if (d.samples.empty()) throw Error("dataset CSV '" + csv_path + "' lists no images");

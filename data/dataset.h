@@ -18,6 +18,9 @@ struct Sample {
   int64_t label = 0;
 };
 
+// CSV labels are 0 .. kMaxClasses - 1: a larger one is a damaged line (and would size a head of that many classes).
+inline constexpr int64_t kMaxClasses = 1000000;
+
 struct Dataset {
   std::string root;
   std::string source;                // the folder or CSV file it was read from (for messages)

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include "engine/checked.h"
 #include "engine/tensor.h"
 
 namespace mapet::data {
@@ -45,7 +46,13 @@ FashionMnist load_fashion_mnist(const std::string& split, const std::string& dir
   d.rows = be32(im, 8);
   d.cols = be32(im, 12);
   if (be32(lb, 4) != d.count) throw Error("'" + lpath + "' and '" + ipath + "' hold different numbers of items");
-  if (im.size() != 16 + static_cast<size_t>(d.count * d.rows * d.cols)) throw Error("'" + ipath + "' is truncated");
+  // Checked: a crafted header's product can wrap around to the real size.
+  uint64_t pixels = 0;
+  if (!mul_fits(uint64_t(d.count), uint64_t(d.rows), pixels) || !mul_fits(pixels, uint64_t(d.cols), pixels) ||
+      im.size() - 16 != pixels)
+    throw Error("'" + ipath + "' holds " + std::to_string(im.size() - 16) + " bytes of pixels where its header (" +
+                std::to_string(d.count) + " images of " + std::to_string(d.rows) + "x" + std::to_string(d.cols) +
+                ") needs more or fewer: truncated or damaged");
   if (lb.size() != 8 + static_cast<size_t>(d.count)) throw Error("'" + lpath + "' is truncated");
   d.images.assign(im.begin() + 16, im.end());
   d.labels.assign(lb.begin() + 8, lb.end());

@@ -2,6 +2,7 @@
 
 #include <turbojpeg.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -134,7 +135,11 @@ void decode_jpeg_into(const uint8_t* data, size_t size, const std::string& path,
     // libjpeg reports a file cut short as a warning and fills the rest with
     // grey: for training that is a wrong image, so it is an error here. Other
     // warnings (e.g. extraneous bytes before a marker) leave the image intact.
-    bool fatal = fatal_code || msg.find("Premature end") != std::string::npos;
+    // Both spellings: "Premature end of JPEG file" (no end marker) and "Corrupt
+    // JPEG data: premature end of data segment" (cut, then an end marker).
+    std::string lower = msg;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    bool fatal = fatal_code || lower.find("premature end") != std::string::npos;
     if (fatal) throw Error(quoted(path) + " could not be decoded (truncated or corrupt JPEG): " + msg);
   }
   if (info.cmyk) {

@@ -35,7 +35,9 @@ void on_error(j_common_ptr c) {
 void on_message(j_common_ptr c, int level) {
   // Warnings (level -1) leave the image usable, except a file cut short,
   // which libjpeg pads with grey: that is an error here, as in decode_jpeg.
-  if (level < 0 && c->err->msg_code == JWRN_JPEG_EOF) reinterpret_cast<ErrorManager*>(c->err)->premature_end = true;
+  // JWRN_HIT_MARKER: the data was cut and an end marker follows ("premature end of data segment").
+  if (level < 0 && (c->err->msg_code == JWRN_JPEG_EOF || c->err->msg_code == JWRN_HIT_MARKER))
+    reinterpret_cast<ErrorManager*>(c->err)->premature_end = true;
 }
 
 // A complete JPEG ends with the EOI marker FF D9. Inside entropy-coded data an

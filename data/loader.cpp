@@ -33,6 +33,9 @@ Loader::Loader(const Dataset& ds, LoaderOptions opt) : ds_(ds), opt_(std::move(o
   if (opt_.batch_size <= 0) throw Error("loader: --batch-size " + std::to_string(opt_.batch_size) + " must be positive");
   if (ds_.size() == 0) throw Error("loader: dataset '" + ds_.source + "' is empty");
   if (opt_.workers <= 0) opt_.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (opt_.workers > kMaxWorkers)  // each is a thread with its own decode buffers
+    throw Error("loader: --workers " + std::to_string(opt_.workers) + " is more than " + std::to_string(kMaxWorkers) +
+                " decode threads");
   opt_.prefetch = std::max(opt_.prefetch, 1);
   if (opt_.tokens) {
     opt_.tokens->check_matches(ds_.file_list_hash(), ds_.size(), ds_.source);
@@ -168,7 +171,7 @@ void Loader::fill(Slot& slot, int64_t batch, int j) {
     } catch (const Error& e) {
       if (opt_.strict) throw Error(std::string(e.what()) + " (--strict: stopping at the first bad file)");
       std::lock_guard<std::mutex> lk(mu_);
-      if (attempt == 0) ++skipped_;  // count replaced samples, not every bad file met on the way
+      if (attempt == 0) ++skipped_, ++slot.b.skipped;  // count replaced samples, not every bad file met on the way
       if (reported_.insert(path).second && !opt_.quiet)
         std::fprintf(stderr, "mapet: skipping bad image: %s; using the next good sample instead\n", e.what());
       if (attempt + 1 >= std::min<int64_t>(kMaxBadInARow, static_cast<int64_t>(order_.size())))

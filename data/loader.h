@@ -31,6 +31,8 @@
 
 namespace mapet::data {
 
+inline constexpr int kMaxWorkers = 256;
+
 struct LoaderOptions {
   int batch_size = 64;
   Mode mode = Mode::train;
@@ -40,7 +42,7 @@ struct LoaderOptions {
   bool drop_last = true;
   int rank = 0, world = 1;
   bool even_shards = true;      // see sampler.h; false for evaluation
-  int workers = 0;              // decode threads; 0: one per core
+  int workers = 0;              // decode threads; 0: one per core; at most kMaxWorkers
   int prefetch = 4;             // batches in flight (filling or ready)
   bool strict = false;          // a bad file stops the run
   bool quiet = false;           // no messages on stderr (tests)
@@ -55,6 +57,7 @@ struct Batch {
   std::vector<int64_t> indices;  // dataset index of each sample (after replacement of bad files)
   std::vector<View> views;       // crop box and flip of each sample, in original pixels
   int64_t epoch = 0, position = 0;  // batch `position` of `epoch`
+  int64_t skipped = 0;              // samples of this batch whose file was bad (replaced by the next good one)
 };
 
 struct EpochReport {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "engine/checked.h"
 #include "engine/tensor.h"
 
 namespace mapet::data {
@@ -18,8 +19,12 @@ namespace {
 constexpr char kMagic[8] = {'M', 'A', 'P', 'E', 'T', 'T', 'O', 'K'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 64;
+constexpr uint32_t kMaxVocab = 65536;  // tokens are u16
 
-size_t file_bytes(const TokenStoreHeader& h) { return kHeaderBytes + h.count * h.tokens_per_image * sizeof(uint16_t); }
+// Checked: the count comes from the file, and a product that wraps could match the real size.
+uint64_t file_bytes(const TokenStoreHeader& h, const std::string& what) {
+  return checked_add(uint64_t{kHeaderBytes}, checked_mul(checked_mul(h.count, uint64_t{h.tokens_per_image}, what), uint64_t{2}, what), what);
+}
 
 std::string sys_error(const std::string& what, const std::string& path) {
   return what + " '" + path + "': " + std::strerror(errno);
@@ -28,13 +33,14 @@ std::string sys_error(const std::string& what, const std::string& path) {
 }  // namespace
 
 TokenStoreWriter::TokenStoreWriter(const std::string& path, const TokenStoreHeader& header)
-    : path_(path), tmp_(path + ".tmp"), h_(header) {
-  if (h_.tokens_per_image == 0 || h_.vocab_size == 0 || h_.vocab_size > 65536)
+    : path_(path), tmp_(path + ".tmp.XXXXXX"), h_(header) {
+  if (h_.tokens_per_image == 0 || h_.vocab_size == 0 || h_.vocab_size > kMaxVocab)
     throw Error("token store '" + path + "': need P > 0 and a vocabulary of 1..65536 (u16 tokens), got P=" +
                 std::to_string(h_.tokens_per_image) + ", vocabulary " + std::to_string(h_.vocab_size));
-  bytes_ = file_bytes(h_);
-  fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  bytes_ = file_bytes(h_, "token store '" + path + "'");
+  fd_ = ::mkstemp(tmp_.data());  // a unique name: two writers of one store never share a temp file
   if (fd_ < 0) throw Error(sys_error("cannot create token store", tmp_));
+  ::fchmod(fd_, 0644);
   if (::ftruncate(fd_, static_cast<off_t>(bytes_)) != 0) {
     ::close(fd_);
     throw Error(sys_error("cannot size token store", tmp_));
@@ -114,9 +120,16 @@ TokenStore::TokenStore(const std::string& path) : path_(path) {
   std::string problem;
   if (version != kVersion) problem = "format version " + std::to_string(version) + " (this build reads 1)";
   else if (h_.tokens_per_image == 0 || h_.vocab_size == 0) problem = "an empty header (P or vocabulary is 0)";
-  else if (bytes_ != file_bytes(h_))
+  else if (h_.vocab_size > kMaxVocab)  // the writer's limit; a larger one would size the model's decoder
+    problem = "a vocabulary of " + std::to_string(h_.vocab_size) + " in its header (at most " +
+              std::to_string(kMaxVocab) + ": tokens are 16-bit; a damaged file)";
+  else if (uint64_t need = 0; !mul_fits(h_.count, uint64_t{h_.tokens_per_image} * 2, need) ||
+                              !add_fits(need, uint64_t{kHeaderBytes}, need))
+    problem = "a header of " + std::to_string(h_.count) + " images x " + std::to_string(h_.tokens_per_image) +
+              " tokens, more bytes than fit in 64 bits (a damaged file)";
+  else if (bytes_ != need)
     problem = std::to_string(bytes_) + " bytes where its header (" + std::to_string(h_.count) + " images x " +
-              std::to_string(h_.tokens_per_image) + " tokens) needs " + std::to_string(file_bytes(h_)) + " (truncated?)";
+              std::to_string(h_.tokens_per_image) + " tokens) needs " + std::to_string(need) + " (truncated?)";
   if (!problem.empty()) {
     ::munmap(const_cast<uint8_t*>(map_), bytes_);
     throw Error("token store '" + path + "' has " + problem);

@@ -43,6 +43,23 @@ std::string TransformConfig::str() const {
   return o.str();
 }
 
+std::string TransformConfig::str(Mode mode) const {
+  std::ostringstream o;
+  const char* filter = interpolation == Filter::bicubic ? "bicubic" : "bilinear";
+  if (mode == Mode::train)
+    o << "random resized crop to " << size << " (" << filter << "), scale (" << scale_min << ", " << scale_max
+      << "), ratio (" << ratio_min << ", " << ratio_max << "), hflip " << hflip << ", jitter (" << brightness << ", "
+      << contrast << ", " << saturation << ")";
+  else if (mode == Mode::eval)
+    o << "resize the shorter side to " << static_cast<int>(std::floor(size / crop_pct)) << " (" << filter
+      << "), center crop " << size << " (crop_pct " << crop_pct << ")";
+  else
+    o << "largest centered square, resized to " << size << " (" << filter << ")";
+  o << ", mean (" << mean[0] << ", " << mean[1] << ", " << mean[2] << "), std (" << std[0] << ", " << std[1] << ", "
+    << std[2] << ")";
+  return o.str();
+}
+
 bool TransformConfig::train_is_center_view() const {
   return scale_min == 1 && scale_max == 1 && ratio_min == 1 && ratio_max == 1 && hflip == 0;
 }

@@ -58,7 +58,8 @@ struct TransformConfig {
   bool fast_decode = false;    // fast IDCT and chroma upsampling (region decoding only; see jpeg_region.h)
 
   void validate() const;  // throws Error naming the bad setting
-  std::string str() const;
+  std::string str() const;           // every setting
+  std::string str(Mode mode) const;  // what `mode` does, in words (only the settings it uses)
   // True when train views are always the center view: visual tokens computed on
   // the center view then stay aligned with the patches.
   bool train_is_center_view() const;

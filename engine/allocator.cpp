@@ -1,6 +1,7 @@
 #include "engine/allocator.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -12,8 +13,11 @@ namespace {
 
 // Round small sizes to 64 bytes and large ones to 1/8 of their power of two, so
 // that buffers of slightly different sizes (last batch, other shapes) share blocks.
+// Sizes beyond half the address space are never satisfiable: refused here, before
+// the doubling below could overflow (it looped forever on a request over 2^63 bytes).
 size_t round_size(size_t bytes) {
   if (bytes <= 4096) return std::max<size_t>(64, (bytes + 63) & ~size_t(63));
+  if (bytes > (SIZE_MAX >> 2)) throw std::bad_alloc();
   size_t p = 1;
   while (p < bytes) p <<= 1;
   size_t step = std::max<size_t>(4096, p / 8);

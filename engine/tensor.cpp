@@ -1,10 +1,12 @@
 #include "engine/tensor.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
 #include "engine/allocator.h"
+#include "engine/checked.h"
 #include "engine/half.h"
 #include "kernels/common/bf16.h"
 #include "kernels/cpu/copy.h"
@@ -43,9 +45,11 @@ std::string shape_str(const Shape& s) {
   return os.str();
 }
 
+// Shapes can come from files: a product that overflows is an error, never a wrapped-around size.
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (!mul_fits(n, d, n)) throw Error("shape " + shape_str(s) + " has more elements than fit in 64 bits");
   return n;
 }
 
@@ -54,26 +58,35 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     st[i] = s;
-    s *= shape[i];
+    if (!mul_fits(s, shape[i], s)) throw Error("shape " + shape_str(shape) + " has more elements than fit in 64 bits");
   }
   return st;
 }
 
 Storage::Storage(size_t n, Device dev) : bytes(n), device(dev) {
   if (dev != Device::cpu) throw Error("CUDA tensors need the CUDA backend (not built into this tensor type yet)");
-  data = host_alloc(std::max<size_t>(n, 1));
+  try {
+    data = host_alloc(std::max<size_t>(n, 1));
+  } catch (const std::bad_alloc&) {
+    char gib[32];
+    std::snprintf(gib, sizeof gib, "%.1f", double(n) / double(1ull << 30));
+    throw Error("out of memory: cannot allocate " + std::to_string(n) + " bytes (" + gib + " GiB)");
+  }
 }
 
 Storage::~Storage() { host_free(data, std::max<size_t>(bytes, 1)); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape)
-    if (d < 0) throw Error("Tensor::empty: negative size in shape " + shape_str(shape));
+  const int64_t n = checked_numel(shape, dtype_size(dtype), "Tensor::empty");
   Tensor t;
   t.shape_ = shape;
   t.strides_ = contiguous_strides(shape);
   t.dtype_ = dtype;
-  t.storage_ = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  try {
+    t.storage_ = std::make_shared<Storage>(static_cast<size_t>(n) * dtype_size(dtype), device);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " for a tensor " + dtype_name(dtype) + shape_str(shape));
+  }
   return t;
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <random>
 #include <vector>
@@ -54,5 +55,12 @@ using OpFn = std::function<Var(const std::vector<Var>&)>;
 // sum(ref(x) * R) in float64.
 void check_op(const OpFn& op, const RefFn& ref, const std::vector<Tensor>& inputs, double fwd_rtol, double fwd_atol,
               double grad_rtol, double grad_atol, const std::vector<size_t>& no_grad = {}, uint64_t seed = 1);
+
+// The name of a temp file of an atomic write (".tmp" in its name) left behind in `dir`; "" when none.
+inline std::string temp_file_in(const std::string& dir) {
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp") != std::string::npos) return e.path().filename().string();
+  return "";
+}
 
 }  // namespace mapet::test

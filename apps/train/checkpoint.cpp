@@ -1,7 +1,13 @@
 #include "apps/train/checkpoint.h"
 
+#include <zlib.h>
+
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 
+#include "engine/checked.h"
 #include "engine/io/safetensors.h"
 
 namespace mapet::apps::train {
@@ -16,19 +22,54 @@ bool starts_with(const std::string& s, const std::string& p) { return s.compare(
 uint64_t parse_u64(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
   auto it = meta.find(key);
   if (it == meta.end()) throw Error("checkpoint '" + path + "' has no '" + key + "' in its metadata");
-  try {
-    size_t used = 0;
-    uint64_t v = std::stoull(it->second, &used);
-    if (used == it->second.size()) return v;
-  } catch (const std::exception&) {
-  }
+  uint64_t v = 0;
+  const char* b = it->second.data();
+  const char* e = b + it->second.size();
+  if (auto [end, ec] = std::from_chars(b, e, v); b != e && ec == std::errc() && end == e) return v;  // digits only
   throw Error("checkpoint '" + path + "': metadata '" + key + "' is '" + it->second + "', not a number");
 }
 
-// A key that older checkpoints lack.
-uint64_t parse_u64_or(const std::map<std::string, std::string>& meta, const std::string& key, uint64_t fallback,
-                      const std::string& path) {
-  return meta.count(key) ? parse_u64(meta, key, path) : fallback;
+// A counter (step, epoch, ...): a number that fits int64.
+int64_t parse_count(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
+  const uint64_t v = parse_u64(meta, key, path);
+  if (v > uint64_t(INT64_MAX)) throw Error("checkpoint '" + path + "' is damaged: metadata '" + key + "' is " + std::to_string(v));
+  return static_cast<int64_t>(v);
+}
+
+// CRC-32 of every tensor's bytes in name order (the order of the file's data) and of every metadata
+// entry but the checksum itself: a damaged byte anywhere in the payload or in a counter shows.
+std::string payload_checksum(const io::TensorMap& tensors, const std::map<std::string, std::string>& meta) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  for (const auto& [name, t] : tensors) {
+    const Tensor c = t.contiguous();
+    crc = crc32_z(crc, static_cast<const Bytef*>(c.raw_data()), c.nbytes());
+  }
+  for (const auto& [key, value] : meta) {
+    if (key == "checksum") continue;
+    const std::string entry = key + '\0' + value + '\0';
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(entry.data()), entry.size());
+  }
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08lx", static_cast<unsigned long>(crc));
+  return std::string("crc32:") + hex;
+}
+
+// The counters must agree with each other (a damaged file that passed its checksum, or an old one without).
+void check_counters(const TrainState& s, int64_t optimizer_steps, const std::string& path) {
+  auto damaged = [&](const std::string& why) {
+    return Error("checkpoint '" + path + "' is damaged: " + why + " (step " + std::to_string(s.step) + ", epoch " +
+                 std::to_string(s.epoch) + ", position " + std::to_string(s.position) + ")");
+  };
+  if (optimizer_steps != s.step)
+    throw damaged("its optimizer took " + std::to_string(optimizer_steps) + " steps, its schedule " + std::to_string(s.step));
+  if (s.steps_per_epoch == 0) return;  // written before these were recorded
+  if (s.steps_per_epoch < 0 || s.accum_steps < 1 || s.position % s.accum_steps != 0 ||
+      s.position / s.accum_steps > s.steps_per_epoch)
+    throw damaged("its data position is not a step of its epoch of " + std::to_string(s.steps_per_epoch) + " steps x " +
+                  std::to_string(s.accum_steps) + " batches");
+  int64_t want = 0;
+  if (!mul_fits(s.epoch, s.steps_per_epoch, want) || !add_fits(want, s.position / s.accum_steps, want) || want != s.step)
+    throw damaged("its step does not follow from its epoch and position");
 }
 
 // Copies src into an optimizer slot tensor of the same shape.
@@ -59,9 +100,11 @@ void save_checkpoint(const std::string& path, const nn::Module& model, optim::Ad
                                           {"rng_seed", std::to_string(s.rng_seed)},
                                           {"rng_offset", std::to_string(s.rng_offset)},
                                           {"metrics_bytes", std::to_string(s.metrics_bytes)},
-                                          {"world_size", std::to_string(s.world_size)},
+                                          {"steps_per_epoch", std::to_string(s.steps_per_epoch)},
                                           {"accum_steps", std::to_string(s.accum_steps)},
+                                          {"world_size", std::to_string(s.world_size)},
                                           {"config", config_yaml}};
+  meta["checksum"] = payload_checksum(t, meta);
   io::save_safetensors(path, t, meta);
 }
 
@@ -74,6 +117,25 @@ Checkpoint load_checkpoint(const std::string& path, const nn::Module& model, opt
     throw Error("'" + path + "' is not a training checkpoint of this program (format '" +
                 (format == meta.end() ? std::string("none") : format->second) + "', expected '" + kFormat +
                 "'); model weights alone cannot resume a run");
+  if (auto sum = meta.find("checksum"); sum != meta.end() && sum->second != payload_checksum(all, meta))
+    throw Error("checkpoint '" + path + "' is damaged: its contents do not match its checksum (" + sum->second +
+                "); a disk or copy error changed it after it was written");
+  Checkpoint c;
+  c.state.step = parse_count(meta, "step", path);
+  c.state.epoch = parse_count(meta, "epoch", path);
+  c.state.position = parse_count(meta, "position", path);
+  c.state.rng_seed = parse_u64(meta, "rng_seed", path);
+  c.state.rng_offset = parse_u64(meta, "rng_offset", path);
+  c.state.metrics_bytes = static_cast<uint64_t>(parse_count(meta, "metrics_bytes", path));
+  if (meta.count("steps_per_epoch")) c.state.steps_per_epoch = parse_count(meta, "steps_per_epoch", path);
+  // Written by data-parallel runs before steps_per_epoch was (accum_steps), or without them at all (world_size).
+  if (meta.count("accum_steps") || meta.count("steps_per_epoch"))
+    c.state.accum_steps = parse_count(meta, "accum_steps", path);
+  if (meta.count("world_size")) c.state.world_size = parse_count(meta, "world_size", path);
+  if (c.state.world_size < 1) throw Error("checkpoint '" + path + "' is damaged: metadata 'world_size' is 0");
+  const int64_t optimizer_steps = parse_count(meta, "optimizer_steps", path);
+  check_counters(c.state, optimizer_steps, path);
+  c.config_yaml = meta.count("config") ? meta.at("config") : std::string();
 
   io::TensorMap weights;
   for (const auto& [name, t] : all) {
@@ -92,17 +154,7 @@ Checkpoint load_checkpoint(const std::string& path, const nn::Module& model, opt
   if (weights.size() + optimizer_tensors != all.size())
     throw Error("checkpoint '" + path + "' holds optimizer state for parameters the model does not have");
 
-  Checkpoint c;
-  c.state.step = static_cast<int64_t>(parse_u64(meta, "step", path));
-  c.state.epoch = static_cast<int64_t>(parse_u64(meta, "epoch", path));
-  c.state.position = static_cast<int64_t>(parse_u64(meta, "position", path));
-  c.state.rng_seed = parse_u64(meta, "rng_seed", path);
-  c.state.rng_offset = parse_u64(meta, "rng_offset", path);
-  c.state.metrics_bytes = parse_u64(meta, "metrics_bytes", path);
-  c.state.world_size = static_cast<int64_t>(parse_u64_or(meta, "world_size", 1, path));
-  c.state.accum_steps = static_cast<int64_t>(parse_u64_or(meta, "accum_steps", 0, path));
-  opt.set_steps(static_cast<int64_t>(parse_u64(meta, "optimizer_steps", path)));
-  c.config_yaml = meta.count("config") ? meta.at("config") : std::string();
+  opt.set_steps(optimizer_steps);
   return c;
 }
 

@@ -8,6 +8,12 @@
 // the data position, the drop-path generator state, the metrics.jsonl length
 // and the run's config (YAML). Loading refuses, naming the file, anything
 // missing, extra or of the wrong shape.
+//
+// Damage: a checksum (CRC-32 of every tensor's bytes and of the metadata)
+// and counters that must agree (step = epoch x steps per epoch + position /
+// accumulation) are checked before anything is loaded; a damaged checkpoint
+// is refused naming the file. The run folder keeps the previous checkpoint
+// beside the last (kPreviousCheckpoint), for --resume to fall back on.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -23,8 +29,9 @@ struct TrainState {
   int64_t position = 0;                   // the next loader batch of that epoch (always an optimizer-step boundary)
   uint64_t rng_seed = 0, rng_offset = 0;  // the drop-path / dropout Generator
   uint64_t metrics_bytes = 0;             // length of metrics.jsonl when saved: resuming cuts it back to this
-  int64_t world_size = 1;                 // ranks of the run that saved it (data parallel)
+  int64_t steps_per_epoch = 0;            // of the run that saved it (0: not recorded, older checkpoints)
   int64_t accum_steps = 0;                // its micro-batches per optimizer step (0: not recorded)
+  int64_t world_size = 1;                 // ranks of the run that saved it (data parallel; 1 when not recorded)
 };
 
 void save_checkpoint(const std::string& path, const nn::Module& model, optim::AdamW& opt, const TrainState& state,
@@ -36,6 +43,7 @@ struct Checkpoint {
 };
 
 // Loads into model and optimizer (which must have been built the same way).
+// A damaged file (checksum, inconsistent counters) is refused before any copy.
 Checkpoint load_checkpoint(const std::string& path, const nn::Module& model, optim::AdamW& opt);
 
 // The optimizer step a checkpoint was saved at (from its metadata).
@@ -44,5 +52,6 @@ int64_t checkpoint_step(const std::string& path);
 // `dir_or_file`: a checkpoint file, or a run folder (its last checkpoint).
 std::string checkpoint_path(const std::string& dir_or_file);
 inline constexpr const char* kLastCheckpoint = "last.safetensors";
+inline constexpr const char* kPreviousCheckpoint = "previous.safetensors";  // the last one before it
 
 }  // namespace mapet::apps::train

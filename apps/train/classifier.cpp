@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <vector>
 
 #include "apps/progress.h"
@@ -11,13 +10,13 @@
 
 namespace mapet::apps::train {
 
-namespace fs = std::filesystem;
-
 void ClassifierMeter::add(const Tensor& logits, const Tensor& labels) {
   const int64_t B = logits.size(0), C = logits.size(1);
   const float* x = logits.data<float>();
   for (int64_t i = 0; i < B; ++i, x += C) {
     const int64_t y = labels.data<int64_t>()[i];
+    if (y < 0 || y >= C)
+      throw Error("label " + std::to_string(y) + " is outside the " + std::to_string(C) + " classes of the model's head");
     double m = x[0], s = 0;
     for (int64_t c = 1; c < C; ++c) m = std::max(m, double(x[c]));
     for (int64_t c = 0; c < C; ++c) s += std::exp(double(x[c]) - m);
@@ -50,17 +49,6 @@ ClassifierMeter evaluate(const models::VisionTransformer& model, data::Loader& l
   return meter;
 }
 
-std::string resolve_split(const std::string& root, const std::string& split) {
-  if (fs::exists(fs::path(root) / split)) return (fs::path(root) / split).string();
-  static const std::vector<std::string> eval{"val", "valid", "validation", "eval", "evaluation"};
-  static const std::vector<std::string> train{"train", "training"};
-  for (const auto* synonyms : {&eval, &train})
-    if (std::find(synonyms->begin(), synonyms->end(), split) != synonyms->end())
-      for (const std::string& s : *synonyms)
-        if (fs::is_directory(fs::path(root) / s)) return (fs::path(root) / s).string();
-  return root;
-}
-
 bool pretraining_only(const std::string& name) {
   return name.rfind("decoder.", 0) == 0 || name == "mask_token" || name == "mask_positional_token";
 }
@@ -68,6 +56,7 @@ bool pretraining_only(const std::string& name) {
 io::TensorMap classifier_weights(const std::string& path, bool use_ema) {
   io::LoadedWeights w = io::load_weights(path, use_ema);
   for (const std::string& n : w.notes) std::printf("note: %s\n", n.c_str());
+  for (const std::string& n : w.warnings) std::fprintf(stderr, "mapet: WARNING: %s\n", n.c_str());
   std::vector<std::string> dropped;
   for (auto it = w.tensors.begin(); it != w.tensors.end();)
     if (pretraining_only(it->first)) {

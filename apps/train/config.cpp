@@ -120,12 +120,20 @@ void apply_yaml_config(CLI::App& cmd, const std::string& path, const ConfigPolic
   if (root.IsNull()) return;  // an empty file changes nothing
   if (!root.IsMap()) throw Error("config '" + path + "' must be a mapping of `key: value` lines");
 
+  std::set<std::string> given, seen;  // options the command line set; keys read so far (as option names)
+  for (const CLI::Option* o : cmd.get_options())
+    if (o->count() > 0) given.insert(dest_name(*o));
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
+    if (!kv.first.IsScalar()) throw Error("config '" + path + "': keys must be plain names");
+    const std::string key = kv.first.Scalar();
     const YAML::Node& node = kv.second;
     const std::string where = "config '" + path + "': key '" + key + "'";
     std::string name = key;
     if (auto it = policy.aliases.find(key); it != policy.aliases.end()) name = it->second;
+    // PyYAML keeps the last of two equal keys, yaml-cpp hands both over: which one was meant is anyone's guess.
+    if (!seen.insert(name).second)
+      throw Error(where + " is given twice" + (name != key ? " (as '" + name + "' too)" : std::string()) +
+                  ": keep one");
     CLI::Option* opt = name == "help" ? nullptr : find_option(cmd, name);
     // The policy speaks only for keys the command has no option for (finetune has --smoothing, pretrain not).
     if (!opt) {
@@ -145,7 +153,7 @@ void apply_yaml_config(CLI::App& cmd, const std::string& path, const ConfigPolic
       throw Error(where + " is not an option of `mapet " + cmd.get_name() +
                   "` (keys are the flags' timm names, e.g. batch_size for --batch-size; see --help)");
     }
-    if (opt->count() > 0 || node.IsNull()) continue;  // the command line wins; null means "default"
+    if (given.count(name) || node.IsNull()) continue;  // the command line wins; null means "default"
 
     std::vector<std::string> values;
     if (node.IsScalar()) {

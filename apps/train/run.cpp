@@ -1,10 +1,13 @@
 #include "apps/train/run.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 
 #include "apps/train/config.h"
 #include "apps/train/data_parallel.h"
+#include "engine/checked.h"
 #include "engine/io/safetensors.h"
 #include "engine/precision.h"
 
@@ -23,8 +26,12 @@ std::set<std::string> load_settings(CLI::App& cmd, const std::string& config, co
     if (fs::exists(dir / "config.yaml")) file = (dir / "config.yaml").string();
   }
   if (!file.empty()) apply_yaml_config(cmd, file);
-  if (!resume.empty() && !cli.count("output") && fs::is_directory(resume))
-    set_option(cmd, "output", {resume});  // continue in the run's folder
+  // Continue in the checkpoint's own folder, whatever `output:` its config.yaml holds (the folder may have been
+  // moved or copied, or the file edited): only --output on the command line sends the run elsewhere.
+  if (!resume.empty() && !cli.count("output")) {
+    const fs::path dir = fs::is_directory(resume) ? fs::path(resume) : fs::path(resume).parent_path();
+    set_option(cmd, "output", {dir.empty() ? std::string(".") : dir.string()});
+  }
   return cli;
 }
 
@@ -39,32 +46,67 @@ void resolve_accumulation(CLI::App& cmd, const std::set<std::string>& cli, int b
   const int total_src = source("total_batch", total), accum_src = source("accum_steps", accum);
   if (batch_size < 1) throw Error("--batch-size must be >= 1");
   if (total_batch > 0 && total_src >= accum_src) {
-    if (total_batch % (int64_t(batch_size) * world) != 0)
+    const int64_t per_step = int64_t{batch_size} * world;  // images of one micro-batch over all ranks
+    if (total_batch % per_step != 0)
       throw Error("--total-batch " + std::to_string(total_batch) + " is not a multiple of --batch-size " +
                   std::to_string(batch_size) + ranks);
-    const int64_t accum = total_batch / (int64_t(batch_size) * world);
+    const int64_t accum = total_batch / per_step;
     if (total_src == 2 && accum_src == 2 && accum_steps != accum)
       throw Error("--accum-steps " + std::to_string(accum_steps) + " disagrees with --total-batch " +
                   std::to_string(total_batch) + " / (--batch-size " + std::to_string(batch_size) + ranks + ")");
     set_option(cmd, "accum_steps", {std::to_string(accum)});
   } else {
     if (accum_steps < 1) throw Error("--accum-steps must be >= 1");
-    set_option(cmd, "total_batch", {std::to_string(int64_t(batch_size) * accum_steps * world)});
+    set_option(cmd, "total_batch",
+               {std::to_string(checked_mul(checked_mul(int64_t{batch_size}, accum_steps, "--batch-size x --accum-steps"),
+                                           int64_t{world}, "--batch-size x --accum-steps x ranks"))});
   }
 }
 
+namespace {
+
+// Where --resume may continue from, best first: the checkpoint it names and, for a run's last
+// checkpoint, the previous one kept beside it.
+std::vector<std::string> resume_candidates(const std::string& resume) {
+  const std::string first = checkpoint_path(resume);
+  std::vector<std::string> out{first};
+  const fs::path previous = fs::path(first).parent_path() / kPreviousCheckpoint;
+  if (fs::path(first).filename() == kLastCheckpoint && fs::exists(previous)) out.push_back(previous.string());
+  return out;
+}
+
+// Makes `keep` a copy of `path` (a hard link when the file system allows), atomically.
+void keep_copy(const std::string& path, const std::string& keep) {
+  const std::string tmp = keep + ".tmp." + std::to_string(::getpid());
+  fs::remove(tmp);
+  std::error_code ec;
+  fs::create_hard_link(path, tmp, ec);
+  if (ec) fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, keep);
+  fs::remove(tmp, ec);  // still there when keep already was that file (a run killed between the two steps of a save)
+}
+
+}  // namespace
+
 RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Module& model, Trainer& trainer,
-                     Generator& rng, std::string config_text, int64_t accum_steps, const std::set<std::string>& cosmetic)
-    : output_(std::move(output)),
+                     Generator& rng, std::string config_text, int64_t accum_steps, int64_t steps_per_epoch,
+                     const std::set<std::string>& cosmetic)
+    // Data parallel: rank 0 alone locks, reads and writes the folder; the others take its state (broadcast_start).
+    : lock_(dist::world().rank() == 0 ? std::make_unique<FolderLock>(output) : nullptr),
+      output_(std::move(output)),
       config_text_(std::move(config_text)),
       model_(model),
       trainer_(trainer),
       rng_(rng),
       writes_(dist::world().rank() == 0),
-      accum_steps_(accum_steps) {
-  // Data parallel: rank 0 alone reads and writes the folder; the others take its state (broadcast_start).
-  if (writes_) fs::create_directories(output_);
+      accum_steps_(accum_steps),
+      steps_per_epoch_(steps_per_epoch) {
+  // Temp files of atomic writes that a killed run left behind (nobody else writes here: we hold the lock).
+  if (writes_)
+    for (const auto& e : fs::directory_iterator(output_))
+      if (e.is_regular_file() && e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path());
   const std::string last = path(kLastCheckpoint), metrics_path = path("metrics.jsonl");
+  const int world = dist::world().size();
   if (!writes_) {
     // Another rank: nothing to read or check here.
   } else if (resume.empty()) {
@@ -72,19 +114,36 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
       throw Error("--output '" + output_ + "' already holds a run (" + kLastCheckpoint + "): --resume " + output_ +
                   " to continue it, or choose another --output");
   } else {
-    const std::string from = checkpoint_path(resume);
-    Checkpoint ck = load_checkpoint(from, model, trainer.optimizer());
+    const std::vector<std::string> candidates = resume_candidates(resume);
+    std::string from, damage;
+    Checkpoint ck;
+    for (const std::string& c : candidates) {
+      try {
+        ck = load_checkpoint(c, model, trainer.optimizer());
+        from = c;
+        break;
+      } catch (const Error& e) {
+        damage += (damage.empty() ? "" : "; ") + std::string(e.what());
+      }
+    }
+    if (from.empty())
+      throw Error(damage + (candidates.size() > 1 ? "" : " (no " + std::string(kPreviousCheckpoint) + " to fall back on)"));
+    keep_last_ = from == candidates.front();
+    if (!keep_last_)
+      std::printf("note: %s\nnote: resuming from the previous checkpoint, %s, instead\n", damage.c_str(), from.c_str());
     st_ = ck.state;
     trainer.set_steps_done(st_.step);
     rng.set_state(st_.rng_seed, st_.rng_offset);
-    if (st_.world_size != dist::world().size())
-      st_.position = position_for_world(st_, accum_steps, dist::world().size(), from);
+    // Another world size: the same optimizer step of the epoch (the global batch is the settings'). The
+    // checkpoint's own counters were checked against its own accum_steps and steps_per_epoch as it loaded.
+    if (st_.world_size != world) st_.position = position_for_world(st_, accum_steps, world, from);
     if (st_.position % accum_steps != 0)
       throw Error("checkpoint '" + from + "' stopped at batch " + std::to_string(st_.position) +
                   " of its epoch, which is not a multiple of --accum-steps " + std::to_string(accum_steps) +
                   "; resume with the run's accum_steps");
-    std::printf("resuming from %s: step %lld, epoch %lld, batch %lld of the epoch\n", from.c_str(),
-                (long long)st_.step, (long long)st_.epoch, (long long)st_.position);
+    // Epochs counted from 1, as the progress lines count them.
+    std::printf("resuming from %s: step %lld, epoch %lld at batch %lld\n", from.c_str(), (long long)st_.step,
+                (long long)st_.epoch + 1, (long long)st_.position);
     for (const std::string& d : config_differences(ck.config_yaml, config_text_, cosmetic))
       std::printf("note: setting changed since the checkpoint: %s\n", d.c_str());
     // Continuing in the checkpoint's own folder: its metrics.jsonl goes back to what the checkpoint had seen.
@@ -96,8 +155,7 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
   }
   // What ran is a comment: the settings alone decide whether a resume changed anything.
   if (writes_)
-    io::write_file_atomic(path("config.yaml"),
-                          "# " + compute_summary() + ranks_summary(dist::world()) + "\n" + config_text_);
+    io::write_file_atomic(path("config.yaml"), "# " + compute_summary() + ranks_summary(dist::world()) + "\n" + config_text_);
   // The other ranks' records go nowhere.
   metrics_ = std::make_unique<MetricsLog>(writes_ ? metrics_path : "/dev/null", writes_ ? keep_metrics_ : -1);
   broadcast_start(dist::world(), model, trainer, st_, rng);
@@ -108,12 +166,30 @@ std::vector<nlohmann::json> RunFolder::kept_records() const {
 }
 
 void RunFolder::save(const std::string& file) {
-  if (!writes_) return;
+  if (!writes_) return;  // rank 0's parameters and moments are every rank's: one copy suffices
+  if (file == kLastCheckpoint) {
+    if (keep_last_ && fs::exists(path(file))) keep_copy(path(file), path(kPreviousCheckpoint));
+    keep_last_ = true;
+  }
+  st_.steps_per_epoch = steps_per_epoch_, st_.accum_steps = accum_steps_, st_.world_size = dist::world().size();
   st_.step = trainer_.steps_done();
-  st_.world_size = dist::world().size(), st_.accum_steps = accum_steps_;
   st_.rng_seed = rng_.seed(), st_.rng_offset = rng_.offset();
   st_.metrics_bytes = metrics_->bytes();
   save_checkpoint(path(file), model_, trainer_.optimizer(), st_, config_text_);
+  if (file == kLastCheckpoint) last_save_ = std::chrono::steady_clock::now();
+}
+
+void RunFolder::set_recovery(int64_t steps, double minutes) {
+  recovery_steps_ = steps, recovery_seconds_ = 60 * minutes;
+}
+
+void RunFolder::recovery_point() {
+  // Decided by rank 0 alone (its clock): saving involves no collective, the other ranks' save() does nothing.
+  if (!writes_) return;
+  const int64_t step = trainer_.steps_done();
+  const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save_).count();
+  if ((recovery_steps_ > 0 && step % recovery_steps_ == 0) || (recovery_seconds_ > 0 && since >= recovery_seconds_))
+    save(kLastCheckpoint);
 }
 
 Error RunFolder::stopped(const NonFinite& e, int64_t epoch, int64_t step_in_epoch, int64_t steps_per_epoch) const {

@@ -26,10 +26,18 @@ struct TrainFlags {
   bool amp = false, quiet = false, strict = false;
   int workers = 0;
   int64_t log_interval = 20, recovery_interval = 0, checkpoint_epochs = 0;
+  double recovery_minutes = 5;  // a run stopped mid-epoch loses at most this much work
 
   void add_to(CLI::App* c);
-  // AdamW, the schedule (warm-up and total in optimizer steps), accumulation and clipping.
+  // AdamW, the schedule (warm-up and total in optimizer steps), accumulation and clipping; checks the flags
+  // it uses and the recovery ones. Refuses (Error naming the flag) values no run can use: negative rates,
+  // betas outside [0, 1), ...
   TrainerConfig trainer_config(int64_t steps_per_epoch) const;
+  // --epochs x steps_per_epoch, overflow-checked.
+  int64_t total_steps(int64_t steps_per_epoch) const;
+  // A warning when the warm-up is longer than the run (the lr then only rises
+  // and never reaches --lr), else "".
+  std::string warmup_warning() const;
   // --amp: bf16 GEMMs where the CPU has AVX-512 BF16 (a note otherwise).
   void apply_amp() const;
   // The training loader's options: batch size, the transform, seed, workers, --strict.
@@ -39,7 +47,7 @@ struct TrainFlags {
   int64_t steps_per_epoch(const data::Loader& loader, const data::Dataset& ds) const;
 };
 
-// The ViT shape flags both training commands take (0: the named model's value),
+// The ViT shape flags both training commands take (unset, 0: the named model's value),
 // with timm's --input-size 3 S S as another way to say --img-size S.
 struct ArchFlags {
   std::vector<int> input_size;
@@ -47,7 +55,8 @@ struct ArchFlags {
   float drop_path = 0.1f;
 
   void add_to(CLI::App* c);
-  // Call after the config file is applied: --input-size sets the command's --img-size.
+  // Call after the config file is applied: --input-size sets the command's --img-size, and a
+  // shape flag given as 0 or less (on the command line or in the config) is an Error.
   void apply_input_size(CLI::App& c) const;
 };
 

@@ -47,8 +47,10 @@ GradSync::~GradSync() {
 }
 
 void GradSync::begin(size_t tape_size) {
+  first_launch_ahead_ = 0;
   if (!overlap_) return;
   walking_ = true;
+  tape_size_ = tape_size;
   for (Bucket& b : buckets_) {
     b.ready_at = std::numeric_limits<int64_t>::max();  // no parameter used: ready at once
     for (size_t i : b.params) {
@@ -62,6 +64,8 @@ void GradSync::begin(size_t tape_size) {
 void GradSync::after(size_t index) {
   if (!walking_) return;
   // Same order on every rank: bucket k starts only after bucket k - 1.
+  if (launched_ == 0 && !buckets_.empty() && buckets_[0].ready_at >= int64_t(index) && tape_size_ > 0)
+    first_launch_ahead_ = double(index) / double(tape_size_);
   while (launched_ < buckets_.size() && buckets_[launched_].ready_at >= int64_t(index)) launch(launched_++);
   // MPI moves a collective along only inside MPI calls: one test per op of the backward keeps them going.
   if (completed_ < launched_ && buckets_[completed_].pending->done()) ++completed_;
@@ -96,6 +100,8 @@ void GradSync::finish() {
   using clock = std::chrono::steady_clock;
   walking_ = false;
   last_overlapped_ = int(launched_);
+  last_completed_in_backward_ = int(completed_);
+  last_first_launch_ahead_ = first_launch_ahead_;
   const auto t0 = clock::now();
   while (launched_ < buckets_.size()) launch(launched_++);
   const float inv = 1.0f / float(comm_.size());

@@ -50,6 +50,12 @@ class GradSync final : public autograd::BackwardObserver {
   double last_wait() const { return last_wait_; }
   // Buckets that the last step started during the backward (the rest started in finish()).
   int last_overlapped() const { return last_overlapped_; }
+  // Of those, the ones whose all-reduce had completed before the backward ended (seen by the per-op test):
+  // communication that really ran during the backward, not after it.
+  int last_completed_in_backward() const { return last_completed_in_backward_; }
+  // The share of the last step's backward (its tape entries) still to run when the first bucket started (0: none
+  // started during the backward).
+  double last_first_launch_ahead() const { return last_first_launch_ahead_; }
 
  private:
   struct Bucket {
@@ -68,7 +74,9 @@ class GradSync final : public autograd::BackwardObserver {
   bool overlap_ = true, walking_ = false;
   int64_t bytes_ = 0;
   double last_wait_ = 0;
-  int last_overlapped_ = 0;
+  int last_overlapped_ = 0, last_completed_in_backward_ = 0;
+  size_t tape_size_ = 0;
+  double first_launch_ahead_ = 0, last_first_launch_ahead_ = 0;
 };
 
 }  // namespace mapet::dist

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 
+#include "engine/checked.h"
 #include "engine/io/safetensors.h"
 
 namespace mapet::io {
@@ -85,7 +86,9 @@ class HeaderParser {
       size_t start = i_;
       while (std::isdigit(static_cast<unsigned char>(peek()))) ++i_;
       if (i_ == start) fail("expected a dimension at byte " + std::to_string(i_));
-      shape.push_back(std::stoll(s_.substr(start, i_ - start)));
+      int64_t d = 0;
+      if (!parse_int64(s_.substr(start, i_ - start), d)) fail("dimension " + s_.substr(start, i_ - start) + " is too large");
+      shape.push_back(d);
       // NumPy writes Python ints; an 'L' suffix comes from Python 2.
       if (peek() == 'L') ++i_;
       skip_space();
@@ -137,7 +140,8 @@ struct Kind {
 Kind parse_descr(const std::string& descr, const std::string& path) {
   if (descr.size() < 3 || (descr[0] != '<' && descr[0] != '|' && descr[0] != '='))
     throw Error("'" + path + "' holds '" + descr + "' data: only little-endian numbers are read (use arr.astype('<f4'))");
-  Kind k{descr[1], std::atoi(descr.c_str() + 2)};
+  const std::string width = descr.substr(2);
+  Kind k{descr[1], width == "1" ? 1 : width == "2" ? 2 : width == "4" ? 4 : width == "8" ? 8 : 0};
   bool ok = (k.type == 'f' && (k.bytes == 4 || k.bytes == 8)) ||
             ((k.type == 'i' || k.type == 'u') && (k.bytes == 1 || k.bytes == 2 || k.bytes == 4 || k.bytes == 8)) ||
             (k.type == 'b' && k.bytes == 1);
@@ -180,7 +184,7 @@ Tensor load_npy(const std::string& path) {
   if (info.fortran_order)
     throw Error("'" + path + "' is in Fortran order; save it with np.save(f, np.ascontiguousarray(arr))");
   const Kind k = parse_descr(info.descr, path);
-  const int64_t n = shape_numel(info.shape);
+  const int64_t n = checked_numel(info.shape, static_cast<size_t>(k.bytes), "'" + path + "'");
   const size_t need = static_cast<size_t>(n) * static_cast<size_t>(k.bytes);
   if (bytes.size() - info.data_offset != need)
     throw Error("'" + path + "' has " + std::to_string(bytes.size() - info.data_offset) + " data bytes where " +

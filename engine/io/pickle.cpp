@@ -39,21 +39,32 @@ const char* opcode_name(uint8_t op) {
   return nullptr;
 }
 
-ValuePtr make(Value::Kind k) {
-  auto v = std::make_shared<Value>();
-  v->kind = k;
-  return v;
-}
+// Every value one load made. Destroyed with the last copy of the root (or of
+// the machine, after an error): cuts all links first, so that no destructor
+// recurses into a deep tree and memo cycles (a list holding itself) are freed.
+struct Arena {
+  std::vector<ValuePtr> all;
+  ~Arena() {
+    for (const ValuePtr& v : all) {
+      v->items.clear();
+      v->entries.clear();
+      v->appended.clear();
+      v->callable.reset();
+      v->state.reset();
+    }
+  }
+};
 
 class Machine {
  public:
-  Machine(const uint8_t* data, size_t n, const std::string& what) : p_(data), n_(n), what_(what) {}
+  Machine(const uint8_t* data, size_t n, const std::string& what, std::vector<GlobalRef>* globals)
+      : arena_(std::make_shared<Arena>()), p_(data), n_(n), what_(what), globals_(globals) {}
 
   ValuePtr run() {
     while (pos_ < n_) {
       op_at_ = pos_;
       op_ = p_[pos_++];
-      if (step()) return result_;
+      if (step()) return ValuePtr(arena_, result_.get());  // owns the arena, points at the result
     }
     throw fail("ends without a STOP opcode (truncated?)");
   }
@@ -93,6 +104,26 @@ class Machine {
     return s;
   }
 
+  ValuePtr make(Value::Kind k) {
+    auto v = std::make_shared<Value>();
+    v->kind = k;
+    arena_->all.push_back(v);
+    return v;
+  }
+  // `parent` now holds `child`: refuse nesting deeper than kMaxDepth.
+  void nest(Value& parent, const ValuePtr& child) {
+    if (child->depth + 1 > parent.depth) parent.depth = child->depth + 1;
+    if (parent.depth > kMaxDepth)
+      throw fail("values nested more than " + std::to_string(kMaxDepth) + " deep (a damaged or crafted pickle)");
+  }
+  void nest_all(Value& parent, const std::vector<ValuePtr>& children) {
+    for (const ValuePtr& c : children) nest(parent, c);
+  }
+  ValuePtr global(std::string name) {
+    if (globals_) globals_->push_back({name, op_at_});
+    return string_value(Value::Kind::global, std::move(name));
+  }
+
   // The stack, and MARK positions on it.
   void push(ValuePtr v) { stack_.push_back(std::move(v)); }
   ValuePtr pop() {
@@ -116,6 +147,7 @@ class Machine {
 
   ValuePtr tuple(std::vector<ValuePtr> items) {
     ValuePtr t = make(Value::Kind::tuple);
+    nest_all(*t, items);
     t->items = std::move(items);
     return t;
   }
@@ -142,17 +174,22 @@ class Machine {
     if (!args->is(Value::Kind::tuple)) throw fail("call arguments are " + args->describe() + ", not a tuple");
     if (callable->is_global("collections.OrderedDict") && args->items.empty()) return make(Value::Kind::dict);
     ValuePtr o = make(Value::Kind::object);
+    nest(*o, callable);
+    nest_all(*o, args->items);
     o->callable = std::move(callable);
-    o->items = std::move(args->items);
+    o->items = args->items;  // a copy: the tuple may be memoised and used again
     return o;
   }
   void set_items(const ValuePtr& target, const std::vector<ValuePtr>& kv) {
     if (kv.size() % 2) throw fail("odd number of items for a dict");
     if (!target->is(Value::Kind::dict) && !target->is(Value::Kind::object))
       throw fail("sets items on " + target->describe());
+    nest_all(*target, kv);
     for (size_t i = 0; i < kv.size(); i += 2) target->entries.emplace_back(kv[i], kv[i + 1]);
   }
   void append(const ValuePtr& target, const std::vector<ValuePtr>& items) {
+    if (target->is(Value::Kind::list) || target->is(Value::Kind::set) || target->is(Value::Kind::object))
+      nest_all(*target, items);
     if (target->is(Value::Kind::list) || target->is(Value::Kind::set))
       target->items.insert(target->items.end(), items.begin(), items.end());
     else if (target->is(Value::Kind::object))
@@ -237,6 +274,7 @@ class Machine {
       case 'l': {
         ValuePtr l = make(K::list);
         l->items = pop_to_mark();
+        nest_all(*l, l->items);
         push(l);
         return false;
       }
@@ -251,6 +289,7 @@ class Machine {
       case 0x91: {
         ValuePtr s = make(K::set);
         s->items = pop_to_mark();
+        nest_all(*s, s->items);
         push(s);
         return false;
       }
@@ -277,13 +316,13 @@ class Machine {
 
       case 'c': {
         std::string module = line();
-        push(string_value(K::global, module + "." + line()));
+        push(global(module + "." + line()));
         return false;
       }
       case 0x93: {
         ValuePtr name = pop(), module = pop();
         if (!name->is(K::string) || !module->is(K::string)) throw fail("module and name must be strings");
-        push(string_value(K::global, module->text + "." + name->text));
+        push(global(module->text + "." + name->text));
         return false;
       }
       case 'R': {
@@ -304,12 +343,14 @@ class Machine {
       }
       case 'b': {
         ValuePtr state = pop();
+        nest(*top(), state);
         top()->state = std::move(state);
         return false;
       }
       case 'Q': {
         ValuePtr v = make(K::persistent);
         v->items.push_back(pop());
+        nest(*v, v->items[0]);
         push(v);
         return false;
       }
@@ -324,10 +365,13 @@ class Machine {
                                 : "unknown opcode (not a pickle, or a corrupt one)");
   }
 
+  // Declared first, destroyed last: the stack and memo below let go of their values before the arena cuts the links.
+  std::shared_ptr<Arena> arena_;
   const uint8_t* p_;
   size_t n_, pos_ = 0, op_at_ = 0;
   uint8_t op_ = 0;
   std::string what_;
+  std::vector<GlobalRef>* globals_;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
@@ -363,6 +407,8 @@ ValuePtr Value::get(const std::string& key) const {
   return nullptr;
 }
 
-ValuePtr load(const uint8_t* data, size_t n, const std::string& what) { return Machine(data, n, what).run(); }
+ValuePtr load(const uint8_t* data, size_t n, const std::string& what, std::vector<GlobalRef>* globals) {
+  return Machine(data, n, what, globals).run();
+}
 
 }  // namespace mapet::io::pickle

@@ -9,6 +9,12 @@
 //
 // Opcode meanings follow CPython's Lib/pickletools.py documentation. Text
 // (protocol 0) opcodes are refused: torch.save writes protocol 2.
+//
+// Hostile input: nesting deeper than kMaxDepth is refused (consumers and
+// destructors may recurse), and the values of one load are owned together:
+// when the last copy of the root goes, every link between them is cut first,
+// so memo cycles are freed and deep trees are destroyed without recursion.
+// Values reached from the root are meant to be used while the root is held.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +46,7 @@ struct Value {
   std::vector<ValuePtr> appended;                       // object: APPEND(S) on it
   ValuePtr callable;                                    // object: the global that was called
   ValuePtr state;                                       // object or dict: the BUILD argument
+  int depth = 1;                                        // nesting: 1 + the deepest value inside it
 
   bool is(Kind k) const { return kind == k; }
   bool is_global(const char* name) const { return kind == Kind::global && text == name; }
@@ -52,6 +59,13 @@ struct Value {
 // Unpickles data[0, n). `what` names the source in every error ("'f.pth', entry
 // 'archive/data.pkl'"); an unsupported opcode is an Error naming the opcode
 // and its byte offset.
-ValuePtr load(const uint8_t* data, size_t n, const std::string& what);
+// Every GLOBAL / STACK_GLOBAL ("module.name") and its byte offset go to
+// `globals` when given, for the caller to judge (nothing is ever run here).
+struct GlobalRef {
+  std::string name;
+  size_t offset = 0;
+};
+inline constexpr int kMaxDepth = 1000;  // Python's own default recursion limit
+ValuePtr load(const uint8_t* data, size_t n, const std::string& what, std::vector<GlobalRef>* globals = nullptr);
 
 }  // namespace mapet::io::pickle

@@ -1,13 +1,18 @@
 #include "engine/io/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "engine/checked.h"
 
 namespace mapet::io {
 
@@ -68,36 +73,78 @@ Parsed parse(const std::string& path) {
   return p;
 }
 
+// A list of non-negative JSON integers (shape, data_offsets); anything else (floats, negatives,
+// strings) is refused: converting an out-of-range float to an integer is undefined behaviour.
+std::vector<int64_t> sizes(const nlohmann::json& j, const char* field, const std::function<Error(std::string)>& fail) {
+  if (!j.is_array()) throw fail(std::string("'") + field + "' is not a list");
+  std::vector<int64_t> out;
+  for (const nlohmann::json& x : j) {
+    if (!x.is_number_unsigned() || x.get<uint64_t>() > uint64_t(INT64_MAX))
+      throw fail(std::string("'") + field + "' holds " + x.dump() + ", not a size");
+    out.push_back(static_cast<int64_t>(x.get<uint64_t>()));
+  }
+  return out;
+}
+
 }  // namespace
 
 TensorMap load_safetensors(const std::string& path) {
   Parsed p = parse(path);
-  const size_t data_len = p.bytes.size() - p.data_start;
-  TensorMap out;
-  for (auto& [name, info] : p.header.items()) {
-    if (name == "__metadata__") continue;
-    auto where = [&](const std::string& what) { return "'" + path + "', tensor '" + name + "': " + what; };
-    DType t;
+  const int64_t data_len = static_cast<int64_t>(p.bytes.size() - p.data_start);
+  struct Entry {
+    std::string name;
+    DType dtype;
     Shape shape;
-    std::vector<uint64_t> off;
-    try {  // a field missing or of the wrong JSON type
-      if (!info.contains("dtype") || !parse_dtype(info["dtype"].get<std::string>(), t))
-        throw Error(where("unsupported or missing dtype"));
-      shape = info.at("shape").get<Shape>();
-      off = info.at("data_offsets").get<std::vector<uint64_t>>();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(where(std::string("malformed header entry: ") + e.what()));
-    }
-    for (int64_t d : shape)
-      if (d < 0) throw Error(where("negative size in shape " + shape_str(shape)));
+    int64_t begin, end;
+  };
+  std::vector<Entry> entries;
+  for (auto& item : p.header.items()) {
+    const std::string& name = item.key();  // not a structured binding: lambdas below capture it
+    const nlohmann::json& info = item.value();
+    if (name == "__metadata__") continue;
+    auto fail = [&](const std::string& what) { return Error("'" + path + "', tensor '" + name + "': " + what); };
+    if (!info.is_object()) throw fail("header entry is " + info.dump() + ", not {dtype, shape, data_offsets}");
+    Entry e{name, DType::f32, {}, 0, 0};
+    auto dtype = info.find("dtype");
+    if (dtype == info.end() || !dtype->is_string() || !parse_dtype(dtype->get<std::string>(), e.dtype))
+      throw fail("unsupported or missing dtype" + (dtype == info.end() ? std::string() : " " + dtype->dump()));
+    if (!info.contains("shape") || !info.contains("data_offsets")) throw fail("the header entry lacks 'shape' or 'data_offsets'");
+    e.shape = sizes(info["shape"], "shape", fail);
+    const std::vector<int64_t> off = sizes(info["data_offsets"], "data_offsets", fail);
     if (off.size() != 2 || off[0] > off[1] || off[1] > data_len)
-      throw Error(where("data_offsets outside the file (truncated file?)"));
-    Tensor tensor = Tensor::empty(shape, t);
-    if (off[1] - off[0] != tensor.nbytes())
-      throw Error(where("holds " + std::to_string(off[1] - off[0]) + " bytes, but " + tensor.str() + " needs " +
-                        std::to_string(tensor.nbytes())));
-    std::memcpy(tensor.raw_data(), p.bytes.data() + p.data_start + off[0], tensor.nbytes());
-    out.emplace(name, tensor);
+      throw fail("data_offsets " + info["data_offsets"].dump() + " outside the " + std::to_string(data_len) +
+                 " data bytes (truncated file?)");
+    // The byte count is checked before anything is allocated: the shape alone could ask for exabytes.
+    const int64_t numel = checked_numel(e.shape, dtype_size(e.dtype), "'" + path + "', tensor '" + name + "'");
+    const int64_t nbytes = numel * static_cast<int64_t>(dtype_size(e.dtype));
+    if (off[1] - off[0] != nbytes)
+      throw fail("holds " + std::to_string(off[1] - off[0]) + " bytes, but " + dtype_name(e.dtype) + shape_str(e.shape) +
+                 " needs " + std::to_string(nbytes));
+    e.begin = off[0], e.end = off[1];
+    entries.push_back(std::move(e));
+  }
+  // As the reference loader requires: the tensors tile the data exactly, with no gap, overlap or tail.
+  std::vector<const Entry*> order;
+  for (const Entry& e : entries) order.push_back(&e);
+  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  int64_t at = 0;
+  for (const Entry* e : order) {
+    if (e->begin != at)
+      throw Error("'" + path + "', tensor '" + e->name + "': data_offsets [" + std::to_string(e->begin) + ", " +
+                  std::to_string(e->end) + "] " + (e->begin < at ? "overlap another tensor" : "leave a gap") +
+                  " (the tensors must cover the data exactly, in order)");
+    at = e->end;
+  }
+  if (at != data_len)
+    throw Error("'" + path + "': the tensors cover " + std::to_string(at) + " of the " + std::to_string(data_len) +
+                " data bytes (trailing bytes: a damaged file)");
+  TensorMap out;
+  for (const Entry& e : entries) {
+    Tensor tensor = Tensor::empty(e.shape, e.dtype);
+    if (tensor.nbytes()) std::memcpy(tensor.raw_data(), p.bytes.data() + p.data_start + e.begin, tensor.nbytes());
+    out.emplace(e.name, tensor);
   }
   return out;
 }
@@ -105,15 +152,19 @@ TensorMap load_safetensors(const std::string& path) {
 std::map<std::string, std::string> safetensors_metadata(const std::string& path) {
   Parsed p = parse(path);
   std::map<std::string, std::string> out;
-  if (p.header.contains("__metadata__"))
-    for (auto& [k, v] : p.header["__metadata__"].items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  if (!p.header.contains("__metadata__")) return out;
+  const nlohmann::json& m = p.header["__metadata__"];
+  if (!m.is_object()) throw Error("'" + path + "': __metadata__ is " + m.dump() + ", not a mapping of strings");
+  for (auto& [k, v] : m.items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
   return out;
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw Error("cannot write '" + tmp + "': " + std::strerror(errno));
+  // A unique temp name: two writers of the same file never write into each other's temp file.
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw Error("cannot write '" + path + "' (temp file " + tmp + "): " + std::strerror(errno));
+  ::fchmod(fd, 0644);  // mkstemp makes it 0600; a checkpoint is as readable as any other output
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -130,7 +181,11 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     ::unlink(tmp.c_str());
     throw Error("flushing '" + tmp + "' failed: " + std::strerror(errno));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("renaming '" + tmp + "' to '" + path + "' failed");
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error("renaming '" + tmp + "' to '" + path + "' failed: " + std::strerror(e));
+  }
   // Make the rename itself durable.
   std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
   int dfd = ::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY);

@@ -1,6 +1,7 @@
 #include "engine/io/state_dict.h"
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "engine/io/torch_checkpoint.h"
@@ -15,6 +16,10 @@ using pickle::ValuePtr;
 enum class Format { safetensors, torch };
 
 Format sniff(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error("'" + path + "' is a folder, not a checkpoint file; give the file in it (e.g. " + path +
+                "/model.safetensors)");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error("cannot open '" + path + "': " + std::strerror(errno));
   uint8_t head[9] = {};
@@ -116,6 +121,7 @@ LoadedWeights load_weights(const std::string& path, bool use_ema) {
   } else {
     w.format = "torch";
     TorchCheckpoint ckpt(path);
+    w.warnings = ckpt.warnings();
     ValuePtr d = find_state_dict(ckpt, use_ema, w);
     std::vector<std::string> skipped;
     for (const auto& [k, v] : d->entries) {

@@ -22,6 +22,7 @@ struct LoadedWeights {
   std::string format;               // "safetensors" or "torch"
   std::string key;                  // where the state dict was: "model", ..., or "" (the saved object itself)
   std::vector<std::string> notes;   // what was unwrapped, renamed or skipped, for the user to see
+  std::vector<std::string> warnings;  // what looks wrong or unsafe in the file (torch: unexpected globals)
 };
 
 // Throws Error naming the file: unreadable, truncated, not a checkpoint, no

@@ -3,6 +3,9 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
+
+#include "engine/checked.h"
 
 namespace mapet::io {
 
@@ -50,6 +53,39 @@ bool storage_type(const std::string& global, StorageType& t) {
   return true;
 }
 
+// What torch.load(weights_only=True) accepts (torch/_weights_only_unpickler.py), and what
+// training scripts store beside the weights (timm/DeiT/BEiT save argparse args and numpy scalars).
+bool allowed_global(const std::string& g) {
+  static const std::set<std::string> names{
+      "collections.OrderedDict", "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
+      "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state", "torch.Size",
+      "torch.device", "torch.nn.parameter.Parameter", "torch.serialization._get_layout", "builtins.set",
+      "builtins.frozenset", "builtins.bytearray", "argparse.Namespace", "numpy.core.multiarray.scalar",
+      "numpy.core.multiarray._reconstruct", "numpy.dtype", "numpy.ndarray", "_codecs.encode"};
+  if (names.count(g)) return true;
+  const bool storage = g.rfind("torch.", 0) == 0 && g.size() > 13 && g.compare(g.size() - 7, 7, "Storage") == 0;
+  static const std::set<std::string> dtypes{"torch.float32", "torch.float16", "torch.bfloat16", "torch.float64",
+                                            "torch.int64",   "torch.int32",   "torch.int16",    "torch.int8",
+                                            "torch.uint8",   "torch.bool",    "torch.float",    "torch.half",
+                                            "torch.long",    "torch.int",     "torch.double"};
+  return storage || dtypes.count(g);
+}
+
+// Modules whose globals run commands, code or imports: in a checkpoint they can only be an attack.
+bool code_running_global(const std::string& g) {
+  static const std::set<std::string> modules{"os",    "posix",   "nt",      "subprocess", "sys",      "shutil",
+                                             "socket", "pty",    "runpy",   "importlib",  "code",     "codeop",
+                                             "marshal", "ctypes", "pickle", "webbrowser", "commands", "platform",
+                                             "multiprocessing", "types", "operator", "functools", "timeit", "pdb"};
+  static const std::set<std::string> builtins{"eval", "exec", "compile", "open", "getattr", "setattr", "delattr",
+                                              "__import__", "globals", "locals", "vars", "input", "breakpoint", "apply",
+                                              "execfile"};
+  const size_t dot = g.find('.');
+  const std::string module = g.substr(0, dot), name = dot == std::string::npos ? "" : g.substr(dot + 1);
+  if (modules.count(module)) return true;
+  return (module == "builtins" || module == "__builtin__") && builtins.count(name);
+}
+
 bool is_call_of(const ValuePtr& v, const char* fn) {
   return v && v->is(Value::Kind::object) && v->callable && v->callable->is_global(fn);
 }
@@ -94,7 +130,19 @@ TorchCheckpoint::TorchCheckpoint(const std::string& path) : zip_(refuse_legacy(p
     if (order != "little") throw Error("'" + path + "': byte order '" + order + "' is not supported (only little)");
   }
   const ZipEntry& pkl = *zip_.find(prefix_ + "data.pkl");
-  root_ = pickle::load(zip_.data(pkl), pkl.size, "'" + path + "', entry '" + pkl.name + "'");
+  const std::string what = "'" + path + "', entry '" + pkl.name + "'";
+  std::vector<pickle::GlobalRef> globals;
+  root_ = pickle::load(zip_.data(pkl), pkl.size, what, &globals);
+  std::set<std::string> seen;
+  for (const pickle::GlobalRef& g : globals) {
+    if (allowed_global(g.name) || !seen.insert(g.name).second) continue;
+    const std::string where = what + " byte " + std::to_string(g.offset);
+    if (code_running_global(g.name))
+      throw Error(where + ": refers to " + g.name +
+                  ", which runs code: this is not a plain checkpoint and may be malicious (it was not run)");
+    warnings_.push_back(where + ": refers to " + g.name +
+                        ", outside what torch.load(weights_only=True) accepts (read as data, not run)");
+  }
 }
 
 bool TorchCheckpoint::is_tensor(const ValuePtr& v) {
@@ -105,14 +153,18 @@ bool TorchCheckpoint::is_tensor(const ValuePtr& v) {
 
 Tensor TorchCheckpoint::tensor(const ValuePtr& v, const std::string& name) const {
   auto fail = [&](const std::string& why) { return Error("'" + path() + "', tensor '" + name + "': " + why); };
-  if (!is_tensor(v)) throw fail("is " + (v ? v->describe() : std::string("nothing")) + ", not a tensor");
-  // nn.Parameter: _rebuild_parameter(data, requires_grad, backward_hooks[, state]).
-  if (is_call_of(v, "torch._utils._rebuild_parameter") || is_call_of(v, "torch._utils._rebuild_parameter_with_state")) {
-    if (v->items.empty()) throw fail("parameter without data");
-    return tensor(v->items[0], name);
+  ValuePtr t = v;
+  // nn.Parameter: _rebuild_parameter(data, requires_grad, backward_hooks[, state]); one level in torch.save files.
+  for (int level = 0; is_call_of(t, "torch._utils._rebuild_parameter") ||
+                      is_call_of(t, "torch._utils._rebuild_parameter_with_state");
+       ++level) {
+    if (t->items.empty()) throw fail("parameter without data");
+    if (level == 2) throw fail("parameters nested in parameters");
+    t = t->items[0];
   }
+  if (!is_tensor(t)) throw fail("is " + (t ? t->describe() : std::string("nothing")) + ", not a tensor");
   // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata]).
-  const std::vector<ValuePtr>& a = v->items;
+  const std::vector<ValuePtr>& a = t->items;
   auto ints = [&](const ValuePtr& t, const char* what) {
     if (!t || !t->is(Value::Kind::tuple)) throw fail(std::string(what) + " is not a tuple");
     Shape s;
@@ -123,7 +175,7 @@ Tensor TorchCheckpoint::tensor(const ValuePtr& v, const std::string& name) const
     return s;
   };
   if (a.size() < 4 || !a[0]->is(Value::Kind::persistent) || !a[1]->is(Value::Kind::integer))
-    throw fail("unexpected arguments to " + v->callable->text);
+    throw fail("unexpected arguments to " + t->callable->text);
   const Shape size = ints(a[2], "size"), stride = ints(a[3], "stride");
   const int64_t offset = a[1]->integer;
   if (size.size() != stride.size()) throw fail("size and stride have different lengths");
@@ -142,7 +194,10 @@ Tensor TorchCheckpoint::tensor(const ValuePtr& v, const std::string& name) const
 
   const ZipEntry* e = zip_.find(prefix_ + "data/" + key);
   if (!e) throw fail("its storage '" + prefix_ + "data/" + key + "' is missing from the archive");
-  if (storage_numel < 0 || e->size != static_cast<uint64_t>(storage_numel) * st.element_size)
+  // Checked: a numel of 2^62 times 4 bytes wraps to 0 and would match an empty entry.
+  int64_t storage_bytes = 0;
+  if (storage_numel < 0 || !mul_fits(storage_numel, static_cast<int64_t>(st.element_size), storage_bytes) ||
+      e->size != static_cast<uint64_t>(storage_bytes))
     throw fail("storage '" + e->name + "' holds " + std::to_string(e->size) + " bytes, expected " +
                std::to_string(storage_numel) + " elements of " + std::to_string(st.element_size) + " bytes");
   // The view must stay inside its storage (strides are non-negative in PyTorch); the arithmetic is

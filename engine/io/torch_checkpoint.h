@@ -15,6 +15,12 @@
 // torch.save(..., _use_new_zipfile_serialization=False)), a sequence of raw
 // pickles; it is recognised and refused with advice to re-save it. Big-endian
 // checkpoints are refused too.
+//
+// Globals: nothing in the pickle is ever run, but a global that names a way to
+// run code (os.system, subprocess.*, builtins.eval, ...) marks a malicious file
+// and is refused; any other global outside torch.load(weights_only=True)'s
+// allowlist and the metadata training scripts save (argparse.Namespace, numpy
+// scalars) is listed in warnings() for the user to see.
 #pragma once
 #include <memory>
 #include <set>
@@ -36,6 +42,8 @@ class TorchCheckpoint {
   const std::string& path() const { return zip_.path(); }
   // The saved object: usually a dict (a state dict, or {"model": state dict, ...}).
   const pickle::ValuePtr& root() const { return root_; }
+  // One line per global outside the allowlist (see above), naming it and its byte offset.
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
   // True when v is a saved tensor (or nn.Parameter).
   static bool is_tensor(const pickle::ValuePtr& v);
@@ -47,6 +55,7 @@ class TorchCheckpoint {
   ZipArchive zip_;
   std::string prefix_;  // "<name>/", the archive's top folder
   pickle::ValuePtr root_;
+  std::vector<std::string> warnings_;
   mutable std::set<std::string> verified_;  // storages whose CRC-32 was checked
 };
 

@@ -27,17 +27,4 @@ MAPET_ISA_FUNCTION(void, mul_broadcast, (const float* a, const float* b, float* 
 MAPET_ISA_FUNCTION(void, mul_broadcast_grad_b, (const float* dy, const float* a, float* db, int64_t n, int64_t n_b),
                    (dy, a, db, n, n_b))
 
-// Inverted dropout: y = x * keep / (1 - p), keep drawn with Philox at (seed, offset + i).
-MAPET_ISA_FUNCTION(void, dropout_forward, (const float* x, float* y, uint8_t* keep, int64_t n, float p, uint64_t seed, uint64_t offset),
-                   (x, y, keep, n, p, seed, offset))
-// Drop-path: row r of `rows` is kept with prob 1-p (one draw per row), scaled by 1/(1-p).
-MAPET_ISA_FUNCTION(void, drop_path_forward, (const float* x, float* y, float* row_scale, int64_t rows, int64_t row_len, float p,
-                       uint64_t seed, uint64_t offset),
-                   (x, y, row_scale, rows, row_len, p, seed, offset))
-// The per-row scales of drop_path_forward alone: 0 (dropped) or 1/(1-p).
-MAPET_ISA_FUNCTION(void, drop_path_row_scales, (float* row_scale, int64_t rows, float p, uint64_t seed, uint64_t offset),
-                   (row_scale, rows, p, seed, offset))
-MAPET_ISA_FUNCTION(void, row_scale_apply, (const float* x, const float* row_scale, float* y, int64_t rows, int64_t row_len),
-                   (x, row_scale, y, rows, row_len))
-
 }  // namespace mapet::cpu

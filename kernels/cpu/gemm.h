@@ -5,18 +5,14 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/common/gemm.h"
+
 namespace mapet::cpu {
 
 enum class GemmBackend { onednn, openblas };
 enum class GemmPrecision { f32, bf16 };
 
-struct GemmShape {
-  bool trans_a = false, trans_b = false;
-  int64_t m = 0, n = 0, k = 0;
-  int64_t lda = 0, ldb = 0, ldc = 0;
-  int64_t batch = 1;
-  int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch items
-};
+using common::GemmShape;
 
 void gemm(const GemmShape& s, const float* a, const float* b, float* c, float alpha = 1.0f, float beta = 0.0f,
           const float* bias = nullptr);

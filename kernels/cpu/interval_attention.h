@@ -18,30 +18,13 @@
 #include "kernels/cpu/isa.h"
 #include <cstdint>
 
+#include "kernels/common/interval_attention.h"
+
 namespace mapet::cpu {
 
-// A [B, H, T, d] tensor with unit stride in d (strides in elements).
-struct HeadsView {
-  const float* data;
-  int64_t batch_stride, head_stride, row_stride;
-  const float* at(int64_t b, int64_t h) const { return data + b * batch_stride + h * head_stride; }
-};
-
-// The same for an output: written in place, in whatever layout the caller
-// wants (e.g. heads merged, [B, T, H, d], so that no copy follows).
-struct OutHeadsView {
-  float* data;
-  int64_t batch_stride, head_stride, row_stride;
-  float* at(int64_t b, int64_t h) const { return data + b * batch_stride + h * head_stride; }
-};
-
-struct IntervalAttentionShape {
-  int64_t B, H, Tq, Tk, d;
-  int64_t num_real;           // keys [0, num_real) are real, [num_real, Tk) mask tokens
-  const int32_t* real_end;    // [Tq]
-  const int32_t* mask_start;  // [Tq], relative to num_real
-  float scale;
-};
+using common::HeadsView;
+using common::IntervalAttentionShape;
+using common::OutHeadsView;
 
 // out: [B, H, Tq, d] (any strides, unit in d); lse: contiguous [B, H, Tq],
 // the log-sum-exp of each row's scaled scores (-inf for a row that sees nothing).

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
 namespace mapet::cpu::MAPET_ISA {
 

@@ -1,6 +1,6 @@
 #include "kernels/cpu/residual.h"
 
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
 namespace mapet::cpu::MAPET_ISA {
 

@@ -21,9 +21,11 @@ MAPET_ISA_FUNCTION(float, row_logsumexp, (const float* x, int64_t cols),
 
 namespace mapet::cpu {
 
-// Row softmax where mask[j] == 0 blocks column j (mask may be null). A row with
-// every column blocked gives all zeros. In place.
-MAPET_ISA_FUNCTION(void, softmax_masked_inplace, (float* x, const uint8_t* mask, int64_t cols),
-                   (x, mask, cols))
+// Softmax in place over each row of x [B, H, Tq, Tk] (attention scores) where
+// mask (u8 [mask_b, mask_h, Tq, Tk], mask_b 1 or B, mask_h 1 or H; null: none)
+// == 0 blocks a column. A row with every column blocked gives all zeros.
+MAPET_ISA_FUNCTION(void, masked_softmax_inplace, (float* x, const uint8_t* mask, int64_t B, int64_t H, int64_t Tq,
+                                                  int64_t Tk, int64_t mask_b, int64_t mask_h),
+                   (x, mask, B, H, Tq, Tk, mask_b, mask_h))
 
 }  // namespace mapet::cpu

@@ -1,20 +1,29 @@
 // The training infrastructure under `mapet pretrain` (apps/train/), in process:
 // YAML config <-> flags, checkpoints, metrics.jsonl, curves, the accumulating step.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <regex>
 
 #include "apps/train/checkpoint.h"
 #include "apps/train/config.h"
+#include "apps/train/folder_lock.h"
+#include "apps/train/meter.h"
 #include "apps/train/metrics.h"
 #include "apps/train/plot.h"
 #include "apps/train/train_flags.h"
 #include "apps/train/trainer.h"
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "models/vit.h"
 #include "tests/apps/pretrain_fixture.h"
 #include "tests/test_util.h"
@@ -159,6 +168,67 @@ TEST(TrainConfig, BadValuesNameTheKey) {
   EXPECT_NE(yaml_error("lr: [1\n").find("not valid YAML"), std::string::npos);
 }
 
+// Issue #17: with a key given twice the first value won silently (PyYAML, and so timm, take the last).
+TEST(TrainConfig, DuplicateKeysAreErrors) {
+  std::string e = yaml_error("lr: 0.1\nbatch_size: 4\nlr: 0.2\n");
+  EXPECT_NE(e.find("key 'lr' is given twice"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml"), std::string::npos) << e;
+  e = yaml_error("data_dir: /a\ndata: /b\n");  // data is timm's alias of data_dir
+  EXPECT_NE(e.find("given twice"), std::string::npos) << e;
+}
+
+// Issue #17: lr -1 trained (backwards); epochs x steps overflowed int64.
+TEST(TrainFlags, ValuesNoRunCanUseAreRefusedNamingTheFlag) {
+  auto error = [](const std::function<void(TrainFlags&)>& set, int64_t steps = 10) {
+    TrainFlags f;
+    set(f);
+    try {
+      f.trainer_config(steps);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error([](TrainFlags&) {}), "");
+  EXPECT_NE(error([](TrainFlags& f) { f.lr = -1; }).find("--lr"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.lr = NAN; }).find("--lr"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.weight_decay = -0.1f; }).find("--weight-decay"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.opt_betas = {0.9f, 1.5f}; }).find("--opt-betas"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.opt_eps = 0; }).find("--opt-eps"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.epochs = int64_t{1} << 62; }).find("--epochs"), std::string::npos);
+  EXPECT_NE(error([](TrainFlags& f) { f.warmup_epochs = int64_t{1} << 62; }).find("--warmup-epochs"), std::string::npos);
+}
+
+// ---- one run per folder -----------------------------------------------------------
+
+TEST(FolderLock, SecondHolderFailsNamingFolderAndPidAndADeadHolderBlocksNothing) {
+  ScratchDir dir;
+  const std::string folder = dir / "run";
+  {
+    FolderLock a(folder);
+    try {
+      FolderLock b(folder);
+      ADD_FAILURE() << "locked twice";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + folder + "' is in use by another run (pid " + std::to_string(::getpid()) + ")"),
+                std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(FolderLock again(folder));
+  // A holder killed with SIGKILL (only async-signal-safe calls in the child).
+  const std::string lock = folder + "/" + kLockFile;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    int fd = ::open(lock.c_str(), O_RDWR);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) ::_exit(1);
+    ::kill(::getpid(), SIGKILL);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_NO_THROW(FolderLock after_kill(folder));
+}
+
 // ---- checkpoints --------------------------------------------------------------
 
 models::VitConfig tiny_vit(int64_t depth = 1) {
@@ -212,6 +282,51 @@ TEST(TrainCheckpoint, RoundTripRestoresWeightsMomentsAndState) {
   train_steps(a, ta, 1, 1, 50);
   train_steps(b, tb, 1, 1, 50);
   EXPECT_EQ(a.parameter("head.weight").value().to_vector(), b.parameter("head.weight").value().to_vector());
+}
+
+// Issue #17 item 5: a flipped byte in a checkpoint's weights or counters resumed silently.
+TEST(TrainCheckpoint, DamagedCheckpointIsRefusedBeforeLoading) {
+  ScratchDir dir;
+  models::VisionTransformer a(tiny_vit());
+  a.init_weights(1);
+  Trainer ta(a, TrainerConfig{});
+  train_steps(a, ta, 2, 1, 5);
+  TrainState s;
+  s.step = 2, s.epoch = 1, s.position = 0, s.steps_per_epoch = 2, s.accum_steps = 1;
+  const std::string ck = dir / "ck.safetensors";
+  save_checkpoint(ck, a, ta.optimizer(), s, "lr: 1\n");
+  const std::string good = test::read_text(ck);
+  auto error_with = [&](const std::string& bytes) -> std::string {
+    std::ofstream(ck, std::ios::binary) << bytes;
+    models::VisionTransformer b(tiny_vit());
+    Trainer tb(b, TrainerConfig{});
+    try {
+      load_checkpoint(ck, b, tb.optimizer());
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_with(good), "");
+  std::string weight = good;
+  weight[weight.size() - 3] ^= 0x10;  // the data ends the file
+  std::string e = error_with(weight);
+  EXPECT_NE(e.find("checkpoint '" + ck + "' is damaged"), std::string::npos) << e;
+  EXPECT_NE(e.find("checksum"), std::string::npos) << e;
+  std::string counter = good;
+  const size_t at = counter.find("\"step\":\"2\"");
+  ASSERT_NE(at, std::string::npos);
+  counter[at + 8] = '3';
+  EXPECT_NE(error_with(counter).find("checksum"), std::string::npos);
+
+  // Counters that disagree under a valid checksum (written so, or by an older version without one).
+  for (auto damage : {+[](TrainState& t) { t.epoch = 3; }, +[](TrainState& t) { t.position = 5; }}) {
+    TrainState bad = s;
+    damage(bad);
+    save_checkpoint(ck, a, ta.optimizer(), bad, "lr: 1\n");
+    e = error_with(test::read_text(ck));
+    EXPECT_NE(e.find("is damaged"), std::string::npos) << e;
+  }
 }
 
 TEST(TrainCheckpoint, RefusesTruncatedForeignAndMismatchedFiles) {
@@ -378,6 +493,57 @@ TEST(TrainFlags, StepsPerEpochNamesADatasetTooSmallForOneStep) {
     EXPECT_NE(msg.find("/nowhere/tiny-set"), std::string::npos) << msg;
     EXPECT_NE(msg.find("--accum-steps"), std::string::npos) << msg;
   }
+}
+
+// A run shorter than its warm-up never reaches --lr: the README's one-epoch
+// example with the default 10 warm-up epochs. Said, with the lr it ends at.
+TEST(TrainFlags, WarmupLongerThanTheRunIsWarnedAbout) {
+  TrainFlags t;
+  t.lr = 1e-3f, t.warmup_lr = 0.0f, t.epochs = 1, t.warmup_epochs = 10;
+  const std::string w = t.warmup_warning();
+  EXPECT_NE(w.find("--warmup-epochs 10 is longer than the run (--epochs 1)"), std::string::npos) << w;
+  EXPECT_NE(w.find("to 0.0001 at the end"), std::string::npos) << w;
+  t.warmup_epochs = 1;
+  EXPECT_EQ(t.warmup_warning(), "") << "a warm-up as long as the run reaches --lr at its end";
+  t.warmup_epochs = 0;
+  EXPECT_EQ(t.warmup_warning(), "");
+}
+
+// In a log (not a terminal) the first step is shown at once, then every log_interval steps.
+TEST(TrainMeter, LogShowsTheFirstStepAtOnce) {
+  ::testing::internal::CaptureStdout();
+  {
+    TrainMeter m(/*first_step=*/0, /*total_steps=*/50, /*log_interval=*/20, /*quiet=*/false);
+    for (int64_t s = 1; s <= 21; ++s) m.step(s, s * 8, "loss 1");
+  }
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("step 1/50"), std::string::npos) << out;
+  EXPECT_NE(out.find("step 20/50"), std::string::npos) << out;
+  EXPECT_EQ(out.find("step 2/50"), std::string::npos) << out;
+  EXPECT_EQ(out.find("step 21/50"), std::string::npos) << out;
+
+  ::testing::internal::CaptureStdout();  // a resumed run: its own first step
+  {
+    TrainMeter m(/*first_step=*/30, 50, 20, false);
+    m.step(31, 8, "loss 1");
+  }
+  out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("step 31/50"), std::string::npos) << out;
+}
+
+// Epoch curves have ticks at whole epochs, counted from 1 as the logs count them.
+TEST(TrainPlot, EpochAxisHasWholeTicksCountedFromOne) {
+  std::vector<nlohmann::json> records{{{"epoch", 0}, {"val_top1", 40.0}}, {{"epoch", 1}, {"val_top1", 55.5}}};
+  const std::string svg = render_svg(metrics_figure(records, {{"val_top1", "val top-1", false}}, "epoch", 1));
+  std::vector<std::string> ticks;  // x-axis tick labels are the centred numbers
+  const std::regex tick("text-anchor=\"middle\">([-0-9.e]+)</text>");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), tick); it != std::sregex_iterator(); ++it)
+    ticks.push_back((*it)[1]);
+  ASSERT_FALSE(ticks.empty()) << svg;
+  for (const std::string& t : ticks) EXPECT_EQ(t.find('.'), std::string::npos) << "fractional epoch tick " << t;
+  EXPECT_NE(std::find(ticks.begin(), ticks.end(), "1"), ticks.end());
+  EXPECT_NE(std::find(ticks.begin(), ticks.end(), "2"), ticks.end());
+  EXPECT_EQ(std::find(ticks.begin(), ticks.end(), "0"), ticks.end()) << "epochs count from 1";
 }
 
 }  // namespace

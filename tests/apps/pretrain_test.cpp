@@ -4,12 +4,14 @@
 // resumed gives bit for bit the losses of an uninterrupted run, a NaN loss
 // stops the run and keeps the last good checkpoint, a truncated checkpoint is
 // refused.
+#include <algorithm>
 #include <cstdio>
 
 #include "apps/train/checkpoint.h"
 #include "engine/io/safetensors.h"
 #include "models/mapet.h"
 #include "tests/apps/pretrain_fixture.h"
+#include "tests/test_util.h"
 
 namespace mapet {
 namespace {
@@ -136,6 +138,37 @@ TEST_F(Pretrain, ResumeAfterKillGivesTheSameLosses) {
       << "final weights differ";
 }
 
+// A run stopped before its first epoch ends still leaves a checkpoint to
+// resume from: by default one every --recovery-minutes (5) of training.
+TEST_F(Pretrain, RecoveryMinutesCheckpointInsideAnEpoch) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  // 4 steps per epoch; a recovery point after every step (any time passed is enough).
+  ASSERT_EQ(test::run_and_kill(args(out, {"--epochs", "10", "--recovery-minutes", "1e-9"}), out + "/metrics.jsonl", 3,
+                               dir / "killed.log"),
+            "");
+  ASSERT_TRUE(fs::exists(out + "/last.safetensors")) << "nothing to resume from";
+  const int64_t at = apps::train::checkpoint_step(out + "/last.safetensors");
+  EXPECT_GE(at, 2);
+  EXPECT_LT(at, 4) << "only the epoch's end was checkpointed";
+  EXPECT_NE(test::read_text(out + "/config.yaml").find("recovery_minutes: 1e-9"), std::string::npos);
+
+}
+
+// The README's one-epoch trial of a config with a long warm-up: said at the start;
+// the first step is logged at once; the default recovery interval is a few minutes.
+TEST_F(Pretrain, ShortRunSaysTheWarmupIsLongerAndLogsItsFirstStep) {
+  ScratchDir dir;
+  std::vector<std::string> a = args(dir / "run", {"--epochs", "1", "--warmup-epochs", "10", "--log-interval", "20"});
+  a.erase(std::find(a.begin(), a.end(), "--quiet"));
+  RunResult r = test::run_mapet(a, dir / "log.txt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: --warmup-epochs 10 is longer than the run (--epochs 1)"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("step 1/4 |"), std::string::npos) << r.output;
+  EXPECT_NE(test::read_text(dir / "run/config.yaml").find("recovery_minutes: 5"), std::string::npos);
+}
+
 TEST_F(Pretrain, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   ScratchDir dir;
   const std::string out = dir / "run";
@@ -169,6 +202,78 @@ TEST_F(Pretrain, TruncatedCheckpointIsRefused) {
   EXPECT_NE(res.output.find("truncated"), std::string::npos) << res.output;
 }
 
+// Issue #17: --resume DIR/last.safetensors took `output:` from DIR/config.yaml and wrote wherever it said.
+TEST_F(Pretrain, ResumingACheckpointFileStaysInItsFolder) {
+  ScratchDir dir;
+  const std::string out = dir / "run", elsewhere = dir / "elsewhere";
+  ASSERT_EQ(test::run_mapet(args(out, {"--epochs", "1"}), dir / "a.log").exit_code, 0);
+  std::string config = test::read_text(out + "/config.yaml");
+  const size_t at = config.find("output: ");
+  ASSERT_NE(at, std::string::npos) << config;
+  config.replace(at, config.find('\n', at) - at, "output: " + elsewhere);
+  std::ofstream(out + "/config.yaml") << config;
+  RunResult r = test::run_mapet({"pretrain", "--resume", out + "/last.safetensors", "--epochs", "2"}, dir / "b.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(elsewhere)) << r.output;
+  EXPECT_EQ(test::step_records(out + "/metrics.jsonl").size(), 8u);
+}
+
+// Issue #17, item 4: simultaneous runs into one folder garbled metrics.jsonl. Now the second fails at once,
+// naming the folder and the first run's pid; once the first is killed (kill -9), --resume is not blocked.
+TEST_F(Pretrain, OneRunPerOutputFolder) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  const pid_t first = test::spawn_mapet(args(out, {"--epochs", "50", "--recovery-interval", "1"}), dir / "first.log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (test::step_records(out + "/metrics.jsonl").size() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (const std::vector<std::string>& second :
+       {args(out, {"--epochs", "1"}), std::vector<std::string>{"pretrain", "--resume", out}}) {
+    RunResult r = test::run_mapet(second, dir / "second.log");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("--output '" + out + "' is in use by another run (pid " + std::to_string(first) + ")"),
+              std::string::npos)
+        << r.output;
+  }
+  ::kill(first, SIGKILL);
+  int status = 0;
+  ::waitpid(first, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the first run ended before the test was done:\n" << test::read_text(dir / "first.log");
+  RunResult resumed = test::run_mapet({"pretrain", "--resume", out, "--epochs", "1"}, dir / "resumed.log");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(test::temp_file_in(out), "");
+}
+
+// Issue #17 item 5: a damaged last checkpoint is refused, and --resume continues from the previous one,
+// which every save keeps; the run still ends bit-identical to the undamaged one.
+TEST_F(Pretrain, DamagedLastCheckpointFallsBackToThePreviousOne) {
+  ScratchDir dir;
+  const std::string out = dir / "run", last = out + "/last.safetensors", previous = out + "/previous.safetensors";
+  ASSERT_EQ(test::run_mapet(args(out, {"--epochs", "2"}), dir / "a.log").exit_code, 0);
+  const std::string want = test::read_text(out + "/model.safetensors");
+  ASSERT_TRUE(fs::exists(previous));
+  EXPECT_EQ(apps::train::checkpoint_step(previous), 4);
+  EXPECT_EQ(apps::train::checkpoint_step(last), 8);
+  auto damage = [](const std::string& path) {
+    std::string bytes = test::read_text(path);
+    bytes[bytes.size() / 2] ^= 0x01;
+    std::ofstream(path, std::ios::binary) << bytes;
+  };
+  damage(last);
+  RunResult r = test::run_mapet({"pretrain", "--resume", out}, dir / "b.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("checkpoint '" + last + "' is damaged"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("resuming from the previous checkpoint, " + previous), std::string::npos) << r.output;
+  EXPECT_EQ(test::read_text(out + "/model.safetensors"), want) << "the resumed run ended elsewhere";
+  EXPECT_EQ(test::step_records(out + "/metrics.jsonl").size(), 8u);
+
+  damage(last), damage(previous);
+  r = test::run_mapet({"pretrain", "--resume", out}, dir / "c.log");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(last), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(previous), std::string::npos) << r.output;
+}
+
 TEST_F(Pretrain, FreshRunRefusesAFolderHoldingARun) {
   ScratchDir dir;
   const std::string out = dir / "run";
@@ -176,6 +281,30 @@ TEST_F(Pretrain, FreshRunRefusesAFolderHoldingARun) {
   RunResult again = test::run_mapet(args(out, {"--epochs", "1"}), dir / "b.log");
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
+}
+
+// Issue #17: `depth: 0` silently meant the model's depth, `lr: -1` trained, `workers: 100000` started the threads.
+TEST_F(Pretrain, SettingsNoRunCanUseAreRefusedNamingTheKey) {
+  ScratchDir dir;
+  for (const auto& [yaml, words] : std::vector<std::pair<std::string, std::string>>{
+           {"depth: 0\n", "--depth must be at least 1"},
+           {"lr: -1\n", "--lr must be a number >= 0"},
+           {"workers: 100000\n", "--workers 100000"}}) {
+    std::ofstream(dir / "c.yaml") << yaml;
+    std::vector<std::string> a = args(dir / "run");
+    for (const char* flag : {"--depth", "--lr", "--workers"}) {  // let the config file speak
+      auto it = std::find(a.begin(), a.end(), flag);
+      a.erase(it, it + 2);
+    }
+    a.insert(a.end(), {"--config", dir / "c.yaml"});
+    RunResult r = test::run_mapet(a, dir / "log.txt");
+    EXPECT_EQ(r.exit_code, 1) << yaml << r.output;
+    EXPECT_NE(r.output.find(words), std::string::npos) << yaml << r.output;
+  }
+  // Unset shape flags are written as null (the model's value), not as 0.
+  RunResult r = test::run_mapet(args(dir / "ok", {"--epochs", "1"}), dir / "ok.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(test::read_text(dir / "ok/config.yaml").find("depth: 2\n"), std::string::npos);
 }
 
 TEST_F(Pretrain, ConfigFilesLoadAndFlagsOverrideThem) {

@@ -3,11 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <fstream>
 
+#include "data/fashion_mnist.h"
 #include "data/token_store.h"
 #include "engine/tensor.h"
 #include "tests/data/data_test_util.h"
+#include "tests/test_util.h"
 
 namespace mapet::data {
 namespace {
@@ -63,6 +67,55 @@ TEST(CsvDataset, ReadsPathLabelLinesRelativeToRoot) {
   }
 }
 
+// Issue #17 D: a label of INT64_MAX made num_classes() overflow to a negative count.
+TEST(CsvDataset, RefusesLabelsBeyondTheClassLimit) {
+  TempDir dir;
+  for (const char* label : {"9223372036854775807", "99999999999999999999", "1000000"}) {
+    std::ofstream(dir / "big.csv") << "a.jpg,1\nb.jpg," << label << "\n";
+    try {
+      load_csv(dir / "big.csv", dir.str());
+      ADD_FAILURE() << label << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("big.csv' line 2"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("0..999999"), std::string::npos) << e.what();
+    }
+  }
+  std::ofstream(dir / "ok.csv") << "a.jpg,999999\n";
+  EXPECT_EQ(load_csv(dir / "ok.csv", dir.str()).num_classes(), 1000000);
+}
+
+void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+}
+
+std::vector<uint8_t> be32s(std::initializer_list<uint32_t> values) {
+  std::vector<uint8_t> out;
+  for (uint32_t v : values)
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(v >> s));
+  return out;
+}
+
+// Issue #17: 65537 images of 12648448 x 22253377 pixels is 2^64 + 65536 bytes, which wrapped to the 65536 there are.
+TEST(FashionMnist, RefusesAHeaderWhoseSizeWraps) {
+  TempDir dir;
+  std::vector<uint8_t> images = be32s({0x803, 65537, 12648448, 22253377});
+  images.resize(images.size() + 65536);
+  std::vector<uint8_t> labels = be32s({0x801, 65537});
+  labels.resize(labels.size() + 65537);
+  write_gz(dir / "train-images-idx3-ubyte.gz", images);
+  write_gz(dir / "train-labels-idx1-ubyte.gz", labels);
+  try {
+    load_fashion_mnist("train", dir.str());
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train-images-idx3-ubyte.gz"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("12648448x22253377"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Dataset, FileListHashSeesOrderNamesAndLabels) {
   Dataset a;
   a.samples = {{"x/1.jpg", 0}, {"y/2.jpg", 1}};
@@ -90,7 +143,7 @@ TEST(TokenStore, WritesAndMapsRows) {
     EXPECT_THROW(w.set(0, bad), Error);
     w.finish();
   }
-  EXPECT_FALSE(test::fs::exists(path + ".tmp"));
+  EXPECT_EQ(mapet::test::temp_file_in(dir.str()), "");
   TokenStore s(path);
   EXPECT_EQ(s.header().count, 5u);
   EXPECT_EQ(s.header().tokens_per_image, 4u);
@@ -136,11 +189,44 @@ TEST(TokenStore, RefusesAMismatchedOrDamagedStore) {
   EXPECT_NE(m.find("missing.bin"), std::string::npos) << m;
 }
 
+// Issue #17 F: the reader took any header: a count whose byte size wraps to the real file size
+// (rows then read far outside the mapping) and a vocabulary of 64M (pre-training then sized its decoder by it).
+TEST(TokenStore, RefusesCraftedHeaders) {
+  TempDir dir;
+  const std::string path = dir / "tokens.bin";
+  {
+    TokenStoreWriter w(path, TokenStoreHeader{3, 2, 16, 42});
+    w.finish();
+  }
+  auto patched = [&](size_t at, uint64_t value, int bytes) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.write(reinterpret_cast<const char*>(&value), bytes);
+  };
+  auto message = [&] {
+    try {
+      TokenStore t(path);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  patched(16, (uint64_t{1} << 62) + 3, 8);  // count: x 2 tokens x 2 bytes wraps to the 12 bytes there are
+  std::string m = message();
+  EXPECT_NE(m.find(path), std::string::npos) << m;
+  EXPECT_NE(m.find("4611686018427387907 images"), std::string::npos) << m;
+  patched(16, 3, 8);
+  EXPECT_EQ(message(), "no error");
+  patched(24, 64u << 20, 4);  // vocabulary
+  m = message();
+  EXPECT_NE(m.find("vocabulary of 67108864"), std::string::npos) << m;
+}
+
 TEST(TokenStore, UnfinishedWriterLeavesNoFile) {
   TempDir dir;
   { TokenStoreWriter w(dir / "t.bin", TokenStoreHeader{3, 2, 16, 42}); }
   EXPECT_FALSE(test::fs::exists(dir / "t.bin"));
-  EXPECT_FALSE(test::fs::exists(dir / "t.bin.tmp"));
+  EXPECT_EQ(mapet::test::temp_file_in(dir.str()), "");
 }
 
 }  // namespace

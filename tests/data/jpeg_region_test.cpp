@@ -70,6 +70,9 @@ TEST(JpegRegion, TruncatedFilesAreRefusedWhateverTheRegion) {
       EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
     }
   }
+  // Cut, then an end marker (libjpeg: "premature end of data segment"): refused when the region reaches the cut.
+  cut.insert(cut.end(), {0xFF, 0xD9});
+  EXPECT_THROW(decode_jpeg_region_into(cut.data(), cut.size(), "cut.jpg", 1, Region{0, 0, 120, 90}, out), Error);
   std::vector<uint8_t> trailing = jpg;  // bytes after the end marker are harmless
   trailing.insert(trailing.end(), {1, 2, 3, 0, 0});
   EXPECT_NO_THROW(decode_jpeg_region_into(trailing.data(), trailing.size(), "t.jpg", 1, Region{0, 0, 5, 5}, out));

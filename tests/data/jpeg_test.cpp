@@ -129,6 +129,12 @@ TEST(Jpeg, BrokenInputsThrowErrorsNamingTheFile) {
   expect_error({}, "empty.jpg", "empty");
   expect_error(std::vector<uint8_t>(good.begin(), good.begin() + good.size() / 2), "half.jpg", "truncated");
   expect_error(std::vector<uint8_t>(good.begin(), good.begin() + 100), "header_only.jpg", "");
+  // Issue #17: cut in the middle of the scan, then an end marker: libjpeg's warning is "Corrupt JPEG data:
+  // premature end of data segment" (lower case), which a case-sensitive match missed (the image came out grey-padded).
+  std::vector<uint8_t> big = jpeg_of(smooth_image(320, 240), 90);
+  std::vector<uint8_t> cut_with_end(big.begin(), big.begin() + big.size() * 3 / 4);
+  cut_with_end.insert(cut_with_end.end(), {0xFF, 0xD9});
+  expect_error(cut_with_end, "cut_with_end.jpg", "premature end of data segment");
   std::vector<uint8_t> noise(5000);
   std::mt19937 rng(7);
   for (auto& b : noise) b = static_cast<uint8_t>(rng());

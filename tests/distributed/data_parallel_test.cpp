@@ -13,6 +13,7 @@
 // (where the all-reduce starts) changes nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -60,7 +61,8 @@ models::MapetBatch batch_rows(const models::MapetConfig& c, int64_t B, int64_t s
 struct Result {
   std::vector<double> losses, norms;
   std::vector<Tensor> params;
-  int overlapped = 0;
+  int overlapped = 0, completed_in_backward = 0;
+  double first_launch_ahead = 1;  // the least share of a backward still to run when its first bucket started
 };
 
 // Three optimizer steps at a global batch of B: on every rank's share (data_parallel) or all of it.
@@ -91,7 +93,11 @@ Result train(bool data_parallel, int64_t B, int64_t accum) {
     loss /= double(accum);
     if (data_parallel) apps::train::average_over_ranks(w, {&loss}, "the test loss");
     const apps::train::StepStats s = trainer.step();
-    if (trainer.grad_sync()) r.overlapped += trainer.grad_sync()->last_overlapped();
+    if (const dist::GradSync* gs = trainer.grad_sync()) {
+      r.overlapped += gs->last_overlapped();
+      r.completed_in_backward += gs->last_completed_in_backward();
+      r.first_launch_ahead = std::min(r.first_launch_ahead, gs->last_first_launch_ahead());
+    }
     r.losses.push_back(loss);
     r.norms.push_back(s.grad_norm);
   }
@@ -151,6 +157,17 @@ TEST(DataParallel, BucketsChangeNothingAndOverlapTheBackward) {
   EXPECT_EQ(many.losses, one_bucket.losses);
   // Most buckets started during the backward, not after it.
   EXPECT_GT(many.overlapped, 3 * 5) << "buckets started before finish() over 3 steps";
+  // Started early in it: the first bucket (the decoder's last parameters) with most of the backward still to run.
+  EXPECT_GT(many.first_launch_ahead, 0.5);
+  // And the all-reduces ran while it did: some completed before the backward ended (summed over the ranks, as a
+  // rank that reaches a bucket late finds the other's half already there).
+  int64_t done = many.completed_in_backward;
+  dist::world().all_reduce(&done, 1, dist::Elem::i64, "the test's count of buckets done in the backward");
+  if (dist::world().rank() == 0)
+    std::printf("3 steps: %d buckets started during the backward (rank 0), %lld completed before it ended (all "
+                "ranks); the first started with %.0f%% or more of the backward ahead\n",
+                many.overlapped, (long long)done, 100 * many.first_launch_ahead);
+  EXPECT_GT(done, 0) << "no all-reduce completed during a backward";
 }
 
 TEST(DataParallel, GradSyncSumsAndAverages) {

@@ -143,9 +143,12 @@ TEST_F(MpiApps, KilledRankEndsTheJobAndResumeIsExact) {
   ASSERT_EQ(want.size(), 16u);
 
   const std::string out = dir / "run";
+  // mpirun ends the job when a rank dies; the collective deadline (short here) is the bound where it would not.
+  ::setenv("MAPET_COLLECTIVE_TIMEOUT", "20", 1);
   test::Signalled s =
       test::run_and_signal(test::mpirun_mapet(2, pretrain(out, extra)), dir / "killed.log", out + "/metrics.jsonl", 5,
                            1, SIGKILL);
+  ::unsetenv("MAPET_COLLECTIVE_TIMEOUT");
   ASSERT_NE(s.mpirun, 0) << "the run ended before rank 1 could be killed:\n" << test::read_text(dir / "killed.log");
   ASSERT_NE(s.rank, 0) << "rank 1 not found among mpirun's children";
   const auto t0 = std::chrono::steady_clock::now();
@@ -201,6 +204,33 @@ TEST_F(MpiApps, OneProcessCheckpointResumesOnTwoRanks) {
   expect_steps_equal(std::vector<nlohmann::json>(got.begin(), got.begin() + 3),
                      std::vector<nlohmann::json>(want.begin(), want.begin() + 3));
   expect_steps_close(got, want);
+}
+
+TEST_F(MpiApps, TwoRankCheckpointResumesInOneProcessWithAccumulation) {
+  ScratchDir dir;
+  // 16 steps of 8 images (8 per epoch): on 2 ranks of 4, rank 0 killed after step 4, so after the step-3 recovery
+  // checkpoint (batch 3 of the epoch per rank) and before the next (step 6); the rest in one process at -b 4,
+  // 2 micro-batches per step: batch 6 of the epoch, the same optimizer step and the same images next.
+  const std::vector<std::string> extra{"-b", "4", "--total-batch", "8", "--epochs", "2", "--recovery-interval", "3"};
+  RunResult ref = test::run_program(test::plain_mapet(pretrain(dir / "ref", {"-b", "8", "--total-batch", "8",
+                                                                             "--epochs", "2"})),
+                                    dir / "ref.log");
+  ASSERT_EQ(ref.exit_code, 0) << ref.output;
+  const auto want = test::step_records(dir / "ref/metrics.jsonl");
+  ASSERT_EQ(want.size(), 16u);
+  const std::string out = dir / "run";
+  test::Signalled s = test::run_and_signal(test::mpirun_mapet(2, pretrain(out, extra)), dir / "killed.log",
+                                           out + "/metrics.jsonl", 4, 0, SIGKILL);
+  ASSERT_NE(s.mpirun, 0) << "the run ended before it could be killed:\n" << test::read_text(dir / "killed.log");
+  ASSERT_NE(test::wait_for(s.mpirun, 60), -2) << test::read_text(dir / "killed.log");
+  RunResult resumed = test::run_program(test::plain_mapet(pretrain(out, {"--resume", out})), dir / "resumed.log");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("is from a run on 2 rank(s), this one has 1: it continues at optimizer step 3 of "
+                                "epoch 1"),
+            std::string::npos)
+      << resumed.output;
+  EXPECT_NE(resumed.output.find("steps/epoch of 4 x 2 images"), std::string::npos) << resumed.output;
+  expect_steps_close(test::step_records(out + "/metrics.jsonl"), want);
 }
 
 TEST_F(MpiApps, FinetuneAndValidateOnTwoRanksCountEveryImageOnce) {

@@ -137,6 +137,14 @@ TEST(Npy, RefusesWhatItCannotReadNamingTheFile) {
   expect_error(p, numpy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1, x), }", "abcd"), "malformed");
   std::string big(8, '\xff');
   expect_error(p, numpy_file("{'descr': '<u8', 'fortran_order': False, 'shape': (1,), }", big), "does not fit");
+  // Issue #17: shapes whose element count overflows (it wrapped to the data's size) and dimensions beyond
+  // int64 (the message was "stoll").
+  expect_error(p, numpy_file("{'descr': '<i8', 'fortran_order': False, 'shape': (2305843009213693953, 8), }",
+                             std::string(64, '\0')),
+               "[2305843009213693953, 8]");
+  expect_error(p, numpy_file("{'descr': '<i8', 'fortran_order': False, 'shape': (99999999999999999999,), }", "abcdefgh"),
+               "99999999999999999999 is too large");
+  expect_error(p, numpy_file("{'descr': '<f4294967300', 'fortran_order': False, 'shape': (1,), }", "abcd"), "readable");
   fs::remove(p);
   EXPECT_THROW(save_npy(p, Tensor::zeros({2}, DType::bf16)), Error);
   EXPECT_THROW(load_npy(temp_path("missing.npy")), Error);

@@ -59,7 +59,7 @@ TEST_F(Safetensors, RoundTripIsExactForEveryDtype) {
       {"f32", f.transpose(0, 1)}, {"bf16", bf}, {"i64", idx}, {"u8", u8}, {"empty", Tensor::empty({0, 4})}};
   const std::string file = path("a.safetensors");
   io::save_safetensors(file, in, {{"format", "pt"}});
-  EXPECT_FALSE(fs::exists(file + ".tmp"));
+  EXPECT_EQ(test::temp_file_in(dir_.string()), "");
   io::TensorMap out = io::load_safetensors(file);
   ASSERT_EQ(out.size(), in.size());
   for (const auto& [name, t] : in) {
@@ -103,6 +103,35 @@ TEST_F(Safetensors, BadHeaderNamesTheFile) {
     write_raw(file, h, std::string(8, '\0'));
     expect_error([&] { io::load_safetensors(file); }, {file, "'w'"});
   }
+}
+
+// Issue #17 B and F: the shape's byte count wrapped around ([2^62 + 10, 24] of F32 "needs" 960 bytes) and
+// the tensor was allocated before the byte count was checked ([2^63 - 1] of U8 hung in the allocator).
+TEST_F(Safetensors, ShapeThatOverflowsIsRefusedBeforeAllocating) {
+  const std::string file = path("huge.safetensors");
+  write_raw(file, R"({"w": {"dtype": "F32", "shape": [4611686018427387914, 24], "data_offsets": [0, 960]}})",
+            std::string(960, '\0'));
+  expect_error([&] { io::load_safetensors(file); }, {file, "'w'", "[4611686018427387914, 24]"});
+  write_raw(file, R"({"w": {"dtype": "U8", "shape": [9223372036854775807], "data_offsets": [0, 8]}})",
+            std::string(8, '\0'));
+  expect_error([&] { io::load_safetensors(file); }, {file, "'w'", "needs 9223372036854775807"});
+  write_raw(file, R"({"w": {"dtype": "F32", "shape": [1e30], "data_offsets": [0, 8]}})", std::string(8, '\0'));
+  expect_error([&] { io::load_safetensors(file); }, {file, "'w'", "shape"});
+}
+
+// As the reference loader: the tensors must tile the data exactly (no gap, overlap or trailing bytes).
+TEST_F(Safetensors, OffsetsMustTileTheData) {
+  const std::string file = path("tiles.safetensors");
+  const std::string a = R"("a": {"dtype": "F32", "shape": [2], "data_offsets": )";
+  const std::string b = R"("b": {"dtype": "F32", "shape": [1], "data_offsets": )";
+  write_raw(file, "{" + a + "[0, 8]}, " + b + "[8, 12]}}", std::string(12, '\0'));
+  EXPECT_EQ(io::load_safetensors(file).size(), 2u);
+  write_raw(file, "{" + a + "[4, 12]}}", std::string(12, '\0'));  // shifted: a gap at the start
+  expect_error([&] { io::load_safetensors(file); }, {file, "'a'", "gap"});
+  write_raw(file, "{" + a + "[0, 8]}, " + b + "[4, 8]}}", std::string(8, '\0'));
+  expect_error([&] { io::load_safetensors(file); }, {file, "overlap"});
+  write_raw(file, "{" + a + "[0, 8]}}", std::string(12, '\0'));
+  expect_error([&] { io::load_safetensors(file); }, {file, "8 of the 12"});
 }
 
 TEST_F(Safetensors, LoadIntoReportsMissingUnexpectedAndWrongShape) {

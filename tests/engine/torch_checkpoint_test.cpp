@@ -13,6 +13,7 @@
 #include "engine/io/state_dict.h"
 #include "engine/io/torch_checkpoint.h"
 #include "engine/io/zip.h"
+#include "tests/engine/torch_bytes.h"
 
 namespace mapet {
 namespace {
@@ -176,6 +177,62 @@ TEST(TorchCheckpoint, ViewOutsideItsStorageIsRefused) {
   EXPECT_NE(msg.find("reaches outside its storage of 4 elements"), std::string::npos) << msg;
 }
 
+// {"w": FloatStorage '0' of storage_numel elements viewed as size/stride, ...extra entries}.
+std::string one_tensor_file(int64_t storage_numel, const std::string& storage, const std::vector<int64_t>& size,
+                            const std::vector<int64_t>& stride, const std::string& extra_entries = "") {
+  test::Pickle p;
+  p.op('}').op('(').str("w").tensor("0", storage_numel, 0, size, stride);
+  p.b += extra_entries;
+  return test::torch_file(p.op('u').done(), {{"0", storage}});
+}
+
+TEST(TorchCheckpoint, HandMadeFileLoads) {
+  std::string floats;
+  for (float f : {1.f, 2.f, 3.f, 4.f, 5.f, 6.f}) floats.append(reinterpret_cast<const char*>(&f), 4);
+  TempFile f(one_tensor_file(6, floats, {3, 2}, {1, 3}));  // a transpose
+  io::LoadedWeights w = io::load_weights(f.path);
+  ASSERT_EQ(w.tensors.at("w").shape(), (Shape{3, 2}));
+  EXPECT_EQ(w.tensors.at("w").to_vector(), (std::vector<float>{1, 4, 2, 5, 3, 6}));
+  EXPECT_TRUE(w.warnings.empty());
+}
+
+// Issue #17 A: a FloatStorage of 2^62 elements is 2^64 bytes, which wrapped to 0 and matched an empty entry;
+// the view then read (or, in the gather, wrote) far past the data.
+TEST(TorchCheckpoint, StorageSizeThatOverflowsIsRefused) {
+  for (const std::vector<int64_t>& size : {std::vector<int64_t>{4}, std::vector<int64_t>{int64_t{1} << 40}}) {
+    TempFile f(one_tensor_file(int64_t{1} << 62, "", size, {1}));
+    std::string msg = error_of([&] { io::load_weights(f.path); });
+    EXPECT_NE(msg.find(f.path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("tensor 'w'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("storage"), std::string::npos) << msg;
+  }
+}
+
+TEST(TorchCheckpoint, CodeRunningGlobalIsRefusedAndOtherUnknownGlobalsWarn) {
+  std::string floats(8, '\0');
+  test::Pickle attack;
+  attack.str("x").global("os", "system").op('(').str("echo pwned").op('t').op('R');
+  TempFile bad(one_tensor_file(2, floats, {2}, {1}, attack.b.substr(2)));
+  std::string msg = error_of([&] { io::load_weights(bad.path); });
+  EXPECT_NE(msg.find("os.system"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(bad.path), std::string::npos) << msg;
+
+  test::Pickle odd;
+  odd.str("x").global("mytrainer", "Thing").op(')').op('R');
+  TempFile unknown(one_tensor_file(2, floats, {2}, {1}, odd.b.substr(2)));
+  io::LoadedWeights w = io::load_weights(unknown.path);
+  EXPECT_EQ(w.tensors.size(), 1u);
+  ASSERT_EQ(w.warnings.size(), 1u);
+  EXPECT_NE(w.warnings[0].find("mytrainer.Thing"), std::string::npos) << w.warnings[0];
+  EXPECT_NE(w.warnings[0].find("weights_only"), std::string::npos) << w.warnings[0];
+  EXPECT_TRUE(io::load_weights(fixture("nested.pth")).warnings.empty());  // argparse.Namespace, numpy: expected
+}
+
+TEST(TorchCheckpoint, FolderIsNamedAsAFolder) {
+  std::string msg = error_of([&] { io::load_weights(fs::temp_directory_path().string()); });
+  EXPECT_NE(msg.find("is a folder"), std::string::npos) << msg;
+}
+
 TEST(TorchCheckpoint, LegacyFormatIsRefusedWithAdvice) {
   const uint8_t magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
   TempFile f(std::string(reinterpret_cast<const char*>(magic), sizeof magic));
@@ -230,6 +287,32 @@ TEST(Pickle, UnsupportedOpcodeIsNamedWithItsOffset) {
   EXPECT_NE(msg.find("without a STOP"), std::string::npos) << msg;
   msg = error_of([&] { unpickle({0x80, 0x02, 't', '.'}); });
   EXPECT_NE(msg.find("MARK"), std::string::npos) << msg;
+}
+
+// Issue #17 E: 1M nested tuples (1 MB) overflowed the stack in the recursive destructor.
+TEST(Pickle, DeepNestingIsRefused) {
+  std::vector<uint8_t> p{0x80, 0x02, 'N'};
+  p.insert(p.end(), 1000000, 0x85);  // TUPLE1: wrap the top of the stack in a tuple
+  p.push_back('.');
+  std::string msg = error_of([&] { unpickle(p); });
+  EXPECT_NE(msg.find("nested more than"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("test"), std::string::npos) << msg;
+
+  std::vector<uint8_t> ok{0x80, 0x02, 'N'};
+  ok.insert(ok.end(), io::pickle::kMaxDepth - 1, 0x85);
+  ok.push_back('.');
+  EXPECT_EQ(unpickle(ok)->depth, io::pickle::kMaxDepth);
+}
+
+// Issue #17 E: a list holding itself (through the memo) leaked.
+TEST(Pickle, MemoCyclesAreFreedWithTheRoot) {
+  std::vector<uint8_t> p{0x80, 0x02, ']', 'q', 0x00, 'h', 0x00, 'a', ']', 'q', 0x01, 'h', 0x01, 'a', 'N', 0x86, '.'};
+  io::pickle::ValuePtr root = unpickle(p);  // (L1, None) with L1 = [L1] (and L0 = [L0] left on the stack)
+  ASSERT_TRUE(root->is(io::pickle::Value::Kind::tuple));
+  std::weak_ptr<io::pickle::Value> inner = root->items[0];
+  ASSERT_EQ(inner.lock()->items[0].get(), inner.lock().get());
+  root.reset();
+  EXPECT_TRUE(inner.expired());
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "engine/ops/ops.h"
 #include "engine/optim/adamw.h"
 #include "engine/threads.h"

@@ -1,5 +1,5 @@
 // Reductions give bit-identical results for 1 and 2 threads: a run must not
-// change with the size of the thread pool (kernels/cpu/reduce_rows.h). GEMMs
+// change with the size of the thread pool (kernels/cpu/reduce.h). GEMMs
 // do where their backend guarantees it (cpu::gemm_thread_count_invariant);
 // elsewhere 1 and 2 threads agree within a tolerance, and a repeated run with
 // the same thread count gives the same bits (the README's determinism guarantee).
@@ -14,7 +14,7 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/layernorm.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 #include "tests/test_util.h"
 
 namespace mapet {
