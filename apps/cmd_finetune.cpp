@@ -23,6 +23,9 @@
 // fc_norm normalises without training its affine (kept at its identity init, as
 // MAE's linear probe puts a BatchNorm without affine before the head). Without
 // --pretrained it probes a frozen random backbone.
+//
+// Data parallel (mpirun / srun): as `mapet pretrain`; each rank also
+// validates its shard of the validation set, and the counts are summed.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -32,6 +35,7 @@
 #include "apps/commands.h"
 #include "apps/train/classifier.h"
 #include "apps/train/config.h"
+#include "apps/train/data_parallel.h"
 #include "apps/train/layer_decay.h"
 #include "apps/train/meter.h"
 #include "apps/train/mixup.h"
@@ -226,9 +230,12 @@ void run(FinetuneArgs& a, CLI::App& c) {
               a.model.c_str(), mc.global_pool.c_str(), a.pretrained.empty() ? "from scratch" : "fine-tuning",
               (long long)mc.img_size, (long long)mc.patch_size, (long long)mc.embed_dim, (long long)mc.depth,
               (long long)mc.num_heads, (long long)mc.num_classes, model->num_parameters() / 1e6);
-  std::printf("data: %s (%zu images), validation %s (%zu); %lld steps/epoch of %d x %lld images; %s\n",
+  dist::Communicator& world = dist::world();
+  std::printf("data: %s (%zu images), validation %s (%zu); %lld steps/epoch of %d x %lld images%s; %s\n",
               train_ds.source.c_str(), train_ds.size(), val_ds.source.c_str(), val_ds.size(),
-              (long long)steps_per_epoch, a.t.batch_size, (long long)accum, compute_summary().c_str());
+              (long long)steps_per_epoch, a.t.batch_size, (long long)accum,
+              world.size() > 1 ? (" x " + std::to_string(world.size()) + " ranks").c_str() : "",
+              (compute_summary() + train::ranks_summary(world)).c_str());
   if (const std::string w = a.t.warmup_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
 
@@ -243,7 +250,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
 
   train::TrainMeter meter(st.step, total_steps, a.t.log_interval, a.t.quiet);
   int64_t images = 0;
-  const int64_t images_per_step = int64_t(a.t.batch_size) * accum;
+  const int64_t images_per_step = int64_t(a.t.batch_size) * accum * world.size();
   train::ClassifierMeter val;
   for (int64_t epoch = st.epoch; epoch < a.t.epochs; ++epoch) {
     const int64_t first = epoch == st.epoch ? st.position : 0;
@@ -266,16 +273,19 @@ void run(FinetuneArgs& a, CLI::App& c) {
       } catch (const train::NonFinite& e) {
         throw run.stopped(e, epoch, s + 1, steps_per_epoch);
       }
+      train::average_over_ranks(world, {&ts.loss}, "the mean loss of step " + std::to_string(trainer.steps_done()));
       const double loss = train::short_float(float(ts.loss));
       const train::StepStats& ss = ts.stats;
       images += images_per_step;
-      run.metrics().write({{"step", trainer.steps_done()},
-                           {"epoch", epoch},
-                           {"loss", loss},
-                           {"lr", train::short_float(ss.lr)},
-                           {"grad_norm", ss.grad_norm},
-                           {"images_per_s", double(images_per_step) / ts.seconds},
-                           {"data_wait", ts.data_wait}});
+      nlohmann::ordered_json record{{"step", trainer.steps_done()},
+                                    {"epoch", epoch},
+                                    {"loss", loss},
+                                    {"lr", train::short_float(ss.lr)},
+                                    {"grad_norm", ss.grad_norm},
+                                    {"images_per_s", double(images_per_step) / ts.seconds},
+                                    {"data_wait", ts.data_wait}};
+      if (world.size() > 1) record["comm_wait"] = ss.comm_wait / ts.seconds;  // share of the step
+      run.metrics().write(record);
       epoch_loss += loss, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | lr %.2e", (long long)epoch + 1,
@@ -287,6 +297,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
     const double train_secs = meter.elapsed() - epoch_start;
     model->train(false);
     val = train::evaluate(*model, val_loader, 0);
+    train::reduce_over_ranks(world, val);
     model->train(true);
     const double mean_loss = epoch_loss / double(std::max<int64_t>(1, epoch_steps));
     const double top1 = val.pct(val.top1), top5 = val.pct(val.top5);
@@ -301,19 +312,19 @@ void run(FinetuneArgs& a, CLI::App& c) {
     const bool best = top1 > best_top1;
     if (best) {
       best_top1 = top1, best_epoch = epoch;
-      io::save_safetensors(run.path("model_best.safetensors"), io::state_dict(*model));
+      if (world.rank() == 0) io::save_safetensors(run.path("model_best.safetensors"), io::state_dict(*model));
     }
     st.epoch = epoch + 1, st.position = 0;
     run.save(train::kLastCheckpoint);
     if (a.t.checkpoint_epochs > 0 && (epoch + 1) % a.t.checkpoint_epochs == 0)
       run.save("checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
-    draw_curves(a.t.output);
+    if (world.rank() == 0) draw_curves(a.t.output);
     meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.t.epochs) + ": train loss " +
                num("%.4f", mean_loss) + " | val loss " + num("%.4f", val.mean_loss()) + ", top-1 " +
                num("%.2f", top1) + "%, top-5 " + num("%.2f", top5) + "%" + (best ? " (best)" : "") + " (" +
                num("%.0f", train_secs) + " s + " + num("%.0f", val.seconds) + " s validation)");
   }
-  io::save_safetensors(run.path("model.safetensors"), io::state_dict(*model));
+  if (world.rank() == 0) io::save_safetensors(run.path("model.safetensors"), io::state_dict(*model));
   nlohmann::ordered_json r;
   r["model"] = a.model;
   r["pretrained"] = a.pretrained;
@@ -321,7 +332,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   r["epochs"] = a.t.epochs;
   r["best_top1"] = best_top1, r["best_epoch"] = best_epoch + 1;
   if (val.n > 0) r["final_top1"] = val.pct(val.top1), r["final_top5"] = val.pct(val.top5);
-  io::write_file_atomic(run.path("results.json"), r.dump(2) + "\n");
+  if (world.rank() == 0) io::write_file_atomic(run.path("results.json"), r.dump(2) + "\n");
   std::printf("best validation top-1 %.2f%% (epoch %lld); wrote %s/model_best.safetensors, model.safetensors, "
               "results.json, metrics.jsonl, loss.png (%.0f s)\n",
               best_top1, (long long)best_epoch + 1, a.t.output.c_str(), meter.elapsed());

@@ -17,6 +17,10 @@
 // sample's permutation by (seed, the loader's per-sample seed), and the
 // checkpoint holds the weights, AdamW's moments and step, the schedule
 // position, the drop-path generator and the data position.
+//
+// Data parallel: `mpirun -np N mapet pretrain ...` (or srun) trains on N ranks,
+// each on its shard of every epoch at --batch-size images per micro-batch;
+// gradients are averaged as the backward goes (Trainer), rank 0 alone writes.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -26,6 +30,7 @@
 #include "apps/commands.h"
 #include "apps/train/checkpoint.h"
 #include "apps/train/config.h"
+#include "apps/train/data_parallel.h"
 #include "apps/train/meter.h"
 #include "apps/train/metrics.h"
 #include "apps/train/plot.h"
@@ -217,8 +222,11 @@ void run(PretrainArgs& a, CLI::App& c) {
       a.model.c_str(), a.objective.c_str(), (long long)mc.vit.img_size, (long long)mc.vit.img_size,
       (long long)mc.vit.patch_size, (long long)mc.vit.embed_dim, (long long)mc.vit.depth, (long long)mc.vit.num_heads,
       (long long)mc.vocab_size, model.num_parameters() / 1e6);
-  std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images; %s\n", plan.dataset.c_str(),
-              ds.size(), (long long)steps_per_epoch, a.t.batch_size, (long long)accum, compute_summary().c_str());
+  dist::Communicator& world = dist::world();
+  std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images%s; %s\n", plan.dataset.c_str(), ds.size(),
+              (long long)steps_per_epoch, a.t.batch_size, (long long)accum,
+              world.size() > 1 ? (" x " + std::to_string(world.size()) + " ranks").c_str() : "",
+              (compute_summary() + train::ranks_summary(world)).c_str());
   if (const std::string w = a.t.warmup_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
 
@@ -231,7 +239,7 @@ void run(PretrainArgs& a, CLI::App& c) {
 
   train::TrainMeter meter(st.step, total_steps, a.t.log_interval, a.t.quiet);
   int64_t images = 0;
-  const int64_t images_per_step = int64_t(a.t.batch_size) * accum;
+  const int64_t images_per_step = int64_t(a.t.batch_size) * accum * world.size();
   for (int64_t epoch = st.epoch; epoch < a.t.epochs; ++epoch) {
     const int64_t first = epoch == st.epoch ? st.position : 0;
     loader.start_epoch(epoch, first);
@@ -248,19 +256,23 @@ void run(PretrainArgs& a, CLI::App& c) {
       } catch (const train::NonFinite& e) {
         throw run.stopped(e, epoch, s + 1, steps_per_epoch);
       }
+      train::average_over_ranks(world, {&ts.loss, &acc},
+                                "the mean loss of step " + std::to_string(trainer.steps_done()));
       // The loss as logged (a float, shortest form): what a resumed run reads back for its epoch mean.
       const double loss = train::short_float(float(ts.loss));
       const train::StepStats& ss = ts.stats;
       acc /= double(accum);
       images += images_per_step;
-      run.metrics().write({{"step", trainer.steps_done()},
-                           {"epoch", epoch},
-                           {"loss", loss},
-                           {"token_acc", acc},
-                           {"lr", train::short_float(ss.lr)},
-                           {"grad_norm", ss.grad_norm},
-                           {"images_per_s", double(images_per_step) / ts.seconds},
-                           {"data_wait", ts.data_wait}});
+      nlohmann::ordered_json record{{"step", trainer.steps_done()},
+                                    {"epoch", epoch},
+                                    {"loss", loss},
+                                    {"token_acc", acc},
+                                    {"lr", train::short_float(ss.lr)},
+                                    {"grad_norm", ss.grad_norm},
+                                    {"images_per_s", double(images_per_step) / ts.seconds},
+                                    {"data_wait", ts.data_wait}};
+      if (world.size() > 1) record["comm_wait"] = ss.comm_wait / ts.seconds;  // share of the step
+      run.metrics().write(record);
       epoch_loss += loss, epoch_acc += acc, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | tok acc %.1f%% | lr %.2e",
@@ -280,12 +292,12 @@ void run(PretrainArgs& a, CLI::App& c) {
     run.save(train::kLastCheckpoint);
     if (a.t.checkpoint_epochs > 0 && (epoch + 1) % a.t.checkpoint_epochs == 0)
       run.save("checkpoint-" + std::to_string(epoch + 1) + ".safetensors");
-    draw_curves(a.t.output);
+    if (world.rank() == 0) draw_curves(a.t.output);
     meter.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.t.epochs) + ": loss " + str(mean_loss) +
                ", token accuracy " + str(100 * mean_acc) + "% (" + str(epoch_secs) + " s, " +
                str(meter.images_per_second()) + " img/s)");
   }
-  io::save_safetensors(a.t.output + "/model.safetensors", io::state_dict(model));
+  if (world.rank() == 0) io::save_safetensors(a.t.output + "/model.safetensors", io::state_dict(model));
   std::printf("wrote %s/model.safetensors, metrics.jsonl, loss.png, loss.svg (%.0f s)\n", a.t.output.c_str(),
               meter.elapsed());
 }

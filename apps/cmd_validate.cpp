@@ -31,6 +31,7 @@
 
 #include "apps/commands.h"
 #include "apps/train/classifier.h"
+#include "apps/train/data_parallel.h"
 #include "data/loader.h"
 #include "data/splits.h"
 #include "engine/precision.h"
@@ -219,16 +220,20 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   lo.shuffle = false;
   lo.drop_last = false;
   lo.even_shards = false;
-  lo.workers = a.workers;
+  // Data parallel (mpirun / srun): each rank evaluates its shard; every image is in exactly one.
+  dist::Communicator& world = dist::world();
+  lo.rank = world.rank(), lo.world = world.size();
+  lo.workers = a.workers > 0 || world.size() == 1 ? a.workers : dist::threads_per_rank();
   lo.strict = true;  // a replaced image would be counted twice: stop and name it instead
   data::Loader loader(ds, lo);
   const data::TransformConfig& t = lo.transform;
   std::printf("validate %s (%.2fM parameters, global pool %s) on '%s': %zu images, %lld classes; %s\n",
               a.model.c_str(), model->num_parameters() / 1e6, mc.global_pool.c_str(), ds.source.c_str(), ds.size(),
-              static_cast<long long>(ds.num_classes()), compute_summary().c_str());
+              static_cast<long long>(ds.num_classes()), (compute_summary() + train::ranks_summary(world)).c_str());
   std::printf("eval transform: %s\n", t.str(data::Mode::eval).c_str());
 
-  const train::ClassifierMeter m = train::evaluate(*model, loader, a.log_freq);
+  train::ClassifierMeter m = train::evaluate(*model, loader, a.log_freq);
+  train::reduce_over_ranks(world, m);
 
   // timm's result, field for field.
   const double top1 = m.pct(m.top1), top5 = m.pct(m.top5);
@@ -244,7 +249,7 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
               r["top5"].get<double>(), r["top5_err"].get<double>());
   std::printf(" * Loss %.4f | %lld images in %.1f s (%.1f images/s)\n", m.n ? m.loss / double(m.n) : 0.0,
               static_cast<long long>(m.n), m.seconds, m.seconds > 0 ? double(m.n) / m.seconds : 0.0);
-  if (!a.results_file.empty()) write_results(a.results_file, a.results_format, r);
+  if (!a.results_file.empty() && world.rank() == 0) write_results(a.results_file, a.results_format, r);
   std::printf("--result\n%s\n", r.dump(4).c_str());
 }
 

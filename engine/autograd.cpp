@@ -15,6 +15,20 @@ struct TapeEntry {
 
 thread_local bool g_grad_enabled = true;
 thread_local std::vector<TapeEntry> g_tape;
+// Which tape the uses noted by make_output belong to: a new number each time the tape is taken or cleared.
+thread_local uint64_t g_generation = 1, g_walking = 0;
+
+void note_use(const Var& v) {
+  if (!v.requires_grad()) return;
+  VarImpl& p = *v.impl();
+  if (p.use_generation != g_generation) p.use_generation = g_generation, p.first_use = g_tape.size();
+}
+
+void check_unsealed(const VarImpl& p) {
+  if (p.sealed)
+    throw Error("autograd: a gradient for " + p.value.str() +
+                " arrived after data parallel had sent it (an op reads it without listing it in make_output)");
+}
 
 }  // namespace
 
@@ -26,7 +40,16 @@ NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
 Var make_output(Tensor value, std::initializer_list<const Var*> inputs) {
   bool req = false;
   if (g_grad_enabled)
-    for (const Var* v : inputs) req = req || (v && v->requires_grad());
+    for (const Var* v : inputs)
+      if (v && v->requires_grad()) req = true, note_use(*v);
+  return Var(std::move(value), req);
+}
+
+Var make_output(Tensor value, const std::vector<Var>& inputs) {
+  bool req = false;
+  if (g_grad_enabled)
+    for (const Var& v : inputs)
+      if (v.requires_grad()) req = true, note_use(v);
   return Var(std::move(value), req);
 }
 
@@ -38,6 +61,7 @@ void record(const Var& out, std::function<void(const Tensor&)> fn) {
 void accumulate(const Var& v, Tensor g) {
   if (!v.requires_grad()) return;
   VarImpl& p = *v.impl();
+  check_unsealed(p);
   if (g.shape() != p.value.shape())
     throw Error("autograd: gradient " + g.str() + " does not match its value " + p.value.str());
   if (!p.grad.defined()) {
@@ -54,6 +78,7 @@ void accumulate(const Var& v, Tensor g) {
 void accumulate_slice(const Var& v, int64_t dim, int64_t start, int64_t end, const Tensor& g) {
   if (!v.requires_grad()) return;
   VarImpl& p = *v.impl();
+  check_unsealed(p);
   const Shape& shape = p.value.shape();
   if (!p.grad.defined() || !p.grad.is_contiguous() || p.grad.storage_use_count() > 1 || p.grad.dtype() != DType::f32) {
     Tensor dx = Tensor::zeros(shape);
@@ -75,27 +100,45 @@ void accumulate_slice(const Var& v, int64_t dim, int64_t start, int64_t end, con
                      shape[dim] * inner);
 }
 
-void backward(const Var& loss) {
+void backward(const Var& loss, BackwardObserver* observer) {
   if (!loss.requires_grad()) throw Error("backward: the loss does not require a gradient (no parameter reached it)");
   if (loss.value().numel() != 1) throw Error("backward: the loss must have one element, got " + loss.value().str());
   accumulate(loss, Tensor::full(loss.shape(), 1.0f));
   // Take the tape first: closures must not see entries of a later forward.
   std::vector<TapeEntry> tape;
   tape.swap(g_tape);
+  g_walking = g_generation++;
+  struct EndWalk {
+    ~EndWalk() { g_walking = 0; }
+  } end_walk;
   // Hold every output that is still alive until its own entry has run: an
   // intermediate result (a temporary of the forward) is often owned only by the
   // closures of the ops that consumed it, which are freed during the walk.
   std::vector<std::shared_ptr<VarImpl>> outs(tape.size());
   for (size_t i = 0; i < tape.size(); ++i) outs[i] = tape[i].out.lock();
+  if (observer) observer->begin(tape.size());
   for (size_t i = tape.size(); i-- > 0;) {
     if (outs[i] && outs[i]->grad.defined()) tape[i].fn(outs[i]->grad);
     // Free this op's saved tensors and output now, not at the end of the walk.
     tape[i].fn = nullptr;
     outs[i].reset();
+    if (observer) observer->after(i);
   }
 }
 
-void clear_tape() { g_tape.clear(); }
+int64_t first_use(const Var& v) {
+  if (!v.defined() || g_walking == 0 || v.impl()->use_generation != g_walking) return -1;
+  return static_cast<int64_t>(v.impl()->first_use);
+}
+
+void seal(const Var& v, bool sealed) {
+  if (v.defined()) v.impl()->sealed = sealed;
+}
+
+void clear_tape() {
+  g_tape.clear();
+  ++g_generation;
+}
 size_t tape_size() { return g_tape.size(); }
 
 }  // namespace mapet::autograd

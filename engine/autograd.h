@@ -20,6 +20,11 @@ struct VarImpl {
   Tensor value;
   Tensor grad;  // undefined until a gradient arrives
   bool requires_grad = false;
+  // Data parallel (autograd::first_use, seal): where the forward first used this
+  // Var (tape generation and index), and whether its gradient is already sent.
+  uint64_t use_generation = 0;
+  size_t first_use = 0;
+  bool sealed = false;
 };
 
 class Var {
@@ -64,7 +69,10 @@ class NoGradGuard {
 
 // Wraps an op's result: it requires a gradient when grad mode is on and any
 // input does.
+// Every op lists the Vars it reads here: that is also where first_use() learns
+// them.
 Var make_output(Tensor value, std::initializer_list<const Var*> inputs);
+Var make_output(Tensor value, const std::vector<Var>& inputs);
 
 // Records the backward of an op. `out` is held weakly: when nothing downstream
 // used it, no gradient can reach it and the closure is skipped. fn receives the
@@ -78,9 +86,27 @@ void accumulate(const Var& v, Tensor g);
 // zero-padded copy of g over the whole of it.
 void accumulate_slice(const Var& v, int64_t dim, int64_t start, int64_t end, const Tensor& g);
 
+// Watches a backward walk: after(i) runs once tape entries i, i+1, ... have
+// run (i counts down to 0). Data parallel uses it to send a parameter's
+// gradient while the rest of the backward runs: once the walk is past the
+// parameter's first_use, nothing can add to its gradient any more.
+struct BackwardObserver {
+  virtual ~BackwardObserver() = default;
+  virtual void begin(size_t tape_size) {}
+  virtual void after(size_t index) = 0;
+};
+
 // Seeds d(loss)/d(loss) = 1 (loss must have one element), runs the tape backwards,
 // and clears it.
-void backward(const Var& loss);
+void backward(const Var& loss, BackwardObserver* observer = nullptr);
+
+// During backward(): the tape index at which the forward being walked first
+// passed v to an op (every entry that can add to v's gradient is at this index
+// or later); -1 when it did not use v.
+int64_t first_use(const Var& v);
+// A sealed Var's gradient has been handed over (to an all-reduce): a gradient
+// that still arrives is an Error (an op that does not list v in make_output).
+void seal(const Var& v, bool sealed);
 
 // Drops whatever was recorded (e.g. after an evaluation forward under grad mode).
 void clear_tape();

@@ -102,6 +102,7 @@ void save_checkpoint(const std::string& path, const nn::Module& model, optim::Ad
                                           {"metrics_bytes", std::to_string(s.metrics_bytes)},
                                           {"steps_per_epoch", std::to_string(s.steps_per_epoch)},
                                           {"accum_steps", std::to_string(s.accum_steps)},
+                                          {"world_size", std::to_string(s.world_size)},
                                           {"config", config_yaml}};
   meta["checksum"] = payload_checksum(t, meta);
   io::save_safetensors(path, t, meta);
@@ -126,10 +127,12 @@ Checkpoint load_checkpoint(const std::string& path, const nn::Module& model, opt
   c.state.rng_seed = parse_u64(meta, "rng_seed", path);
   c.state.rng_offset = parse_u64(meta, "rng_offset", path);
   c.state.metrics_bytes = static_cast<uint64_t>(parse_count(meta, "metrics_bytes", path));
-  if (meta.count("steps_per_epoch")) {
-    c.state.steps_per_epoch = parse_count(meta, "steps_per_epoch", path);
+  if (meta.count("steps_per_epoch")) c.state.steps_per_epoch = parse_count(meta, "steps_per_epoch", path);
+  // Written by data-parallel runs before steps_per_epoch was (accum_steps), or without them at all (world_size).
+  if (meta.count("accum_steps") || meta.count("steps_per_epoch"))
     c.state.accum_steps = parse_count(meta, "accum_steps", path);
-  }
+  if (meta.count("world_size")) c.state.world_size = parse_count(meta, "world_size", path);
+  if (c.state.world_size < 1) throw Error("checkpoint '" + path + "' is damaged: metadata 'world_size' is 0");
   const int64_t optimizer_steps = parse_count(meta, "optimizer_steps", path);
   check_counters(c.state, optimizer_steps, path);
   c.config_yaml = meta.count("config") ? meta.at("config") : std::string();

@@ -30,7 +30,8 @@ struct TrainState {
   uint64_t rng_seed = 0, rng_offset = 0;  // the drop-path / dropout Generator
   uint64_t metrics_bytes = 0;             // length of metrics.jsonl when saved: resuming cuts it back to this
   int64_t steps_per_epoch = 0;            // of the run that saved it (0: not recorded, older checkpoints)
-  int64_t accum_steps = 0;                // the same
+  int64_t accum_steps = 0;                // its micro-batches per optimizer step (0: not recorded)
+  int64_t world_size = 1;                 // ranks of the run that saved it (data parallel; 1 when not recorded)
 };
 
 void save_checkpoint(const std::string& path, const nn::Module& model, optim::AdamW& opt, const TrainState& state,

@@ -4,7 +4,8 @@
 // at once that training runs and how fast; with quiet only whole lines (epoch
 // summaries) appear.
 // Rates and the ETA count from this process's first step, so a resumed run
-// does not claim the time of the steps it skipped.
+// does not claim the time of the steps it skipped. Data parallel: images are
+// the global batch's, and the line names the number of ranks.
 #pragma once
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "apps/progress.h"
+#include "engine/distributed/communicator.h"
 
 namespace mapet::apps::train {
 
@@ -28,14 +30,17 @@ class TrainMeter {
         tty_(isatty(fileno(stdout))),
         start_(std::chrono::steady_clock::now()) {}
 
-  // After optimizer step `step` (1-based, global); images: processed by this process so far.
+  // After optimizer step `step` (1-based, global); images: processed by all ranks so far.
   void step(int64_t step, int64_t images, const std::string& fields) {
     images_ = images;
     if (quiet_ || (!tty_ && step % every_ != 0 && step != total_ && step != first_ + 1)) return;
     const double secs = elapsed(), done = double(step - first_);
     const double eta = done > 0 ? secs / done * double(total_ - step) : 0.0;
-    std::printf("%sstep %lld/%lld | %s | %.1f img/s | ETA %s%s", tty_ ? "\r\033[K" : "", (long long)step,
-                (long long)total_, fields.c_str(), images_per_second(), Progress::clock(eta).c_str(), tty_ ? "" : "\n");
+    const int ranks = dist::world().size();
+    const std::string on = ranks > 1 ? " on " + std::to_string(ranks) + " ranks" : "";
+    std::printf("%sstep %lld/%lld | %s | %.1f img/s%s | ETA %s%s", tty_ ? "\r\033[K" : "", (long long)step,
+                (long long)total_, fields.c_str(), images_per_second(), on.c_str(), Progress::clock(eta).c_str(),
+                tty_ ? "" : "\n");
     std::fflush(stdout);
     open_ = tty_;
   }

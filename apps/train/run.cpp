@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "apps/train/config.h"
+#include "apps/train/data_parallel.h"
 #include "engine/checked.h"
 #include "engine/io/safetensors.h"
 #include "engine/precision.h"
@@ -36,22 +37,29 @@ std::set<std::string> load_settings(CLI::App& cmd, const std::string& config, co
 
 void resolve_accumulation(CLI::App& cmd, const std::set<std::string>& cli, int batch_size, int64_t total_batch,
                           int64_t accum_steps) {
+  // Data parallel: --batch-size is per rank (timm), --total-batch the global batch of one optimizer step.
+  const int world = dist::world().size();
+  const std::string ranks = world > 1 ? " x " + std::to_string(world) + " ranks" : "";
   CLI::Option* total = cmd.get_option("--total-batch");
   CLI::Option* accum = cmd.get_option("--accum-steps");
   auto source = [&](const std::string& key, const CLI::Option* o) { return cli.count(key) ? 2 : o->count() > 0 ? 1 : 0; };
   const int total_src = source("total_batch", total), accum_src = source("accum_steps", accum);
   if (batch_size < 1) throw Error("--batch-size must be >= 1");
   if (total_batch > 0 && total_src >= accum_src) {
-    if (total_batch % batch_size != 0)
+    const int64_t per_step = int64_t{batch_size} * world;  // images of one micro-batch over all ranks
+    if (total_batch % per_step != 0)
       throw Error("--total-batch " + std::to_string(total_batch) + " is not a multiple of --batch-size " +
-                  std::to_string(batch_size));
-    if (total_src == 2 && accum_src == 2 && accum_steps != total_batch / batch_size)
+                  std::to_string(batch_size) + ranks);
+    const int64_t accum = total_batch / per_step;
+    if (total_src == 2 && accum_src == 2 && accum_steps != accum)
       throw Error("--accum-steps " + std::to_string(accum_steps) + " disagrees with --total-batch " +
-                  std::to_string(total_batch) + " / --batch-size " + std::to_string(batch_size));
-    set_option(cmd, "accum_steps", {std::to_string(total_batch / batch_size)});
+                  std::to_string(total_batch) + " / (--batch-size " + std::to_string(batch_size) + ranks + ")");
+    set_option(cmd, "accum_steps", {std::to_string(accum)});
   } else {
     if (accum_steps < 1) throw Error("--accum-steps must be >= 1");
-    set_option(cmd, "total_batch", {std::to_string(checked_mul(int64_t{batch_size}, accum_steps, "--batch-size x --accum-steps"))});
+    set_option(cmd, "total_batch",
+               {std::to_string(checked_mul(checked_mul(int64_t{batch_size}, accum_steps, "--batch-size x --accum-steps"),
+                                           int64_t{world}, "--batch-size x --accum-steps x ranks"))});
   }
 }
 
@@ -83,13 +91,25 @@ void keep_copy(const std::string& path, const std::string& keep) {
 RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Module& model, Trainer& trainer,
                      Generator& rng, std::string config_text, int64_t accum_steps, int64_t steps_per_epoch,
                      const std::set<std::string>& cosmetic)
-    : lock_(std::make_unique<FolderLock>(output)), output_(std::move(output)), config_text_(std::move(config_text)),
-      model_(model), trainer_(trainer), rng_(rng), accum_steps_(accum_steps), steps_per_epoch_(steps_per_epoch) {
+    // Data parallel: rank 0 alone locks, reads and writes the folder; the others take its state (broadcast_start).
+    : lock_(dist::world().rank() == 0 ? std::make_unique<FolderLock>(output) : nullptr),
+      output_(std::move(output)),
+      config_text_(std::move(config_text)),
+      model_(model),
+      trainer_(trainer),
+      rng_(rng),
+      writes_(dist::world().rank() == 0),
+      accum_steps_(accum_steps),
+      steps_per_epoch_(steps_per_epoch) {
   // Temp files of atomic writes that a killed run left behind (nobody else writes here: we hold the lock).
-  for (const auto& e : fs::directory_iterator(output_))
-    if (e.is_regular_file() && e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path());
+  if (writes_)
+    for (const auto& e : fs::directory_iterator(output_))
+      if (e.is_regular_file() && e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path());
   const std::string last = path(kLastCheckpoint), metrics_path = path("metrics.jsonl");
-  if (resume.empty()) {
+  const int world = dist::world().size();
+  if (!writes_) {
+    // Another rank: nothing to read or check here.
+  } else if (resume.empty()) {
     if (fs::exists(last))
       throw Error("--output '" + output_ + "' already holds a run (" + kLastCheckpoint + "): --resume " + output_ +
                   " to continue it, or choose another --output");
@@ -114,6 +134,9 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
     st_ = ck.state;
     trainer.set_steps_done(st_.step);
     rng.set_state(st_.rng_seed, st_.rng_offset);
+    // Another world size: the same optimizer step of the epoch (the global batch is the settings'). The
+    // checkpoint's own counters were checked against its own accum_steps and steps_per_epoch as it loaded.
+    if (st_.world_size != world) st_.position = position_for_world(st_, accum_steps, world, from);
     if (st_.position % accum_steps != 0)
       throw Error("checkpoint '" + from + "' stopped at batch " + std::to_string(st_.position) +
                   " of its epoch, which is not a multiple of --accum-steps " + std::to_string(accum_steps) +
@@ -131,8 +154,11 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
       throw Error("--output '" + output_ + "' already holds a run; resume into the checkpoint's own folder or a new one");
   }
   // What ran is a comment: the settings alone decide whether a resume changed anything.
-  io::write_file_atomic(path("config.yaml"), "# " + compute_summary() + "\n" + config_text_);
-  metrics_ = std::make_unique<MetricsLog>(metrics_path, keep_metrics_);
+  if (writes_)
+    io::write_file_atomic(path("config.yaml"), "# " + compute_summary() + ranks_summary(dist::world()) + "\n" + config_text_);
+  // The other ranks' records go nowhere.
+  metrics_ = std::make_unique<MetricsLog>(writes_ ? metrics_path : "/dev/null", writes_ ? keep_metrics_ : -1);
+  broadcast_start(dist::world(), model, trainer, st_, rng);
 }
 
 std::vector<nlohmann::json> RunFolder::kept_records() const {
@@ -140,11 +166,12 @@ std::vector<nlohmann::json> RunFolder::kept_records() const {
 }
 
 void RunFolder::save(const std::string& file) {
+  if (!writes_) return;  // rank 0's parameters and moments are every rank's: one copy suffices
   if (file == kLastCheckpoint) {
     if (keep_last_ && fs::exists(path(file))) keep_copy(path(file), path(kPreviousCheckpoint));
     keep_last_ = true;
   }
-  st_.steps_per_epoch = steps_per_epoch_, st_.accum_steps = accum_steps_;
+  st_.steps_per_epoch = steps_per_epoch_, st_.accum_steps = accum_steps_, st_.world_size = dist::world().size();
   st_.step = trainer_.steps_done();
   st_.rng_seed = rng_.seed(), st_.rng_offset = rng_.offset();
   st_.metrics_bytes = metrics_->bytes();
@@ -157,6 +184,8 @@ void RunFolder::set_recovery(int64_t steps, double minutes) {
 }
 
 void RunFolder::recovery_point() {
+  // Decided by rank 0 alone (its clock): saving involves no collective, the other ranks' save() does nothing.
+  if (!writes_) return;
   const int64_t step = trainer_.steps_done();
   const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save_).count();
   if ((recovery_steps_ > 0 && step % recovery_steps_ == 0) || (recovery_seconds_ > 0 && since >= recovery_seconds_))

@@ -25,7 +25,8 @@ std::set<std::string> load_settings(CLI::App& cmd, const std::string& config, co
 
 // Of --total-batch and --accum-steps (options of `cmd`), the one from the
 // stronger source decides the other (command line > config file > default);
-// on a tie --total-batch, the quantity that matters. Both are written back, so
+// on a tie --total-batch, the quantity that matters. Data parallel:
+// --total-batch = --batch-size (per rank) x --accum-steps x ranks. Both are written back, so
 // the run's config.yaml holds what was used. `cli`: as load_settings returns.
 void resolve_accumulation(CLI::App& cmd, const std::set<std::string>& cli, int batch_size, int64_t total_batch,
                           int64_t accum_steps);
@@ -38,6 +39,10 @@ class RunFolder {
   // `rng` restored from its checkpoint. Settings that differ from the
   // checkpoint's (except `cosmetic` keys) are printed as notes. Writes config.yaml.
   //
+  // Data parallel: only rank 0 takes the lock and touches the folder (save, metrics, recovery points); every
+  // rank then starts from its state (broadcast_start). A checkpoint of another world size continues at the
+  // same optimizer step of the epoch (position_for_world).
+  //
   // Resuming a folder whose last checkpoint is damaged (checksum, counters, truncated) falls back, with a
   // note, to the previous one that every save of the last keeps (kPreviousCheckpoint).
   RunFolder(std::string output, const std::string& resume, const nn::Module& model, Trainer& trainer, Generator& rng,
@@ -48,8 +53,8 @@ class RunFolder {
   std::string path(const std::string& file) const { return output_ + "/" + file; }
   // The records a resumed run keeps from its metrics.jsonl (empty for a fresh run).
   std::vector<nlohmann::json> kept_records() const;
-  // A training checkpoint (model, optimizer, state, config) as `file` in the folder. Saving the last
-  // checkpoint first keeps the one it replaces as the previous.
+  // A training checkpoint (model, optimizer, state, config) as `file` in the folder (rank 0; a no-op
+  // elsewhere). Saving the last checkpoint first keeps the one it replaces as the previous.
   void save(const std::string& file);
   // Recovery checkpoints inside an epoch, so a run stopped before an epoch ends
   // can be resumed: last.safetensors every `steps` optimizer steps and whenever
@@ -68,6 +73,7 @@ class RunFolder {
   Trainer& trainer_;
   Generator& rng_;
   TrainState st_;
+  bool writes_;  // rank 0
   int64_t keep_metrics_ = -1;
   int64_t accum_steps_, steps_per_epoch_;
   bool keep_last_ = true;  // false after resuming from the previous checkpoint: the last on disk is damaged

@@ -5,6 +5,7 @@
 
 #include "apps/train/config.h"
 #include "engine/checked.h"
+#include "engine/distributed/communicator.h"
 #include "engine/precision.h"
 
 namespace mapet::apps::train {
@@ -98,7 +99,9 @@ data::LoaderOptions TrainFlags::loader_options(const data::TransformFlags& tf) c
   lo.batch_size = batch_size;
   lo.transform = tf.config();
   lo.seed = seed;
-  lo.workers = workers;
+  // Data parallel: this rank's shard of every epoch, decoded on its share of the machine's cores.
+  lo.rank = dist::world().rank(), lo.world = dist::world().size();
+  lo.workers = workers > 0 || lo.world == 1 ? workers : dist::threads_per_rank();
   lo.strict = strict;
   return lo;
 }

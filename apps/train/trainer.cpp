@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "engine/distributed/grad_sync.h"
 #include "engine/ops/elementwise.h"
 
 namespace mapet::apps::train {
@@ -36,8 +37,11 @@ std::vector<nn::NamedParam> trainable(const nn::Module& model) {
 Trainer::Trainer(const nn::Module& model, const TrainerConfig& c)
     : params_(trainable(model)), config_(c), opt_(params_, c.adamw) {
   if (c.accum_steps < 1) throw Error("accumulation steps must be >= 1, got " + std::to_string(c.accum_steps));
+  if (c.data_parallel && dist::world().size() > 1) sync_ = std::make_unique<dist::GradSync>(dist::world(), params_);
   opt_.zero_grad();
 }
+
+Trainer::~Trainer() = default;
 
 float Trainer::backward(const Var& loss) {
   const float v = loss.value().item();
@@ -45,8 +49,9 @@ float Trainer::backward(const Var& loss) {
     autograd::clear_tape();  // the graph of this micro-batch is never used
     throw NonFinite("loss is " + show(v) + " at step " + std::to_string(step_ + 1));
   }
-  autograd::backward(config_.accum_steps == 1 ? loss
-                                              : ops::scale(loss, 1.0f / static_cast<float>(config_.accum_steps)));
+  // The last micro-batch's backward starts the gradient all-reduce as it goes (data parallel).
+  autograd::backward(config_.accum_steps == 1 ? loss : ops::scale(loss, 1.0f / static_cast<float>(config_.accum_steps)),
+                     micro_ + 1 == config_.accum_steps ? sync_.get() : nullptr);
   ++micro_;
   return v;
 }
@@ -57,6 +62,10 @@ StepStats Trainer::step() {
                 std::to_string(config_.accum_steps));
   StepStats s;
   s.lr = lr();
+  if (sync_) {
+    sync_->finish();
+    s.comm_wait = sync_->last_wait();
+  }
   s.grad_norm = optim::clip_grad_norm(params_, config_.clip_grad);
   if (!std::isfinite(s.grad_norm))
     throw NonFinite("gradient norm is " + show(s.grad_norm) + " at step " + std::to_string(step_ + 1));

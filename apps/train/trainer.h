@@ -4,14 +4,23 @@
 // then the global gradient norm is clipped, AdamW steps at the scheduled lr,
 // and the gradients are cleared. A loss or gradient norm that is NaN or Inf
 // stops the step before any parameter changes (NonFinite).
+//
+// Data parallel (several ranks in dist::world()): the last micro-batch's
+// backward also all-reduces the gradients (dist::GradSync), and clipping and
+// AdamW see their mean over the global batch.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "data/loader.h"
 #include "engine/nn/module.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/schedule.h"
+
+namespace mapet::dist {
+class GradSync;
+}
 
 namespace mapet::apps::train {
 
@@ -20,6 +29,7 @@ struct TrainerConfig {
   optim::CosineSchedule schedule;  // indexed by optimizer step
   int64_t accum_steps = 1;         // micro-batches per optimizer step
   double clip_grad = 0.0;          // max global gradient norm; <= 0: no clipping
+  bool data_parallel = true;       // average gradients over dist::world() when it has several ranks
 };
 
 // What went wrong, for the caller to add where it happened and what was kept.
@@ -30,11 +40,13 @@ struct NonFinite : Error {
 struct StepStats {
   float lr = 0;
   double grad_norm = 0;  // before clipping
+  double comm_wait = 0;  // seconds the step waited for the gradient all-reduce (data parallel)
 };
 
 class Trainer {
  public:
   Trainer(const nn::Module& model, const TrainerConfig& c);
+  ~Trainer();
 
   // Back-propagates one micro-batch's (mean) loss; returns its value.
   float backward(const Var& loss);
@@ -46,11 +58,13 @@ class Trainer {
   float lr() const { return config_.schedule.lr_at(step_); }  // the lr of the next step
   optim::AdamW& optimizer() { return opt_; }
   const TrainerConfig& config() const { return config_; }
+  dist::GradSync* grad_sync() { return sync_.get(); }  // null in one process
 
  private:
   std::vector<nn::NamedParam> params_;
   TrainerConfig config_;
   optim::AdamW opt_;
+  std::unique_ptr<dist::GradSync> sync_;
   int64_t step_ = 0, micro_ = 0;
 };
 

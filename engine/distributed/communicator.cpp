@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "engine/distributed/mpi_communicator.h"
+#include "engine/distributed/nccl_communicator.h"
 #include "engine/tensor.h"
 
 namespace mapet::dist {
@@ -169,8 +170,19 @@ bool have_mpi() {
 
 void init(int* argc, char*** argv) {
   if (!launched_by_mpi()) return;  // one process: no MPI at all
+  const char* b = std::getenv("MAPET_DIST_BACKEND");
+  const std::string backend = b && *b ? b : "mpi";
+  if (backend != "mpi" && backend != "nccl")
+    throw Error("MAPET_DIST_BACKEND='" + backend + "': expected mpi (the default) or nccl");
 #ifdef MAPET_HAVE_MPI
   world_ptr() = make_mpi_communicator(argc, argv);
+  if (backend == "nccl") {
+#ifdef MAPET_HAVE_NCCL
+    world_ptr() = make_nccl_communicator(std::move(world_ptr()));
+#else
+    world().abort("MAPET_DIST_BACKEND=nccl: this mapet was built without NCCL (it needs CUDA and nccl.h)");
+#endif
+  }
 #else
   const int n = std::max({env_int("OMPI_COMM_WORLD_SIZE", 1), env_int("PMI_SIZE", 1),
                           env_int("SLURM_STEP_NUM_TASKS", 1)});
@@ -186,10 +198,12 @@ Communicator& world() { return *world_ptr(); }
 void finalize() {
   Communicator& w = world();
   if (w.size() > 1) w.barrier("the barrier at the end of the run");
+  const bool mpi = std::string(w.backend()) != "single";
+  world_ptr() = std::make_unique<SingleProcess>();  // NCCL's communicator goes before MPI
 #ifdef MAPET_HAVE_MPI
-  if (std::string(w.backend()) != "single") finalize_mpi();
+  if (mpi) finalize_mpi();
 #endif
-  world_ptr() = std::make_unique<SingleProcess>();
+  (void)mpi;
 }
 
 void fail(const std::string& message, int code) {

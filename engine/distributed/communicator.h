@@ -86,8 +86,9 @@ class SingleProcess final : public Communicator {
 };
 
 // The process-wide communicator. init() decides it once, at program start:
-// MPI when a launcher started this process (launched_by_mpi()), else
-// SingleProcess (MPI is then never initialised). Before init(), world() is a
+// MPI when a launcher started this process (launched_by_mpi()) -- NCCL over
+// it with MAPET_DIST_BACKEND=nccl -- else SingleProcess (MPI is then never
+// initialised). Before init(), world() is a
 // SingleProcess. finalize() ends MPI cleanly (every rank must call it).
 void init(int* argc, char*** argv);
 Communicator& world();

@@ -49,7 +49,6 @@ class MpiCommunicator final : public Communicator {
   int local_rank() const override { return local_rank_; }
   int local_size() const override { return local_size_; }
   const char* backend() const override { return "mpi"; }
-  MPI_Comm comm() const { return comm_; }
 
   std::unique_ptr<Pending> start_all_reduce(void* data, int64_t count, Elem e, const std::string& what) override;
   std::unique_ptr<Pending> start_broadcast(void* data, int64_t bytes, int root, const std::string& what) override;
@@ -70,7 +69,8 @@ class MpiCommunicator final : public Communicator {
 
  private:
   static int to_int(int64_t n, const std::string& what) {
-    if (n < 0 || n > INT_MAX) throw Error(what + ": " + std::to_string(n) + " elements is more than one MPI call takes");
+    if (n < 0 || n > INT_MAX)
+      throw Error(what + ": " + std::to_string(n) + " elements is more than one MPI call takes");
     return int(n);
   }
 
@@ -116,7 +116,8 @@ std::unique_ptr<Pending> MpiCommunicator::start_all_reduce(void* data, int64_t c
   return p;
 }
 
-std::unique_ptr<Pending> MpiCommunicator::start_broadcast(void* data, int64_t bytes, int root, const std::string& what) {
+std::unique_ptr<Pending> MpiCommunicator::start_broadcast(void* data, int64_t bytes, int root,
+                                                          const std::string& what) {
   auto p = std::make_unique<MpiPending>(*this, what);
   check(MPI_Ibcast(data, to_int(bytes, what), MPI_BYTE, root, comm_, &p->request), "MPI_Ibcast (" + what + ")");
   return p;
@@ -141,11 +142,6 @@ void finalize_mpi() {
   int done = 0;
   MPI_Finalized(&done);
   if (!done) MPI_Finalize();
-}
-
-MPI_Comm mpi_comm(const Communicator& c) {
-  const auto* m = dynamic_cast<const MpiCommunicator*>(&c);
-  return m ? m->comm() : MPI_COMM_NULL;
 }
 
 }  // namespace mapet::dist

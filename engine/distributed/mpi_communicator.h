@@ -19,8 +19,6 @@ namespace mapet::dist {
 // MPI_Init_thread (funneled: only the main thread calls MPI) and the communicator.
 std::unique_ptr<Communicator> make_mpi_communicator(int* argc, char*** argv);
 void finalize_mpi();
-// The communicator the MPI backend runs on (the NCCL backend shares its id over it).
-MPI_Comm mpi_comm(const Communicator& c);
 #endif
 
 }  // namespace mapet::dist

@@ -73,9 +73,7 @@ Var concat(const std::vector<Var>& xs, int64_t dim) {
     y.slice(dim, at, at + x.size(dim)).copy_(x.value());
     at += x.size(dim);
   }
-  bool req = false;
-  for (const Var& x : xs) req = req || x.requires_grad();
-  Var out(y, req && autograd::grad_enabled());
+  Var out = autograd::make_output(y, xs);
   autograd::record(out, [xs, starts, dim](const Tensor& g) {
     for (size_t i = 0; i < xs.size(); ++i)
       if (xs[i].requires_grad())
