@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Crash soak (not in CI): KILLS random kill -9 during `mapet pretrain`, each followed by
+# --resume (which may itself be killed), then the run must end bit-identical to an
+# uninterrupted one: the same loss, lr and gradient norm at every step and the same
+# final weights. Prints the count of kills and the verdict; exit status 1 on any difference.
+# Usage: tools/soak.sh [MAPET] [KILLS]   (env: AMP=1 adds --amp, EPOCHS, WORK, SEED)
+# Data: 512 Fashion-MNIST images (tools/prepare_demo_data.sh makes the cache) and a pixel
+# k-means tokenizer trained on them.
+set -euo pipefail
+mapet=$(realpath "${1:-build/apps/mapet}")
+kills=${2:-20}
+epochs=${EPOCHS:-60}
+work=${WORK:-$(mktemp -d /tmp/mapet-soak.XXXXXX)}
+RANDOM=${SEED:-$$}
+amp=()
+[ "${AMP:-0}" = 1 ] && amp=(--amp)
+
+bash "$(dirname "$0")/prepare_demo_data.sh" "$mapet" data_cache/fashion-mnist data_cache/fashion-mnist-tokens > /dev/null
+mkdir -p "$work/data/train"
+for class in data_cache/fashion-mnist/train/*/; do
+  name=$(basename "$class")
+  mkdir -p "$work/data/train/$name"
+  ls "$class" | sort | head -n 51 | while read -r f; do ln -sf "$(realpath "$class/$f")" "$work/data/train/$name/$f"; done
+done
+[ -f "$work/tokens/train.tokens" ] || "$mapet" tokenize "$work/data" --tokenizer pixel --num-tokens 64 --input-size 28 \
+  --patch-size 4 --train-centroids --out "$work/tokens" > "$work/tokenize.log"
+
+args=(pretrain "$work/data" --tokens "$work/tokens/train.tokens" --model mapet_tiny_patch16_224 --img-size 28
+      --patch-size 4 --embed-dim 64 --depth 2 --num-heads 2 -b 32 --total-batch 64 --epochs "$epochs"
+      --warmup-epochs 1 --lr 1e-3 --recovery-interval 1 --quiet "${amp[@]}")
+echo "soak: reference run (uninterrupted) in $work/ref"
+"$mapet" "${args[@]}" --output "$work/ref" > "$work/ref.log"
+
+echo "soak: $kills random kill -9, each followed by --resume, in $work/run"
+done_kills=0 starts=0
+while true; do
+  if [ $starts -eq 0 ]; then
+    "$mapet" "${args[@]}" --output "$work/run" >> "$work/run.log" 2>&1 &
+  else
+    "$mapet" pretrain --resume "$work/run" >> "$work/run.log" 2>&1 &
+  fi
+  pid=$! starts=$((starts + 1))
+  if [ $done_kills -ge "$kills" ]; then
+    wait $pid || { echo "soak: the final resume failed (see $work/run.log)"; exit 1; }
+    break
+  fi
+  sleep "$((RANDOM % 3)).$((RANDOM % 10))"
+  if kill -9 $pid 2> /dev/null; then
+    wait $pid 2> /dev/null || true
+    done_kills=$((done_kills + 1))
+  else
+    wait $pid || { echo "soak: a resume failed (see $work/run.log)"; exit 1; }
+    echo "soak: the run ended after $done_kills kills; use more EPOCHS"
+    exit 1
+  fi
+done
+
+steps() { grep '"step"' "$1" | sed -E 's/.*("step":[0-9]+).*("loss":[^,]*).*("lr":[^,]*).*("grad_norm":[^,]*).*/\1 \2 \3 \4/'; }
+same_steps=no same_weights=no
+cmp -s <(steps "$work/ref/metrics.jsonl") <(steps "$work/run/metrics.jsonl") && same_steps=yes
+cmp -s "$work/ref/model.safetensors" "$work/run/model.safetensors" && same_weights=yes
+echo "soak: $done_kills kills, $((starts - 1)) resumes, $(steps "$work/ref/metrics.jsonl" | wc -l) steps;" \
+  "every step's loss/lr/grad norm identical: $same_steps; final weights bit-identical: $same_weights"
+[ $same_steps = yes ] && [ $same_weights = yes ]
