@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 BENCH ?= OFF
 
-.PHONY: all deps configure build demo study test bench clean test-sanitize test-tsan fuzz
+.PHONY: all deps configure build demo study test bench cuda-check clean test-sanitize test-tsan fuzz
 
 all: build
 
@@ -33,6 +33,14 @@ study: configure
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Every CUDA kernel built for sm_80 and sm_90a, with the static checks (registers, spills, HMMA).
+cuda-check: deps
+	@cmake -S . -B $(BUILD)-cuda-check -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAPET_TESTS=OFF -DMAPET_BENCH=OFF \
+	  -DMAPET_CUDA_ARCHS=80 -DCMAKE_CUDA_FLAGS="-gencode arch=compute_90a,code=sm_90a" > $(BUILD)-cuda-check.configure.log 2>&1 \
+	  || (cat $(BUILD)-cuda-check.configure.log; exit 1)
+	@cmake --build $(BUILD)-cuda-check -j $(JOBS) --target mapet_kernels_cuda
+	@bash tools/cuda_static_check.sh $(BUILD)-cuda-check/kernels/libmapet_kernels_cuda.a
 
 bench:
 	@$(MAKE) build BENCH=ON

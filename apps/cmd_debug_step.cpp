@@ -1,6 +1,12 @@
 // mapet debug-step: one forward/backward (and optionally a few AdamW steps) of
 // a named model on a batch from a file, with every gradient written out, so the
 // engine can be checked tensor by tensor against another framework.
+//
+// The architecture comes from the weights, as for `validate` and `finetune`
+// (models::options_from_weights): patch size, width, depth, layer scale, global
+// pool and classes; the named model gives the rest (heads), flags override.
+// Weights are read as the other commands read them: safetensors, torch.save,
+// or a training checkpoint (its model.* tensors).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -8,8 +14,10 @@
 #include <numeric>
 
 #include "apps/commands.h"
+#include "apps/train/classifier.h"
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/io/state_dict.h"
+#include "engine/ops/cross_entropy.h"
 #include "engine/optim/adamw.h"
 #include "models/mapet.h"
 #include "models/registry.h"
@@ -19,8 +27,8 @@ namespace mapet::apps {
 namespace {
 
 struct DebugStepArgs {
-  std::string model, weights, batch, out, global_pool = "token", objective = "mapet";
-  int64_t num_classes = -1, patch_size = -1, steps = 0, least_number = 50, vocab_size = -1;
+  std::string model, weights, batch, out, global_pool, objective = "mapet";
+  int64_t num_classes = -1, patch_size = -1, num_heads = -1, steps = 0, least_number = 50, vocab_size = -1;
   float lr = 1e-3f, weight_decay = 0.05f;
 };
 
@@ -31,6 +39,22 @@ Tensor require(const io::TensorMap& m, const std::string& name, const std::strin
     throw Error("'" + file + "': tensor '" + name + "' is " + it->second.str() + ", expected " + dtype_name(t) +
                 " with " + std::to_string(dims) + " dims");
   return it->second;
+}
+
+// The options the flags and the batch set, completed from the weights; what was taken is printed.
+models::ModelOptions model_options(const DebugStepArgs& a, const Tensor& images, const io::TensorMap& w) {
+  models::ModelOptions o;
+  o.num_classes = a.num_classes;
+  o.img_size = images.size(2);
+  o.in_chans = images.size(1);
+  o.patch_size = a.patch_size;
+  o.num_heads = a.num_heads;
+  o.drop_path_rate = 0.0f;  // deterministic: no dropout, no drop-path
+  o.global_pool = a.global_pool;
+  std::string taken;
+  o = models::options_from_weights(w, o, &taken);
+  if (!taken.empty()) std::printf("from the weights: %s\n", taken.c_str());
+  return o;
 }
 
 // Shared by both model kinds: forward+backward via `loss_fn`, then `steps` AdamW steps.
@@ -75,16 +99,14 @@ void run_mapet(const DebugStepArgs& a) {
   else
     b.perm = require(batch, "perm", a.batch, DType::i64, 2);
   if (b.images.size(2) != b.images.size(3)) throw Error("'" + a.batch + "': images must be square, got " + b.images.str());
-  c.vit.img_size = b.images.size(2);
-  c.vit.in_chans = b.images.size(1);
-  if (a.patch_size > 0) c.vit.patch_size = a.patch_size;
-  c.vit.drop_path_rate = 0.0f;  // deterministic: no dropout, no drop-path
-  if (a.vocab_size <= 0) {  // take the vocabulary from the weights' decoder
-    io::TensorMap w = io::load_safetensors(a.weights);
-    if (w.count("decoder.weight")) c.vocab_size = w.at("decoder.weight").size(0);
-  }
+  io::LoadedWeights lw = io::load_weights(a.weights);
+  for (const std::string& n : lw.notes) std::printf("note: %s\n", n.c_str());
+  const io::TensorMap& w = lw.tensors;
+  models::apply_options(model_options(a, b.images, w), c.vit);
+  // The vocabulary from the weights' decoder unless given.
+  if (a.vocab_size <= 0 && w.count("decoder.weight")) c.vocab_size = w.at("decoder.weight").size(0);
   models::MapetModel model(c);
-  io::load_into(model, io::load_safetensors(a.weights), "'" + a.weights + "'");
+  io::load_into(model, w, "'" + a.weights + "'");
   model.train(true);
   nn::Context ctx;
   models::MapetOutput o = model.forward(b, ctx);
@@ -117,15 +139,9 @@ void run(const DebugStepArgs& a) {
                 std::to_string(labels.size(0)) + " labels");
   if (images.size(2) != images.size(3)) throw Error("'" + a.batch + "': images must be square, got " + images.str());
 
-  models::ModelOptions o;
-  o.num_classes = a.num_classes;
-  o.img_size = images.size(2);
-  o.in_chans = images.size(1);
-  o.patch_size = a.patch_size;
-  o.drop_path_rate = 0.0f;  // deterministic: no dropout, no drop-path
-  o.global_pool = a.global_pool;
-  auto model = models::create_vit(a.model, o);
-  io::load_into(*model, io::load_safetensors(a.weights), "'" + a.weights + "'");
+  const io::TensorMap w = train::classifier_weights(a.weights);
+  auto model = models::create_vit(a.model, model_options(a, images, w));
+  io::load_into(*model, w, "'" + a.weights + "'");
   model->train(true);
 
   nn::Context ctx;
@@ -144,10 +160,12 @@ void register_debug_step(CLI::App& app) {
   auto a = std::make_shared<DebugStepArgs>();
   CLI::App* c = app.add_subcommand("debug-step", "One forward/backward of a model on a saved batch; writes loss, logits and all gradients");
   c->add_option("--model", a->model, "Model name, e.g. vit_standard_small_patch16_224")->required();
-  c->add_option("--num-classes", a->num_classes, "Classifier outputs (default: the model's)");
-  c->add_option("--patch-size", a->patch_size, "Patch size (default: the model's)");
-  c->add_option("--gp", a->global_pool, "Global pool: token or avg");
-  c->add_option("--weights", a->weights, "Model weights (.safetensors, timm names)")->required();
+  c->add_option("--num-classes", a->num_classes, "Classifier outputs (default: the weights' head)");
+  c->add_option("--patch-size", a->patch_size, "Patch size (default: the weights')");
+  c->add_option("--num-heads", a->num_heads, "Attention heads (default: the named model's; not in the weights)");
+  c->add_option("--gp", a->global_pool, "Global pool: token or avg (default: the weights': avg when they have fc_norm, no norm)");
+  c->add_option("--weights", a->weights, "Model weights: safetensors (timm names), torch.save, or a training checkpoint")
+      ->required();
   c->add_option("--batch", a->batch,
                 "Batch (.safetensors): images f32 [B,3,H,W] and labels i64 [B]; MaPeT: tokens i64 [B,P] and perm i64 [B,P] (mim: mask u8 [B,P])")->required();
   c->add_option("--out", a->out, "Output .safetensors: loss, logits, grad.<name> [, param.<name>]")->required();

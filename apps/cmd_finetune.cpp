@@ -32,10 +32,11 @@
 #include "apps/train/run.h"
 #include "apps/train/train_flags.h"
 #include "data/loader.h"
+#include "data/splits.h"
 #include "data/transform_flags.h"
 #include "engine/io/safetensors.h"
 #include "engine/threads.h"
-#include "kernels/cpu/gemm.h"
+#include "engine/precision.h"
 #include "models/registry.h"
 
 namespace mapet::apps {
@@ -75,7 +76,7 @@ std::string num(const char* f, double v) {
 
 std::string split_folder(const std::string& root, const std::string& split, const char* what) {
   if (!fs::is_directory(root)) throw Error("DATA '" + root + "' is not a folder (" + what + " split wanted)");
-  return train::resolve_split(root, split);
+  return data::split_folder(root, split);
 }
 
 // The classifier, its weights from --pretrained (or timm's init), checked name by name.
@@ -144,7 +145,7 @@ std::unique_ptr<models::VisionTransformer> build_model(const FinetuneArgs& a, in
 void draw_curves(const std::string& out) {
   const std::vector<nlohmann::json> r = train::read_metrics(out + "/metrics.jsonl");
   train::Figure f = train::metrics_figure(r, {{"loss", "train loss"}, {"lr", "lr", false}});
-  train::Figure v = train::metrics_figure(r, {{"val_top1", "val top-1 (%)", false}}, "epoch");
+  train::Figure v = train::metrics_figure(r, {{"val_top1", "val top-1 (%)", false}}, "epoch", 1);
   f.panels.insert(f.panels.begin() + 1, v.panels.begin(), v.panels.end());
   train::write_figure(f, out + "/loss");
 }
@@ -193,6 +194,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   nn::Context ctx{&drop_rng};
   train::RunFolder run(a.t.output, a.t.resume, *model, trainer, drop_rng, config_text, accum, steps_per_epoch,
                        train::cosmetic_keys());
+  run.set_recovery(a.t.recovery_interval, a.t.recovery_minutes);
   train::TrainState& st = run.state();
 
   train::MixupConfig mix;
@@ -203,10 +205,10 @@ void run(FinetuneArgs& a, CLI::App& c) {
               a.model.c_str(), mc.global_pool.c_str(), a.pretrained.empty() ? "from scratch" : "fine-tuning",
               (long long)mc.img_size, (long long)mc.patch_size, (long long)mc.embed_dim, (long long)mc.depth,
               (long long)mc.num_heads, (long long)mc.num_classes, model->num_parameters() / 1e6);
-  std::printf("data: %s (%zu images), validation %s (%zu); %lld steps/epoch of %d x %lld images; %lld threads%s\n",
+  std::printf("data: %s (%zu images), validation %s (%zu); %lld steps/epoch of %d x %lld images; %s\n",
               train_ds.source.c_str(), train_ds.size(), val_ds.source.c_str(), val_ds.size(),
-              (long long)steps_per_epoch, a.t.batch_size, (long long)accum, (long long)num_threads(),
-              cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
+              (long long)steps_per_epoch, a.t.batch_size, (long long)accum, compute_summary().c_str());
+  if (const std::string w = a.t.warmup_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
 
   // Epoch means and the best epoch so far continue across a resume.
@@ -259,8 +261,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
                     (long long)a.t.epochs, loss, epoch_loss / double(epoch_steps), ss.lr);
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
-      if (a.t.recovery_interval > 0 && trainer.steps_done() % a.t.recovery_interval == 0 && s + 1 < steps_per_epoch)
-        run.save(train::kLastCheckpoint);
+      if (s + 1 < steps_per_epoch) run.recovery_point();
     }
     const double train_secs = meter.elapsed() - epoch_start;
     model->train(false);

@@ -4,6 +4,8 @@
 // so the same loader, transforms and CLI flags work on it as on ImageNet.
 // Each split is written to DIR/<split>.tmp and renamed when complete: an
 // interrupted run never leaves a half-filled split that looks finished.
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -20,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct PrepareArgs {
-  std::string dataset, out = "fashion-mnist", source = data::kFashionMnistDir;
+  std::string dataset, out = "data_cache/fashion-mnist", source = data::kFashionMnistDir;  // the demo's folder, which git ignores
   int quality = 95;
   bool force = false;
 };
@@ -49,6 +51,8 @@ void write_split(const PrepareArgs& a, const std::string& split, const std::stri
   opt.quality = a.quality;
   const size_t pixels = static_cast<size_t>(d.rows * d.cols);
   char name_buf[32];
+  // On a terminal the count is redrawn in place; in a log each count is a line of its own.
+  const bool tty = isatty(fileno(stderr));
   for (int64_t i = 0; i < d.count; ++i) {
     std::vector<uint8_t> jpg = data::encode_jpeg(d.images.data() + i * pixels, static_cast<int>(d.cols),
                                                  static_cast<int>(d.rows), data::JpegColor::gray, opt);
@@ -58,13 +62,15 @@ void write_split(const PrepareArgs& a, const std::string& split, const std::stri
     f.write(reinterpret_cast<const char*>(jpg.data()), static_cast<std::streamsize>(jpg.size()));
     if (!f) throw Error("cannot write '" + p.string() + "'");
     if ((i + 1) % 10000 == 0 || i + 1 == d.count)
-      std::fprintf(stderr, "\r%s: %lld / %lld", name.c_str(), static_cast<long long>(i + 1), static_cast<long long>(d.count));
+      std::fprintf(stderr, "%s%s: %lld / %lld%s", tty ? "\r" : "", name.c_str(), static_cast<long long>(i + 1),
+                   static_cast<long long>(d.count), tty ? "" : "\n");
   }
-  std::fprintf(stderr, "\n");
+  if (tty) std::fprintf(stderr, "\n");
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);
   std::printf("%s: %lld JPEG images in %zu class folders\n", final_dir.c_str(), static_cast<long long>(d.count),
               std::size(data::kFashionMnistClasses));
+  std::fflush(stdout);  // before the next split's progress (on stderr) in a log
 }
 
 void run(const PrepareArgs& a) {

@@ -7,7 +7,8 @@
 //
 // The run folder (--output) gets config.yaml (the settings actually used),
 // metrics.jsonl, loss.png / loss.svg (redrawn after every epoch), last.safetensors
-// (a training checkpoint: every --recovery-interval steps and every epoch),
+// (a training checkpoint: at every epoch's end, and inside an epoch every
+// --recovery-minutes (default 5) and every --recovery-interval steps),
 // checkpoint-<epoch>.safetensors (every --checkpoint-epochs epochs) and, at
 // the end, model.safetensors (the model's parameters only, DESIGN.md names).
 //
@@ -32,10 +33,11 @@
 #include "apps/train/train_flags.h"
 #include "apps/train/trainer.h"
 #include "data/loader.h"
+#include "data/splits.h"
 #include "data/transform_flags.h"
 #include "engine/io/safetensors.h"
 #include "engine/threads.h"
-#include "kernels/cpu/gemm.h"
+#include "engine/precision.h"
 #include "models/mapet.h"
 #include "models/permutation.h"
 
@@ -138,8 +140,7 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
   train::resolve_accumulation(c, cli, a.t.batch_size, a.t.total_batch, a.t.accum_steps);
 
   p.dataset = a.data_dir;
-  if (!a.train_split.empty() && fs::is_directory(fs::path(a.data_dir) / a.train_split))
-    p.dataset = (fs::path(a.data_dir) / a.train_split).string();
+  if (!a.train_split.empty() && fs::is_directory(a.data_dir)) p.dataset = data::split_folder(a.data_dir, a.train_split);
   p.config_text = train::config_yaml(c, {"config", "resume"});
   return p;
 }
@@ -207,6 +208,7 @@ void run(PretrainArgs& a, CLI::App& c) {
 
   train::RunFolder run(a.t.output, a.t.resume, model, trainer, drop_rng, plan.config_text, accum, steps_per_epoch,
                        train::cosmetic_keys());
+  run.set_recovery(a.t.recovery_interval, a.t.recovery_minutes);
   train::TrainState& st = run.state();
 
   std::printf(
@@ -215,9 +217,9 @@ void run(PretrainArgs& a, CLI::App& c) {
       a.model.c_str(), a.objective.c_str(), (long long)mc.vit.img_size, (long long)mc.vit.img_size,
       (long long)mc.vit.patch_size, (long long)mc.vit.embed_dim, (long long)mc.vit.depth, (long long)mc.vit.num_heads,
       (long long)mc.vocab_size, model.num_parameters() / 1e6);
-  std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images; %lld threads%s\n", plan.dataset.c_str(),
-              ds.size(), (long long)steps_per_epoch, a.t.batch_size, (long long)accum, (long long)num_threads(),
-              cpu::gemm_precision() == cpu::GemmPrecision::bf16 ? ", bf16 GEMMs" : "");
+  std::printf("data: %s, %zu images; %lld steps/epoch of %d x %lld images; %s\n", plan.dataset.c_str(),
+              ds.size(), (long long)steps_per_epoch, a.t.batch_size, (long long)accum, compute_summary().c_str());
+  if (const std::string w = a.t.warmup_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
 
   // Epoch means continue across a resume: the steps already logged count too.
@@ -266,8 +268,7 @@ void run(PretrainArgs& a, CLI::App& c) {
                     ss.lr);
       meter.step(trainer.steps_done(), images, fields);
       st.epoch = epoch, st.position = (s + 1) * accum;
-      if (a.t.recovery_interval > 0 && trainer.steps_done() % a.t.recovery_interval == 0 && s + 1 < steps_per_epoch)
-        run.save(train::kLastCheckpoint);
+      if (s + 1 < steps_per_epoch) run.recovery_point();
     }
     const double epoch_secs = meter.elapsed() - epoch_start;
     const double mean_loss = epoch_loss / double(std::max<int64_t>(1, epoch_steps)),
@@ -300,7 +301,7 @@ void register_pretrain(CLI::App& app) {
   c->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   c->add_option("data_dir", a->data_dir, "Image folder (DATA/<train-split> when it exists), or a CSV of path,label");
   c->add_option("-c,--config", a->config, "YAML file of defaults (timm's keys); flags given here override it");
-  c->add_option("--train-split", a->train_split, "Sub-folder of DATA to train on, when it exists");
+  c->add_option("--train-split", a->train_split, "Sub-folder of DATA to train on (train: also training), when DATA has split folders");
   c->add_option("--tokens", a->tokens, "Token store of DATA's visual tokens (mapet tokenize)");
   c->add_option("--num-tokens", a->num_tokens, "Visual vocabulary size (0: the token store's)");
   c->add_option("--model", a->model, "mapet_{tiny,small,base}_patch16_224");

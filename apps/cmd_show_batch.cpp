@@ -2,14 +2,19 @@
 // Loads the first batch exactly as training (or validation) would and writes
 // it as an image grid a person can look at (normalisation undone), or with
 // --out batch.safetensors the tensors themselves. Prints each sample's label,
-// file and crop box.
+// file and crop box, and how many bad files were skipped to fill the batch.
+// A folder with split sub-folders (train/, val/, ...) is read as the other
+// commands read it (data/splits.h): --train its training split, --val its
+// validation split.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "apps/commands.h"
 #include "data/loader.h"
 #include "data/png.h"
+#include "data/splits.h"
 #include "data/transform_flags.h"
 #include "engine/io/safetensors.h"
 
@@ -52,7 +57,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 void run(const ShowBatchArgs& a) {
   if (!ends_with(a.out, ".png") && !ends_with(a.out, ".safetensors"))
     throw Error("--out '" + a.out + "' must end in .png (an image grid) or .safetensors (the tensors)");
-  data::Dataset ds = data::load_dataset(a.data, a.root);
+  std::string spec = a.data;
+  if (std::filesystem::is_directory(a.data)) {
+    spec = data::split_folder(a.data, a.val ? "validation" : "train");
+    if (spec != a.data) std::printf("using split folder '%s'\n", spec.c_str());
+  }
+  data::Dataset ds = data::load_dataset(spec, a.root);
   data::LoaderOptions o;
   o.batch_size = a.batch_size;
   o.mode = a.val ? data::Mode::eval : data::Mode::train;
@@ -70,8 +80,8 @@ void run(const ShowBatchArgs& a) {
   data::Loader loader(ds, o);
   loader.start_epoch(a.epoch);
   data::Batch b;
-  if (!loader.next(b)) throw Error("dataset '" + a.data + "' gave no batch");
-  std::printf("%s transform: %s\n", a.val ? "eval" : "train", o.transform.str().c_str());
+  if (!loader.next(b)) throw Error("dataset '" + spec + "' gave no batch");
+  std::printf("%s transform: %s\n", a.val ? "eval" : "train", o.transform.str(o.mode).c_str());
   for (size_t i = 0; i < b.indices.size(); ++i) {
     const data::Sample& s = ds.samples[b.indices[i]];
     const data::View& v = b.views[i];
@@ -79,6 +89,9 @@ void run(const ShowBatchArgs& a) {
     std::printf("%2zu  label %lld (%s)  %s  box [%.1f, %.1f, %.1f, %.1f] of %dx%d%s\n", i, static_cast<long long>(s.label),
                 cls.c_str(), s.path.c_str(), v.box.x0, v.box.y0, v.box.x1, v.box.y1, v.src_w, v.src_h, v.flip ? " flipped" : "");
   }
+  // Bad files are reported one by one on stderr as they are met; this is their count.
+  std::printf("%zu images from '%s' (%zu in the dataset); skipped %lld bad file(s)\n", b.indices.size(), spec.c_str(),
+              ds.size(), static_cast<long long>(b.skipped));
   if (ends_with(a.out, ".png")) {
     data::write_png(a.out, grid_of(b.images, o.transform.mean, o.transform.std));
   } else {
@@ -95,7 +108,7 @@ void run(const ShowBatchArgs& a) {
     io::TensorMap t{{"images", b.images}, {"labels", b.labels}, {"seeds", b.seeds},
                     {"indices", idx},     {"boxes", boxes},     {"flips", flips}};
     if (b.tokens.defined()) t["tokens"] = b.tokens;
-    io::save_safetensors(a.out, t, {{"transform", o.transform.str()}, {"data", a.data}});
+    io::save_safetensors(a.out, t, {{"transform", o.transform.str()}, {"data", spec}});
   }
   std::printf("wrote %s\n", a.out.c_str());
 }

@@ -39,7 +39,7 @@ struct TokenizeArgs {
   std::string data, root, tokenizer = "pixel", weights, out, centroids, norm = "imagenet";
   std::vector<std::string> imports;
   int64_t num_tokens = 8192, sample_patches = 0, input_size = 224, patch_size = 16, chunk_images = 4096;
-  bool train_centroids = false, num_tokens_given = false;
+  bool train_centroids = false, num_tokens_given = false, verbose = false;
   int batch_size = 32, workers = 0, kmeans_iters = 20, kmeans_redo = 5, max_points_per_centroid = 512;
   int kmeans_seed = 1234;
   uint64_t seed = 0;
@@ -139,7 +139,10 @@ void run(const TokenizeArgs& a) {
     t.kmeans.nredo = a.kmeans_redo;
     t.kmeans.max_points_per_centroid = a.max_points_per_centroid;
     t.kmeans.seed = a.kmeans_seed;
-    t.kmeans.verbose = true;
+    t.kmeans.verbose = a.verbose;  // Faiss prints ~20 lines per k-means run
+    if (!a.verbose)
+      std::printf("k-means: %lld centroids, best of %d runs of %d iterations, on sampled patches (--verbose shows "
+                  "Faiss's progress)\n", static_cast<long long>(a.num_tokens), a.kmeans_redo, a.kmeans_iters);
     cb = std::make_unique<tokenizer::Codebook>(
         tokenizer::train_centroids(tokenizer::training_split(splits), *fx, t, o));
     progress.finish();
@@ -194,6 +197,7 @@ void register_tokenize(CLI::App& app) {
   c->add_option("-b,--batch-size", a->batch_size, "Images per feature batch")->capture_default_str();
   c->add_option("-j,--workers", a->workers, "Decode threads (0: one per core)")->capture_default_str();
   c->add_option("--chunk-images", a->chunk_images, "Images per resumable chunk")->capture_default_str();
+  c->add_flag("-v,--verbose", a->verbose, "Show Faiss's k-means progress (every iteration of every run)");
   c->callback([a, c] {
     a->num_tokens_given = c->count("--num-tokens") > 0;
     run(*a);

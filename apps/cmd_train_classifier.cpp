@@ -11,11 +11,11 @@
 #include "apps/progress.h"
 #include "data/fashion_mnist.h"
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/schedule.h"
 #include "engine/threads.h"
-#include "kernels/cpu/gemm.h"
+#include "engine/precision.h"
 #include "models/vit.h"
 
 namespace mapet::apps {
@@ -82,7 +82,7 @@ double evaluate(models::VisionTransformer& model, const data::FashionMnist& val,
 }
 
 void run(const TrainArgs& a) {
-  if (a.amp) cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
+  if (const AmpChoice amp = configure_amp(a.amp); !amp.note.empty()) std::printf("note: %s\n", amp.note.c_str());
   std::filesystem::create_directories(a.output);
   data::FashionMnist train = data::load_fashion_mnist("train"), val = data::load_fashion_mnist("val");
   const int64_t n_train = a.train_limit > 0 ? std::min(a.train_limit, train.count) : train.count;

@@ -16,8 +16,9 @@
 // the state dict under "model" / "state_dict" / ..., "module." removed).
 // Pre-training-only tensors (decoder.*, mask_token, mask_positional_token) are
 // dropped with a note; any other missing or wrong-shaped parameter is an error.
-// When not given on the command line, the number of classes and the use of
-// layer scale are taken from the checkpoint (head.weight, blocks.0.ls1.gamma).
+// What the command line leaves open of the architecture (classes, patch size,
+// width, depth, layer scale, global pool) is read from the checkpoint
+// (models::options_from_weights, shared with debug-step).
 //
 // Output: progress lines, timm's " * Acc@1 ... Acc@5 ..." summary, loss and
 // images/s, then timm's "--result" JSON on stdout; --results-file also gets it
@@ -31,7 +32,8 @@
 #include "apps/commands.h"
 #include "apps/train/classifier.h"
 #include "data/loader.h"
-#include "kernels/cpu/gemm.h"
+#include "data/splits.h"
+#include "engine/precision.h"
 #include "models/mapet.h"
 #include "models/registry.h"
 
@@ -75,7 +77,7 @@ data::Dataset open_dataset(const ValidateArgs& a) {
   if (spec.empty()) throw Error("validate: give the dataset: DATA (a folder or a CSV) or --data-dir");
   if (!fs::exists(spec)) throw Error("validate: dataset '" + spec + "' does not exist");
   if (!fs::is_directory(spec)) return data::load_dataset(spec, a.root);  // a CSV of path,label
-  const std::string folder = train::resolve_split(spec, a.split);
+  const std::string folder = data::split_folder(spec, a.split);
   if (folder != spec) note("using split folder '" + folder + "'");
   return data::load_image_folder(folder);
 }
@@ -165,7 +167,7 @@ void check_timm_flags(const ValidateArgs& a, const CLI::App& cmd) {
                 "{tiny,small,base}_patch16_224 with a fine-tuned checkpoint)");
 }
 
-// The model options the command line asks for (the checkpoint may add num_classes and layer scale).
+// The model options the command line asks for (the checkpoint fills in the rest).
 models::ModelOptions model_options(const ValidateArgs& a) {
   models::ModelOptions o;
   o.drop_path_rate = 0.0f;
@@ -183,14 +185,13 @@ models::ModelOptions model_options(const ValidateArgs& a) {
 
 std::unique_ptr<models::VisionTransformer> load_model(const ValidateArgs& a, models::ModelOptions o,
                                                       const io::TensorMap& w) {
-  if (o.num_classes < 0 && w.count("head.weight")) {
-    o.num_classes = w.at("head.weight").size(0);
-    note("--num-classes " + std::to_string(o.num_classes) + " (from the checkpoint's head.weight)");
-  }
-  if (w.count("blocks.0.ls1.gamma")) o.layer_scale_init = 1.0f;  // any value > 0: the checkpoint's replaces it
+  const bool gp_given = !o.global_pool.empty();
+  std::string taken;
+  o = models::options_from_weights(w, o, &taken);
+  if (!taken.empty()) note("from the checkpoint: " + taken);
   auto model = models::create_vit(a.model, o);
-  if (model->config.global_pool == "token" && w.count("fc_norm.weight") && !w.count("norm.weight"))
-    throw Error("checkpoint '" + a.checkpoint + "' was trained with global pool avg (it has fc_norm, no norm): add --gp avg");
+  if (gp_given && model->config.global_pool == "token" && w.count("fc_norm.weight") && !w.count("norm.weight"))
+    throw Error("checkpoint '" + a.checkpoint + "' was trained with global pool avg (it has fc_norm, no norm): use --gp avg, or leave --gp out");
   io::load_into(*model, w, "checkpoint '" + a.checkpoint + "'");
   model->train(false);
   if (model->config.num_classes <= 0) throw Error("validate: the model has no classifier head (num_classes 0)");
@@ -212,10 +213,7 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   if (ds.num_classes() > mc.num_classes)
     throw Error("dataset '" + ds.source + "' has " + std::to_string(ds.num_classes()) +
                 " classes but the model's head has " + std::to_string(mc.num_classes));
-  if (a.amp) {
-    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
-    if (!cpu::cpu_has_bf16()) note("--amp: this CPU has no AVX-512 BF16, so bf16 GEMMs run slower than f32 here");
-  }
+  if (const AmpChoice amp = configure_amp(a.amp); !amp.note.empty()) note(amp.note);
   lo.batch_size = a.batch_size;
   lo.mode = data::Mode::eval;
   lo.shuffle = false;
@@ -225,12 +223,10 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   lo.strict = true;  // a replaced image would be counted twice: stop and name it instead
   data::Loader loader(ds, lo);
   const data::TransformConfig& t = lo.transform;
-  std::printf("validate %s (%.2fM parameters, global pool %s%s) on '%s': %zu images, %lld classes\n", a.model.c_str(),
-              model->num_parameters() / 1e6, mc.global_pool.c_str(), a.amp ? ", bf16 GEMMs" : "", ds.source.c_str(),
-              ds.size(), static_cast<long long>(ds.num_classes()));
-  std::printf("eval transform: resize the shorter side to %d (%s), center crop %d, mean (%g, %g, %g), std (%g, %g, %g)\n",
-              static_cast<int>(std::floor(t.size / t.crop_pct)), a.interpolation.c_str(), t.size, t.mean[0], t.mean[1],
-              t.mean[2], t.std[0], t.std[1], t.std[2]);
+  std::printf("validate %s (%.2fM parameters, global pool %s) on '%s': %zu images, %lld classes; %s\n",
+              a.model.c_str(), model->num_parameters() / 1e6, mc.global_pool.c_str(), ds.source.c_str(), ds.size(),
+              static_cast<long long>(ds.num_classes()), compute_summary().c_str());
+  std::printf("eval transform: %s\n", t.str(data::Mode::eval).c_str());
 
   const train::ClassifierMeter m = train::evaluate(*model, loader, a.log_freq);
 
@@ -276,7 +272,7 @@ void register_validate(CLI::App& app) {
   c->add_option("--std", a->std, "Per-channel std (default: ImageNet's)")->expected(1, 3);
   c->add_flag("--no-dct-scaling", a->no_dct_scaling, "Always decode JPEGs at full size");
   c->add_option("--num-classes", a->num_classes, "Classifier size (default: from the checkpoint's head)");
-  c->add_option("--gp", a->gp, "Global pool: avg or token (default: the model's)");
+  c->add_option("--gp", a->gp, "Global pool: avg or token (default: the checkpoint's)");
   c->add_option("--model-kwargs", a->model_kwargs, "key=value ...: patch_size, embed_dim, depth, num_heads, ...")
       ->expected(0, 64);
   c->add_flag("--amp", a->amp, "bf16 GEMMs with f32 accumulation");

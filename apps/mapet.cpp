@@ -4,11 +4,13 @@
 #include <new>
 
 #include "apps/commands.h"
+#include "engine/precision.h"
 #include "engine/threads.h"
 
 int main(int argc, char** argv) {
   mapet::init_threads_from_env();
   CLI::App app{"mapet: MaPeT (Masked and Permuted Vision Transformer) pre-training, fine-tuning and validation"};
+  app.set_version_flag("--version", [] { return "mapet " MAPET_VERSION "\n" + mapet::compute_summary(); });
   app.require_subcommand(1);
   mapet::apps::register_debug_step(app);
   mapet::apps::register_train_classifier(app);

@@ -14,6 +14,7 @@
 
 #include "bench/bench_common.h"
 #include "engine/threads.h"
+#include "kernels/cpu/isa.h"
 
 namespace {
 
@@ -119,7 +120,8 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 
-  std::printf("\n%d threads, AVX-512 BF16: %s\n", mapet::num_threads(), mapet::cpu::cpu_has_bf16() ? "yes" : "no");
+  std::printf("\nCPU path: %s (bf16 rows: %s)\n", mapet::cpu::cpu_path_summary().c_str(),
+              mapet::cpu::native_bf16() ? "native" : "emulated: rounded inputs, f32 GEMM");
   for (const auto& [family, g] : g_best) std::printf("best %-16s %8.1f GFLOP/s\n", family.c_str(), g);
   if (g_best.count("square/f32"))
     std::printf("f32 GEMM peak (best large square): %.1f GFLOP/s\n", g_best["square/f32"]);

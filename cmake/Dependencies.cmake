@@ -9,6 +9,7 @@ find_package(fmt REQUIRED)
 find_package(yaml-cpp REQUIRED)        # run configs (apps/train/config.h)
 find_package(Threads REQUIRED)
 find_package(faiss CONFIG REQUIRED)    # k-means for the tokenizers; the peer of the assignment kernel
+find_package(Boost 1.74 CONFIG COMPONENTS context)  # fibers of the SIMT runtime (kernels/simt)
 
 if(MAPET_TESTS)
   find_package(GTest REQUIRED)
@@ -34,5 +35,38 @@ if(MAPET_CUDA)
     message(STATUS "mapet: CUDA backend ON (sm_${MAPET_CUDA_ARCHS})")
   else()
     message(STATUS "mapet: nvcc not found, CUDA backend OFF")
+  endif()
+endif()
+
+# kernels/simt runs the CUDA kernels on the CPU. It needs Boost.Context and
+# NVIDIA's headers (cuda_bf16.h & co., which compile with g++); not nvcc, not a GPU.
+find_path(MAPET_CUDA_INCLUDE_DIR cuda_bf16.h
+          HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include /usr/include)
+if(Boost_context_FOUND AND MAPET_CUDA_INCLUDE_DIR)
+  set(MAPET_HAVE_SIMT ON)
+  message(STATUS "mapet: SIMT runtime ON (CUDA headers in ${MAPET_CUDA_INCLUDE_DIR})")
+else()
+  set(MAPET_HAVE_SIMT OFF)
+  message(STATUS "mapet: SIMT runtime OFF (needs libboost-context-dev and the CUDA toolkit's headers)")
+endif()
+
+# Data-parallel training (engine/distributed): MPI on CPUs (OpenMPI from
+# Debian: libopenmpi-dev, openmpi-bin), NCCL on GPUs (beside CUDA, its id shared
+# over MPI). Without MPI the build still works; it then runs one process only.
+set(MAPET_HAVE_MPI OFF)
+find_package(MPI COMPONENTS C)
+if(MPI_C_FOUND)
+  set(MAPET_HAVE_MPI ON)
+  message(STATUS "mapet: MPI ON (${MPIEXEC_EXECUTABLE})")
+else()
+  message(STATUS "mapet: MPI not found (libopenmpi-dev): single-process training only")
+endif()
+set(MAPET_HAVE_NCCL OFF)
+if(MAPET_HAVE_CUDA AND MAPET_HAVE_MPI)
+  find_path(MAPET_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+  find_library(MAPET_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+  if(MAPET_NCCL_INCLUDE AND MAPET_NCCL_LIBRARY)
+    set(MAPET_HAVE_NCCL ON)
+    message(STATUS "mapet: NCCL ON (${MAPET_NCCL_LIBRARY})")
   endif()
 endif()

@@ -171,7 +171,7 @@ void Loader::fill(Slot& slot, int64_t batch, int j) {
     } catch (const Error& e) {
       if (opt_.strict) throw Error(std::string(e.what()) + " (--strict: stopping at the first bad file)");
       std::lock_guard<std::mutex> lk(mu_);
-      if (attempt == 0) ++skipped_;  // count replaced samples, not every bad file met on the way
+      if (attempt == 0) ++skipped_, ++slot.b.skipped;  // count replaced samples, not every bad file met on the way
       if (reported_.insert(path).second && !opt_.quiet)
         std::fprintf(stderr, "mapet: skipping bad image: %s; using the next good sample instead\n", e.what());
       if (attempt + 1 >= std::min<int64_t>(kMaxBadInARow, static_cast<int64_t>(order_.size())))

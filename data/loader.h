@@ -57,6 +57,7 @@ struct Batch {
   std::vector<int64_t> indices;  // dataset index of each sample (after replacement of bad files)
   std::vector<View> views;       // crop box and flip of each sample, in original pixels
   int64_t epoch = 0, position = 0;  // batch `position` of `epoch`
+  int64_t skipped = 0;              // samples of this batch whose file was bad (replaced by the next good one)
 };
 
 struct EpochReport {

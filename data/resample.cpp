@@ -5,11 +5,15 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include "engine/tensor.h"
 
-namespace mapet::data {
+// Calls inside name the level (MAPET_ISA::f): the arguments' types would also find
+// the public mapet::data::f by argument-dependent lookup.
+namespace mapet::data::MAPET_ISA {
 
 double filter_support(Filter f) { return f == Filter::bicubic ? 2.0 : 1.0; }
 
@@ -37,7 +41,7 @@ struct Taps {
 Taps make_taps(int in_size, double in0, double in1, int out_size, Filter f) {
   double scale = (in1 - in0) / out_size;
   double filterscale = std::max(scale, 1.0);  // stretch the filter when downscaling: antialiasing
-  double support = filter_support(f) * filterscale;
+  double support = MAPET_ISA::filter_support(f) * filterscale;
   double inv = 1.0 / filterscale;
   Taps t;
   t.max_taps = static_cast<int>(std::ceil(support)) * 2 + 1;
@@ -52,7 +56,7 @@ Taps make_taps(int in_size, double in0, double in1, int out_size, Filter f) {
     int n = std::min(std::max(hi - lo, 0), t.max_taps);
     double* k = &t.w[static_cast<size_t>(i) * t.max_taps];
     double sum = 0;
-    for (int j = 0; j < n; ++j) sum += k[j] = filter_weight(f, (j + lo - center + 0.5) * inv);
+    for (int j = 0; j < n; ++j) sum += k[j] = MAPET_ISA::filter_weight(f, (j + lo - center + 0.5) * inv);
     if (sum != 0)
       for (int j = 0; j < n; ++j) k[j] /= sum;
     t.first[i] = lo;
@@ -136,7 +140,9 @@ void resample_float_into(ImageView src, const Box& box, int out_w, int out_h, Fi
       std::fill_n(&wx[(static_cast<size_t>(x) * pairs + k / 2) * 8 + (k % 2) * 4], 4,
                   static_cast<float>(tx.w[static_cast<size_t>(x) * tx.max_taps + k]));
   if (out.width != out_w || out.height != out_h) out = Image(out_w, out_h);
+#if defined(__SSE2__)
   const __m128 half = _mm_set1_ps(0.5f), zero = _mm_setzero_ps(), top = _mm_set1_ps(255.0f);
+#endif
   for (int y = 0; y < out_h; ++y) {
     const float* t = tmp.data() + static_cast<size_t>(y) * stride;
     uint8_t* o = out.row(y);
@@ -149,18 +155,25 @@ void resample_float_into(ImageView src, const Box& box, int out_w, int out_h, Fi
       for (int k = 0; k < n; ++k)
         acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * k), _mm256_loadu2_m128(p + 6 * k + 3, p + 6 * k), acc2);
       __m128 acc = _mm_add_ps(_mm256_castps256_ps128(acc2), _mm256_extractf128_ps(acc2, 1));
-#else
+#elif defined(__SSE2__)
       __m128 acc = _mm_setzero_ps();
       for (int k = 0; k < n; ++k) {
         acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(w + 8 * k), _mm_loadu_ps(p + 6 * k)));
         acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(w + 8 * k + 4), _mm_loadu_ps(p + 6 * k + 3)));
       }
 #endif
+#if defined(__SSE2__)
       __m128i v = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(_mm_add_ps(acc, half), zero), top));
       v = _mm_packus_epi16(_mm_packs_epi32(v, v), v);  // 4 bytes: r, g, b, junk
       uint32_t rgbx = static_cast<uint32_t>(_mm_cvtsi128_si32(v));
       if (x + 1 < out_w) std::memcpy(o + x * 3, &rgbx, 4);  // the junk byte is overwritten by the next pixel
       else std::memcpy(o + x * 3, &rgbx, 3);
+#else  // other architectures: the same sums one lane at a time
+      float acc[3] = {};
+      for (int k = 0; k < n; ++k)
+        for (int c = 0; c < 3; ++c) acc[c] += w[8 * k + c] * p[6 * k + c] + w[8 * k + 4 + c] * p[6 * k + 3 + c];
+      for (int c = 0; c < 3; ++c) o[x * 3 + c] = static_cast<uint8_t>(std::min(std::max(acc[c] + 0.5f, 0.0f), 255.0f));
+#endif
     }
   }
 }
@@ -514,13 +527,13 @@ void resample_into(ImageView src, const Box& box, int out_w, int out_h, Filter f
 #endif
     vertical_avx2(mid.data(), ty, ky, y_lo, out);
 #else
-  out = resample_exact_scalar(src, box, out_w, out_h, f);
+  out = MAPET_ISA::resample_exact_scalar(src, box, out_w, out_h, f);
 #endif
 }
 
 Image resample(ImageView src, const Box& box, int out_w, int out_h, Filter f) {
   Image out;
-  resample_into(src, box, out_w, out_h, f, out);
+  MAPET_ISA::resample_into(src, box, out_w, out_h, f, out);
   return out;
 }
 
@@ -530,13 +543,13 @@ std::vector<double> resample_reference(ImageView src, const Box& box, int out_w,
   auto weights = [f](int in_size, double in0, double in1, int out_size, int i) {
     double scale = (in1 - in0) / out_size;
     double stretch = scale > 1.0 ? scale : 1.0;
-    double support = filter_support(f) * stretch;
+    double support = MAPET_ISA::filter_support(f) * stretch;
     double center = in0 + (i + 0.5) * scale;
     int lo = std::max(static_cast<int>(center - support + 0.5), 0);
     int hi = std::min(static_cast<int>(center + support + 0.5), in_size);
     std::vector<double> w(in_size, 0.0);
     double sum = 0;
-    for (int j = lo; j < hi; ++j) sum += w[j] = filter_weight(f, (j + 0.5 - center) / stretch);
+    for (int j = lo; j < hi; ++j) sum += w[j] = MAPET_ISA::filter_weight(f, (j + 0.5 - center) / stretch);
     if (sum != 0)
       for (double& v : w) v /= sum;
     return w;
@@ -557,4 +570,4 @@ std::vector<double> resample_reference(ImageView src, const Box& box, int out_w,
   return out;
 }
 
-}  // namespace mapet::data
+}  // namespace mapet::data::MAPET_ISA

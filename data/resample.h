@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/image.h"
+#include "kernels/cpu/isa.h"
 
 namespace mapet::data {
 
@@ -24,12 +25,14 @@ struct Box {
 };
 
 // The filter's value at distance x (in source pixels, before stretching).
-double filter_weight(Filter f, double x);
-double filter_support(Filter f);
+MAPET_ISA_FUNCTION(double, filter_weight, (Filter f, double x), (f, x))
+MAPET_ISA_FUNCTION(double, filter_support, (Filter f), (f))
 
 // The source pixels [first, last) of one axis (in_size long) that resampling
 // its span [in0, in1) to out_size pixels reads: all a crop needs decoded.
-std::pair<int, int> resample_source_range(int in_size, double in0, double in1, int out_size, Filter f);
+using SourceRange = std::pair<int, int>;
+MAPET_ISA_FUNCTION(SourceRange, resample_source_range, (int in_size, double in0, double in1, int out_size, Filter f),
+                   (in_size, in0, in1, out_size, f))
 
 // A read-only window of 8-bit RGB pixels (rows `stride` bytes apart). The
 // resampler clips its taps at the window's edges, as at an image's: a window
@@ -54,22 +57,27 @@ struct ImageView {
 // PIL's resize of 8-bit images, bit for bit: PIL rounds each weight to a
 // fixed-point integer (22 fractional bits), runs the horizontal pass first,
 // rounds and clamps that intermediate to 8 bits, then the vertical pass.
-// Integer SIMD (AVX2) where available, else resample_exact_scalar.
-Image resample(ImageView src, const Box& box, int out_w, int out_h, Filter f);
+// Integer SIMD (AVX2, AVX-512 VNNI) where the CPU has it, else resample_exact_scalar.
+MAPET_ISA_FUNCTION(Image, resample, (ImageView src, const Box& box, int out_w, int out_h, Filter f),
+                   (src, box, out_w, out_h, f))
 // The same into `out`, whose buffer is reused when it already has the size.
-void resample_into(ImageView src, const Box& box, int out_w, int out_h, Filter f, Image& out);
+MAPET_ISA_FUNCTION(void, resample_into, (ImageView src, const Box& box, int out_w, int out_h, Filter f, Image& out),
+                   (src, box, out_w, out_h, f, out))
 // The same computation written plainly, one tap at a time: the fast path's
 // reference in the tests, and the fallback without AVX2.
-Image resample_exact_scalar(ImageView src, const Box& box, int out_w, int out_h, Filter f);
+MAPET_ISA_FUNCTION(Image, resample_exact_scalar, (ImageView src, const Box& box, int out_w, int out_h, Filter f),
+                   (src, box, out_w, out_h, f))
 
 // The previous fast path, kept as a second reference: separable in float
 // (vertical pass first), rounded to 8 bits once at the end, so it differs
 // from PIL by a level or two (more only next to overshoot clamped at 0 or 255).
-void resample_float_into(ImageView src, const Box& box, int out_w, int out_h, Filter f, Image& out);
+MAPET_ISA_FUNCTION(void, resample_float_into, (ImageView src, const Box& box, int out_w, int out_h, Filter f, Image& out),
+                   (src, box, out_w, out_h, f, out))
 
 // Reference: every output pixel summed directly from the filter definition in
 // float64, no tables, no intermediate rounding or clamping. Returns
 // out_h x out_w x 3 values (not rounded, not clamped). For tests.
-std::vector<double> resample_reference(ImageView src, const Box& box, int out_w, int out_h, Filter f);
+MAPET_ISA_FUNCTION(std::vector<double>, resample_reference, (ImageView src, const Box& box, int out_w, int out_h, Filter f),
+                   (src, box, out_w, out_h, f))
 
 }  // namespace mapet::data

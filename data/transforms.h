@@ -24,6 +24,7 @@
 // 1/4 or 1/8 scale first (libjpeg's DCT scaling) and the box scaled with it.
 // Random draws come from SampleRng(seed, epoch, index): deterministic per sample.
 #pragma once
+#include "kernels/cpu/isa.h"
 #include <array>
 #include <cstdint>
 #include <string>
@@ -57,7 +58,8 @@ struct TransformConfig {
   bool fast_decode = false;    // fast IDCT and chroma upsampling (region decoding only; see jpeg_region.h)
 
   void validate() const;  // throws Error naming the bad setting
-  std::string str() const;
+  std::string str() const;           // every setting
+  std::string str(Mode mode) const;  // what `mode` does, in words (only the settings it uses)
   // True when train views are always the center view: visual tokens computed on
   // the center view then stay aligned with the patches.
   bool train_is_center_view() const;
@@ -101,7 +103,10 @@ Plan plan(const TransformConfig& cfg, Mode mode, int src_w, int src_h, const Sam
 Image render_view(const Image& img, const View& view, int denom, int size, Filter f);
 
 // ToTensor + ColorJitter + Normalize (+ the flip): u8 HWC -> f32 CHW.
-void to_normalized_chw(const Image& img, bool flip, const Jitter& jitter, const Rgb& mean, const Rgb& std, float* out);
+// (data/normalize.cpp, one version per instruction-set level.)
+MAPET_ISA_FUNCTION(void, to_normalized_chw,
+                   (const Image& img, bool flip, const Jitter& jitter, const Rgb& mean, const Rgb& std, float* out),
+                   (img, flip, jitter, mean, std, out))
 
 // Everything: decode (with DCT scaling where it applies), plan, render,
 // normalise into out (3 x size x size). Throws Error naming `path` for a bad file.

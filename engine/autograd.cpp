@@ -1,7 +1,9 @@
 #include "engine/autograd.h"
 
 #include "engine/ops/elementwise.h"
+#include "engine/backend.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.cuh"
 
 namespace mapet::autograd {
 namespace {
@@ -68,7 +70,9 @@ void accumulate_slice(const Var& v, int64_t dim, int64_t start, int64_t end, con
   for (size_t i = dim + 1; i < shape.size(); ++i) inner *= shape[i];
   const int64_t run = (end - start) * inner;
   Tensor gc = g.contiguous();
-  cpu::add_inplace_runs(p.grad.data<float>() + start * inner, gc.data<float>(), outer, run, shape[dim] * inner);
+  const Device dev = backend::device_of("accumulate_slice", {p.grad, gc});
+  MAPET_BACKEND_CALL(dev, add_inplace_runs, p.grad.data<float>() + start * inner, gc.data<float>(), outer, run,
+                     shape[dim] * inner);
 }
 
 void backward(const Var& loss) {

@@ -6,6 +6,8 @@
 
 namespace mapet {
 
+uint32_t philox_u32(uint64_t key, uint64_t index) { return common::philox_u32(key, index); }
+
 float Generator::uniform() { return common::philox_uniform(seed_, take(1)); }
 
 uint64_t Generator::randint(uint64_t n) {

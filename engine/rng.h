@@ -36,4 +36,9 @@ class Generator {
   uint64_t offset_;
 };
 
+// Word `index` of the Philox stream keyed by `key`: for code above the engine
+// that keeps its own counters (models/permutation.cpp) and must draw exactly
+// what kernels/common/philox.h draws.
+uint32_t philox_u32(uint64_t key, uint64_t index);
+
 }  // namespace mapet

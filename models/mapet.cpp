@@ -1,6 +1,9 @@
 #include "models/mapet.h"
 
+#include <algorithm>
+
 #include "engine/ops/ops.h"
+#include "models/names.h"
 
 namespace mapet::models {
 
@@ -157,11 +160,10 @@ MapetOutput MapetModel::finish(const Var& predicted, Tensor targets, Tensor patc
 }
 
 MapetConfig mapet_config(const std::string& name) {
-  static const char* prefix = "mapet_";
-  if (name.rfind(prefix, 0) != 0)
-    throw Error("unknown model '" + name + "' (known: mapet_{tiny,small,base}_patch16_224)");
+  const std::vector<std::string>& known = mapet_model_names();
+  if (std::find(known.begin(), known.end(), name) == known.end()) throw unknown_model(name, known);
   MapetConfig c;
-  c.vit = vit_config("vit_standard_" + name.substr(6));
+  c.vit = vit_config("vit_standard_" + name.substr(6));  // the same widths as the classifier of that size
   c.vit.layer_scale_init = 0.1f;
   c.vit.drop_path_rate = 0.1f;
   return c;

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "engine/rng.h"
 #include "engine/tensor.h"
-#include "kernels/common/philox.h"
 
 namespace mapet::models {
 
@@ -15,7 +15,7 @@ namespace {
 struct SampleStream {
   uint64_t key, at = 0;
   SampleStream(uint64_t seed, uint64_t sample) : key(seed ^ (sample * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull)) {}
-  uint32_t next() { return common::philox_u32(key, at++); }
+  uint32_t next() { return philox_u32(key, at++); }
   double uniform() { return (next() >> 8) * (1.0 / 16777216.0); }
   uint32_t below(uint32_t n) { return static_cast<uint32_t>((static_cast<uint64_t>(next()) * n) >> 32); }
 };

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/ops/ops.h"
+#include "models/names.h"
 
 namespace mapet::models {
 
@@ -112,8 +113,7 @@ VitConfig vit_config(const std::string& name) {
   } else if (name == "vit_standard_base_patch16_224") {
     c.embed_dim = 768, c.num_heads = 12;
   } else {
-    throw Error("unknown model '" + name +
-                "' (known: vit_standard_{tiny,small,base}_patch16_224)");
+    throw unknown_model(name, vit_model_names());
   }
   return c;
 }

@@ -13,10 +13,22 @@ run=runs/demo-mapet-$(date +%Y%m%d-%H%M%S)
 echo "== 1-2/3 Fashion-MNIST as JPEGs in $data, pixel k-means tokens in $tokens (made once)"
 bash "$(dirname "$0")/prepare_demo_data.sh" "$mapet" "$data" "$tokens"
 echo "== 3/3 MaPeT pre-training (mapet_tiny layout at dim 96, depth 6; 28 px images, 4x4 patches) into $run"
+echo "   (stopped before the end? \`$mapet pretrain --resume $run\` continues from its last checkpoint, written every minute)"
+# Said again when the run stops early (Ctrl-C, kill, error), with what there is to resume from.
+stopped() {
+  echo
+  if [ -f "$run/last.safetensors" ]; then
+    echo "Stopped before the end. To continue from the last checkpoint: $mapet pretrain --resume $run"
+  else
+    echo "Stopped before the first checkpoint (after a minute of training); nothing to resume yet: run make demo again."
+  fi
+}
+trap 'stopped; exit 130' INT TERM
 "$mapet" pretrain "$data" --tokens "$tokens/train.tokens" --model mapet_tiny_patch16_224 \
   --img-size 28 --patch-size 4 --embed-dim 96 --depth 6 --num-heads 3 \
   -b 64 --total-batch 128 --epochs 1 --warmup-epochs 0 --lr 1e-3 --color-jitter 0 --amp \
-  --output "$run"
+  --recovery-minutes 1 --output "$run" || { status=$?; stopped; exit $status; }
+trap - INT TERM
 echo
 echo "Done. The run folder $run holds:"
 echo "  config.yaml        every setting used (mapet pretrain --config $run/config.yaml repeats it)"

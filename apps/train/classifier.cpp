@@ -3,15 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <vector>
 
 #include "apps/progress.h"
 #include "engine/io/state_dict.h"
 
 namespace mapet::apps::train {
-
-namespace fs = std::filesystem;
 
 void ClassifierMeter::add(const Tensor& logits, const Tensor& labels) {
   const int64_t B = logits.size(0), C = logits.size(1);
@@ -50,17 +47,6 @@ ClassifierMeter evaluate(const models::VisionTransformer& model, data::Loader& l
   if (show) progress.finish();
   meter.seconds = progress.elapsed();
   return meter;
-}
-
-std::string resolve_split(const std::string& root, const std::string& split) {
-  if (fs::exists(fs::path(root) / split)) return (fs::path(root) / split).string();
-  static const std::vector<std::string> eval{"val", "valid", "validation", "eval", "evaluation"};
-  static const std::vector<std::string> train{"train", "training"};
-  for (const auto* synonyms : {&eval, &train})
-    if (std::find(synonyms->begin(), synonyms->end(), split) != synonyms->end())
-      for (const std::string& s : *synonyms)
-        if (fs::is_directory(fs::path(root) / s)) return (fs::path(root) / s).string();
-  return root;
 }
 
 bool pretraining_only(const std::string& name) {

@@ -1,6 +1,6 @@
 // What the classifier commands (validate, finetune) share: top-1 / top-5 /
-// loss over a labelled set, timm's split-folder lookup, and the weights of a
-// checkpoint that a classifier can use.
+// loss over a labelled set, and the weights of a checkpoint that a classifier
+// can use. (The split-folder rule is data/splits.h, shared by every command.)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -26,11 +26,6 @@ struct ClassifierMeter {
 // log_freq batches under `label` (none when log_freq <= 0).
 ClassifierMeter evaluate(const models::VisionTransformer& model, data::Loader& loader, int log_freq,
                          const std::string& label = "Test");
-
-// timm's split lookup for folder datasets: root/<split> when it exists; else,
-// for an evaluation (training) split, the first of val, valid, validation,
-// eval, evaluation (train, training) that exists; else root itself.
-std::string resolve_split(const std::string& root, const std::string& split);
 
 // Names that only the pre-training model has (decoder.*, mask tokens).
 bool pretraining_only(const std::string& name);

@@ -1,6 +1,8 @@
 // The terminal side of a training run: a status line after every optimizer
 // step, redrawn in place on a terminal and printed every log_interval steps
-// otherwise (logs, CI); with quiet only whole lines (epoch summaries) appear.
+// otherwise (logs, CI) -- and after this process's first step, so a log shows
+// at once that training runs and how fast; with quiet only whole lines (epoch
+// summaries) appear.
 // Rates and the ETA count from this process's first step, so a resumed run
 // does not claim the time of the steps it skipped.
 #pragma once
@@ -29,7 +31,7 @@ class TrainMeter {
   // After optimizer step `step` (1-based, global); images: processed by this process so far.
   void step(int64_t step, int64_t images, const std::string& fields) {
     images_ = images;
-    if (quiet_ || (!tty_ && step % every_ != 0 && step != total_)) return;
+    if (quiet_ || (!tty_ && step % every_ != 0 && step != total_ && step != first_ + 1)) return;
     const double secs = elapsed(), done = double(step - first_);
     const double eta = done > 0 ? secs / done * double(total_ - step) : 0.0;
     std::printf("%sstep %lld/%lld | %s | %.1f img/s | ETA %s%s", tty_ ? "\r\033[K" : "", (long long)step,

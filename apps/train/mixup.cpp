@@ -5,7 +5,7 @@
 
 #include "data/sample_rng.h"
 #include "engine/ops/elementwise.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 
 namespace mapet::apps::train {
 

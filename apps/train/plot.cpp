@@ -23,8 +23,9 @@ struct Axis {
   std::vector<double> ticks;
 };
 
-// About five ticks at 1, 2 or 5 times a power of ten.
-Axis make_axis(double lo, double hi, bool pad) {
+// About five ticks at 1, 2 or 5 times a power of ten; whole numbers only for
+// data that is (steps, epochs: no tick at epoch 0.4).
+Axis make_axis(double lo, double hi, bool pad, bool integer = false) {
   if (!(hi > lo)) lo -= 0.5, hi += 0.5;
   if (pad) {
     double m = 0.05 * (hi - lo);
@@ -32,7 +33,8 @@ Axis make_axis(double lo, double hi, bool pad) {
   }
   Axis a{lo, hi, {}};
   const double raw = (hi - lo) / 5.0, mag = std::pow(10.0, std::floor(std::log10(raw)));
-  const double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
+  double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
+  if (integer) step = std::max(step, 1.0);
   for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9 * step; t += step)
     a.ticks.push_back(std::abs(t) < 1e-12 * step ? 0.0 : t);
   return a;
@@ -53,9 +55,11 @@ struct Geometry {
 
 Geometry geometry(const Panel& p, int index, const Figure& f) {
   double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
+  bool whole_x = true;
   for (const Series& s : p.series)
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+      whole_x = whole_x && s.x[i] == std::floor(s.x[i]);
       xmin = std::min(xmin, s.x[i]), xmax = std::max(xmax, s.x[i]);
       ymin = std::min(ymin, s.y[i]), ymax = std::max(ymax, s.y[i]);
     }
@@ -63,7 +67,7 @@ Geometry geometry(const Panel& p, int index, const Figure& f) {
   Geometry g;
   g.x0 = index * f.panel_w + kLeft, g.x1 = (index + 1) * f.panel_w - kRight;
   g.y0 = kTop, g.y1 = f.panel_h - kBottom;
-  g.ax = make_axis(xmin, xmax, false);
+  g.ax = make_axis(xmin, xmax, false, whole_x);
   g.ay = make_axis(ymin, ymax, true);
   return g;
 }
@@ -342,7 +346,7 @@ void write_figure(const Figure& f, const std::string& stem) {
 }
 
 Figure metrics_figure(const std::vector<nlohmann::json>& records, const std::vector<Curve>& curves,
-                      const std::string& x_key) {
+                      const std::string& x_key, double x_offset) {
   static const uint32_t colors[] = {0x1f77b4, 0xd62728, 0x2ca02c, 0x9467bd};
   Figure fig;
   for (size_t i = 0; i < curves.size(); ++i) {
@@ -350,7 +354,7 @@ Figure metrics_figure(const std::vector<nlohmann::json>& records, const std::vec
     for (const nlohmann::json& r : records) {
       auto x = r.find(x_key), y = r.find(curves[i].key);
       if (x == r.end() || y == r.end() || !x->is_number() || !y->is_number()) continue;
-      raw.x.push_back(x->get<double>());
+      raw.x.push_back(x->get<double>() + x_offset);
       raw.y.push_back(y->get<double>());
     }
     const uint32_t color = colors[i % 4];

@@ -34,12 +34,13 @@ data::Image render_image(const Figure& f);
 void write_figure(const Figure& f, const std::string& stem);
 
 // One panel per key: the records that have both x_key and key; noisy values
-// (smooth) in a light colour under their moving mean.
+// (smooth) in a light colour under their moving mean. x_offset is added to x
+// (1 for metrics.jsonl's 0-based "epoch": epochs counted from 1, as the logs do).
 struct Curve {
   std::string key, title;
   bool smooth = true;
 };
 Figure metrics_figure(const std::vector<nlohmann::json>& records, const std::vector<Curve>& curves,
-                      const std::string& x_key = "step");
+                      const std::string& x_key = "step", double x_offset = 0);
 
 }  // namespace mapet::apps::train

@@ -8,6 +8,7 @@
 #include "apps/train/config.h"
 #include "engine/checked.h"
 #include "engine/io/safetensors.h"
+#include "engine/precision.h"
 
 namespace mapet::apps::train {
 
@@ -117,8 +118,9 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
       throw Error("checkpoint '" + from + "' stopped at batch " + std::to_string(st_.position) +
                   " of its epoch, which is not a multiple of --accum-steps " + std::to_string(accum_steps) +
                   "; resume with the run's accum_steps");
-    std::printf("resuming from %s: step %lld, epoch %lld, batch %lld of the epoch\n", from.c_str(),
-                (long long)st_.step, (long long)st_.epoch, (long long)st_.position);
+    // Epochs counted from 1, as the progress lines count them.
+    std::printf("resuming from %s: step %lld, epoch %lld at batch %lld\n", from.c_str(), (long long)st_.step,
+                (long long)st_.epoch + 1, (long long)st_.position);
     for (const std::string& d : config_differences(ck.config_yaml, config_text_, cosmetic))
       std::printf("note: setting changed since the checkpoint: %s\n", d.c_str());
     // Continuing in the checkpoint's own folder: its metrics.jsonl goes back to what the checkpoint had seen.
@@ -128,7 +130,8 @@ RunFolder::RunFolder(std::string output, const std::string& resume, const nn::Mo
     else if (fs::exists(metrics_path))
       throw Error("--output '" + output_ + "' already holds a run; resume into the checkpoint's own folder or a new one");
   }
-  io::write_file_atomic(path("config.yaml"), config_text_);
+  // What ran is a comment: the settings alone decide whether a resume changed anything.
+  io::write_file_atomic(path("config.yaml"), "# " + compute_summary() + "\n" + config_text_);
   metrics_ = std::make_unique<MetricsLog>(metrics_path, keep_metrics_);
 }
 
@@ -146,6 +149,18 @@ void RunFolder::save(const std::string& file) {
   st_.rng_seed = rng_.seed(), st_.rng_offset = rng_.offset();
   st_.metrics_bytes = metrics_->bytes();
   save_checkpoint(path(file), model_, trainer_.optimizer(), st_, config_text_);
+  if (file == kLastCheckpoint) last_save_ = std::chrono::steady_clock::now();
+}
+
+void RunFolder::set_recovery(int64_t steps, double minutes) {
+  recovery_steps_ = steps, recovery_seconds_ = 60 * minutes;
+}
+
+void RunFolder::recovery_point() {
+  const int64_t step = trainer_.steps_done();
+  const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save_).count();
+  if ((recovery_steps_ > 0 && step % recovery_steps_ == 0) || (recovery_seconds_ > 0 && since >= recovery_seconds_))
+    save(kLastCheckpoint);
 }
 
 Error RunFolder::stopped(const NonFinite& e, int64_t epoch, int64_t step_in_epoch, int64_t steps_per_epoch) const {

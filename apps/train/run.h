@@ -3,6 +3,7 @@
 // checkpoints that make the resume exact.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -50,6 +51,13 @@ class RunFolder {
   // A training checkpoint (model, optimizer, state, config) as `file` in the folder. Saving the last
   // checkpoint first keeps the one it replaces as the previous.
   void save(const std::string& file);
+  // Recovery checkpoints inside an epoch, so a run stopped before an epoch ends
+  // can be resumed: last.safetensors every `steps` optimizer steps and whenever
+  // `minutes` have passed since the last checkpoint (0: not by that measure).
+  void set_recovery(int64_t steps, double minutes);
+  // Call after an optimizer step that does not end its epoch (state() updated):
+  // writes last.safetensors when a recovery point is due.
+  void recovery_point();
   // The error for a non-finite loss or gradient: where, and which checkpoint is the last good one.
   Error stopped(const NonFinite& e, int64_t epoch, int64_t step_in_epoch, int64_t steps_per_epoch) const;
 
@@ -64,6 +72,9 @@ class RunFolder {
   int64_t accum_steps_, steps_per_epoch_;
   bool keep_last_ = true;  // false after resuming from the previous checkpoint: the last on disk is damaged
   std::unique_ptr<MetricsLog> metrics_;
+  int64_t recovery_steps_ = 0;
+  double recovery_seconds_ = 0;
+  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace mapet::apps::train

@@ -5,7 +5,7 @@
 
 #include "apps/train/config.h"
 #include "engine/checked.h"
-#include "kernels/cpu/gemm.h"
+#include "engine/precision.h"
 
 namespace mapet::apps::train {
 
@@ -29,7 +29,9 @@ void TrainFlags::add_to(CLI::App* c) {
   c->add_option("--output", output, "Run folder");
   c->add_option("--resume", resume, "Continue the run in this folder (or from this checkpoint file)");
   c->add_option("--recovery-interval", recovery_interval,
-                "Also update last.safetensors every N optimizer steps (0: epoch ends only)");
+                "Also update last.safetensors every N optimizer steps (0: not by step count)");
+  c->add_option("--recovery-minutes", recovery_minutes,
+                "Also update last.safetensors when this many minutes passed since the last one (0: not by time)");
   c->add_option("--checkpoint-epochs", checkpoint_epochs,
                 "Keep checkpoint-<epoch>.safetensors every N epochs (0: never)");
   c->add_option("--log-interval", log_interval, "Steps between progress lines when the output is not a terminal");
@@ -60,8 +62,10 @@ TrainerConfig TrainFlags::trainer_config(int64_t steps_per_epoch) const {
   check_rate(lr, "--lr"), check_rate(weight_decay, "--weight-decay"), check_rate(warmup_lr, "--warmup-lr");
   check_rate(min_lr, "--min-lr"), check_rate(clip_grad, "--clip-grad");
   if (!(opt_eps > 0) || !std::isfinite(opt_eps)) throw Error("--opt-eps must be > 0, got " + std::to_string(opt_eps));
-  // A warm-up longer than the run is allowed: the lr then only rises (short trial runs of a long config).
+  // A warm-up longer than the run is allowed (short trial runs of a long config), with a warning.
   if (warmup_epochs < 0) throw Error("--warmup-epochs must be >= 0, got " + std::to_string(warmup_epochs));
+  if (recovery_interval < 0) throw Error("--recovery-interval must be >= 0, got " + std::to_string(recovery_interval));
+  if (recovery_minutes < 0) throw Error("--recovery-minutes must be >= 0, got " + std::to_string(recovery_minutes));
   tc.adamw.lr = lr, tc.adamw.weight_decay = weight_decay, tc.adamw.eps = opt_eps;
   tc.adamw.beta1 = opt_betas[0], tc.adamw.beta2 = opt_betas[1];
   tc.schedule.base_lr = lr, tc.schedule.min_lr = min_lr, tc.schedule.warmup_lr = warmup_lr;
@@ -72,12 +76,21 @@ TrainerConfig TrainFlags::trainer_config(int64_t steps_per_epoch) const {
   return tc;
 }
 
+std::string TrainFlags::warmup_warning() const {
+  if (warmup_epochs <= epochs) return "";
+  // The linear warm-up from --warmup-lr stops at epochs / warmup_epochs of the way to --lr.
+  const double end_lr = warmup_lr + (lr - warmup_lr) * double(epochs) / double(warmup_epochs);
+  char b[320];
+  std::snprintf(b, sizeof b,
+                "warning: --warmup-epochs %lld is longer than the run (--epochs %lld): the learning rate only rises, "
+                "to %.3g at the end instead of --lr %.3g; give --warmup-epochs %lld or fewer",
+                (long long)warmup_epochs, (long long)epochs, end_lr, double(lr), (long long)epochs);
+  return b;
+}
+
 void TrainFlags::apply_amp() const {
-  if (!amp) return;
-  if (cpu::cpu_has_bf16())
-    cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
-  else
-    std::printf("note: --amp asked for bf16 GEMMs, but this CPU has no AVX-512 BF16; using f32\n");
+  const AmpChoice c = configure_amp(amp);
+  if (!c.note.empty()) std::printf("note: %s\n", c.note.c_str());
 }
 
 data::LoaderOptions TrainFlags::loader_options(const data::TransformFlags& tf) const {
@@ -126,7 +139,7 @@ void ArchFlags::apply_input_size(CLI::App& c) const {
 
 const std::set<std::string>& cosmetic_keys() {
   static const std::set<std::string> keys = {"output",           "workers", "quiet", "log_interval", "recovery_interval",
-                                             "checkpoint_epochs", "strict",  "validation_batch_size"};
+                                             "recovery_minutes", "checkpoint_epochs", "strict", "validation_batch_size"};
   return keys;
 }
 

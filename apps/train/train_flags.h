@@ -26,13 +26,18 @@ struct TrainFlags {
   bool amp = false, quiet = false, strict = false;
   int workers = 0;
   int64_t log_interval = 20, recovery_interval = 0, checkpoint_epochs = 0;
+  double recovery_minutes = 5;  // a run stopped mid-epoch loses at most this much work
 
   void add_to(CLI::App* c);
-  // AdamW, the schedule (warm-up and total in optimizer steps), accumulation and clipping.
-  // Refuses (Error naming the flag) values no run can use: negative rates, betas outside [0, 1), ...
+  // AdamW, the schedule (warm-up and total in optimizer steps), accumulation and clipping; checks the flags
+  // it uses and the recovery ones. Refuses (Error naming the flag) values no run can use: negative rates,
+  // betas outside [0, 1), ...
   TrainerConfig trainer_config(int64_t steps_per_epoch) const;
   // --epochs x steps_per_epoch, overflow-checked.
   int64_t total_steps(int64_t steps_per_epoch) const;
+  // A warning when the warm-up is longer than the run (the lr then only rises
+  // and never reaches --lr), else "".
+  std::string warmup_warning() const;
   // --amp: bf16 GEMMs where the CPU has AVX-512 BF16 (a note otherwise).
   void apply_amp() const;
   // The training loader's options: batch size, the transform, seed, workers, --strict.

@@ -2,8 +2,11 @@
 
 #include <cmath>
 
+#include "engine/backend.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/softmax.h"
+#include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/softmax.cuh"
 
 namespace mapet::ops {
 
@@ -23,15 +26,16 @@ HeadMatrices heads(const Tensor& t) {
 }
 
 // For each sample b: C_b[h] = alpha * op(A_b[h]) op(B_b[h]), C contiguous [B, H, m, n].
-void per_sample(bool ta, bool tb, int64_t B, int64_t H, int64_t m, int64_t n, int64_t kd, const HeadMatrices& a,
-                const HeadMatrices& b, float* c, float alpha) {
-  cpu::GemmShape s;
+void per_sample(Device dev, bool ta, bool tb, int64_t B, int64_t H, int64_t m, int64_t n, int64_t kd,
+                const HeadMatrices& a, const HeadMatrices& b, float* c, float alpha) {
+  common::GemmShape s;
   s.trans_a = ta, s.trans_b = tb;
   s.m = m, s.n = n, s.k = kd;
   s.lda = a.ld(), s.ldb = b.ld(), s.ldc = n;
   s.batch = H;
   s.stride_a = a.head_stride(), s.stride_b = b.head_stride(), s.stride_c = m * n;
-  for (int64_t bi = 0; bi < B; ++bi) cpu::gemm(s, a.ptr(bi), b.ptr(bi), c + bi * H * m * n, alpha);
+  for (int64_t bi = 0; bi < B; ++bi)
+    MAPET_BACKEND_CALL(dev, gemm, s, a.ptr(bi), b.ptr(bi), c + bi * H * m * n, alpha);
 }
 
 }  // namespace
@@ -53,42 +57,38 @@ Var scaled_dot_product_attention(const Var& q, const Var& k, const Var& v, const
                   std::to_string(H) + ", " + std::to_string(Tq) + ", " + std::to_string(Tk) + "]");
   }
   HeadMatrices qh = heads(q.value()), kh = heads(k.value()), vh = heads(v.value());
+  const Device dev = backend::device_of("attention", {qh.t, kh.t, vh.t, m});
   Tensor probs = Tensor::empty({B, H, Tq, Tk});
-  per_sample(false, true, B, H, Tq, Tk, d, qh, kh, probs.data<float>(), scale);
-  float* pp = probs.data<float>();
-  const uint8_t* mp = m.defined() ? m.data<uint8_t>() : nullptr;
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < B * H * Tq; ++r) {
-    int64_t i = r % Tq, h = (r / Tq) % H, b = r / (Tq * H);
-    const uint8_t* row_mask = mp ? mp + (((b % mB) * mH + h % mH) * Tq + i) * Tk : nullptr;
-    cpu::softmax_masked_inplace(pp + r * Tk, row_mask, Tk);
-  }
+  per_sample(dev, false, true, B, H, Tq, Tk, d, qh, kh, probs.data<float>(), scale);
+  MAPET_BACKEND_CALL(dev, masked_softmax_inplace, probs.data<float>(), m.defined() ? m.data<uint8_t>() : nullptr, B, H,
+                     Tq, Tk, mB, mH);
   Tensor y = Tensor::empty({B, H, Tq, d});
   HeadMatrices ph{probs};
-  per_sample(false, false, B, H, Tq, d, Tk, ph, vh, y.data<float>(), 1.0f);
+  per_sample(dev, false, false, B, H, Tq, d, Tk, ph, vh, y.data<float>(), 1.0f);
 
   Var out = autograd::make_output(y, {&q, &k, &v});
-  autograd::record(out, [q, k, v, qh, kh, vh, ph, B, H, Tq, Tk, d, scale](const Tensor& g) {
+  autograd::record(out, [q, k, v, qh, kh, vh, ph, B, H, Tq, Tk, d, scale, dev](const Tensor& g) {
     HeadMatrices gh = heads(g);
     if (v.requires_grad()) {  // dV = P^T dO
       Tensor dv = Tensor::empty({B, H, Tk, d});
-      per_sample(true, false, B, H, Tk, d, Tq, ph, gh, dv.data<float>(), 1.0f);
+      per_sample(dev, true, false, B, H, Tk, d, Tq, ph, gh, dv.data<float>(), 1.0f);
       autograd::accumulate(v, dv);
     }
     if (!q.requires_grad() && !k.requires_grad()) return;
     // dP = dO V^T, then dS = P * (dP - rowsum(dP * P)) (the softmax backward) in place.
     Tensor ds = Tensor::empty({B, H, Tq, Tk});
-    per_sample(false, true, B, H, Tq, Tk, d, gh, vh, ds.data<float>(), 1.0f);
-    cpu::softmax_backward(ph.t.data<float>(), ds.data<float>(), ds.data<float>(), B * H * Tq, Tk, 1.0f);
+    per_sample(dev, false, true, B, H, Tq, Tk, d, gh, vh, ds.data<float>(), 1.0f);
+    MAPET_BACKEND_CALL(dev, softmax_backward, ph.t.data<float>(), ds.data<float>(), ds.data<float>(), B * H * Tq, Tk,
+                       1.0f);
     HeadMatrices dsh{ds};
     if (q.requires_grad()) {  // dQ = scale dS K
       Tensor dq = Tensor::empty({B, H, Tq, d});
-      per_sample(false, false, B, H, Tq, d, Tk, dsh, kh, dq.data<float>(), scale);
+      per_sample(dev, false, false, B, H, Tq, d, Tk, dsh, kh, dq.data<float>(), scale);
       autograd::accumulate(q, dq);
     }
     if (k.requires_grad()) {  // dK = scale dS^T Q
       Tensor dk = Tensor::empty({B, H, Tk, d});
-      per_sample(true, false, B, H, Tk, d, Tq, dsh, qh, dk.data<float>(), scale);
+      per_sample(dev, true, false, B, H, Tk, d, Tq, dsh, qh, dk.data<float>(), scale);
       autograd::accumulate(k, dk);
     }
   });

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 
+#include "engine/backend.h"
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
+#include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/reduce.cuh"
 
 namespace mapet::ops {
 
@@ -28,9 +31,10 @@ Kind classify(const char* op, const Var& a, const Var& b) {
 
 // Sums a gradient of a's shape down to b's shape (b broadcast over leading dims).
 Tensor reduce_to(const Tensor& g, const Shape& b_shape) {
+  const Device dev = backend::device_of("add", {g});
   Tensor out = Tensor::empty(b_shape);
   int64_t nb = out.numel();
-  cpu::sum_rows(g.data<float>(), out.data<float>(), g.numel() / nb, nb);
+  MAPET_BACKEND_CALL(dev, sum_rows, g.data<float>(), out.data<float>(), g.numel() / nb, nb);
   return out;
 }
 
@@ -39,11 +43,12 @@ Tensor reduce_to(const Tensor& g, const Shape& b_shape) {
 Var add(const Var& a, const Var& b) {
   Kind k = classify("add", a, b);
   Tensor av = a.value().contiguous(), bv = b.value().contiguous();
+  const Device dev = backend::device_of("add", {av, bv});
   Tensor y = Tensor::empty(a.shape());
   if (k == Kind::same)
-    cpu::add(av.data<float>(), bv.data<float>(), y.data<float>(), y.numel());
+    MAPET_BACKEND_CALL(dev, add, av.data<float>(), bv.data<float>(), y.data<float>(), y.numel());
   else
-    cpu::add_broadcast(av.data<float>(), bv.data<float>(), y.data<float>(), y.numel(), bv.numel());
+    MAPET_BACKEND_CALL(dev, add_broadcast, av.data<float>(), bv.data<float>(), y.data<float>(), y.numel(), bv.numel());
   Var out = autograd::make_output(y, {&a, &b});
   autograd::record(out, [a, b, k](const Tensor& g) {
     autograd::accumulate(a, g);
@@ -55,29 +60,30 @@ Var add(const Var& a, const Var& b) {
 Var mul(const Var& a, const Var& b) {
   Kind k = classify("mul", a, b);
   Tensor av = a.value().contiguous(), bv = b.value().contiguous();
+  const Device dev = backend::device_of("mul", {av, bv});
   Tensor y = Tensor::empty(a.shape());
   int64_t n = y.numel(), nb = bv.numel();
   if (k == Kind::same)
-    cpu::mul(av.data<float>(), bv.data<float>(), y.data<float>(), n);
+    MAPET_BACKEND_CALL(dev, mul, av.data<float>(), bv.data<float>(), y.data<float>(), n);
   else
-    cpu::mul_broadcast(av.data<float>(), bv.data<float>(), y.data<float>(), n, nb);
+    MAPET_BACKEND_CALL(dev, mul_broadcast, av.data<float>(), bv.data<float>(), y.data<float>(), n, nb);
   Var out = autograd::make_output(y, {&a, &b});
-  autograd::record(out, [a, b, av, bv, k, n, nb](const Tensor& gv) {
+  autograd::record(out, [a, b, av, bv, k, n, nb, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
     if (a.requires_grad()) {
       Tensor da = Tensor::empty(a.shape());
       if (k == Kind::same)
-        cpu::mul(g.data<float>(), bv.data<float>(), da.data<float>(), n);
+        MAPET_BACKEND_CALL(dev, mul, g.data<float>(), bv.data<float>(), da.data<float>(), n);
       else
-        cpu::mul_broadcast(g.data<float>(), bv.data<float>(), da.data<float>(), n, nb);
+        MAPET_BACKEND_CALL(dev, mul_broadcast, g.data<float>(), bv.data<float>(), da.data<float>(), n, nb);
       autograd::accumulate(a, da);
     }
     if (b.requires_grad()) {
       Tensor db = Tensor::empty(b.shape());
       if (k == Kind::same)
-        cpu::mul(g.data<float>(), av.data<float>(), db.data<float>(), n);
+        MAPET_BACKEND_CALL(dev, mul, g.data<float>(), av.data<float>(), db.data<float>(), n);
       else
-        cpu::mul_broadcast_grad_b(g.data<float>(), av.data<float>(), db.data<float>(), n, nb);
+        MAPET_BACKEND_CALL(dev, mul_broadcast_grad_b, g.data<float>(), av.data<float>(), db.data<float>(), n, nb);
       autograd::accumulate(b, db);
     }
   });
@@ -86,13 +92,14 @@ Var mul(const Var& a, const Var& b) {
 
 Var scale(const Var& a, float alpha) {
   Tensor av = a.value().contiguous();
+  const Device dev = backend::device_of("scale", {av});
   Tensor y = Tensor::empty(a.shape());
-  cpu::scale(av.data<float>(), alpha, y.data<float>(), y.numel());
+  MAPET_BACKEND_CALL(dev, scale, av.data<float>(), alpha, y.data<float>(), y.numel());
   Var out = autograd::make_output(y, {&a});
-  autograd::record(out, [a, alpha](const Tensor& gv) {
+  autograd::record(out, [a, alpha, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
     Tensor da = Tensor::empty(a.shape());
-    cpu::scale(g.data<float>(), alpha, da.data<float>(), da.numel());
+    MAPET_BACKEND_CALL(dev, scale, g.data<float>(), alpha, da.data<float>(), da.numel());
     autograd::accumulate(a, da);
   });
   return out;
@@ -101,7 +108,8 @@ Var scale(const Var& a, float alpha) {
 void add_inplace(Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape()) throw Error("add_inplace: " + b.str() + " into " + a.str());
   Tensor bc = b.contiguous();
-  cpu::add_inplace(a.data<float>(), bc.data<float>(), a.numel());
+  const Device dev = backend::device_of("add_inplace", {a, bc});
+  MAPET_BACKEND_CALL(dev, add_inplace, a.data<float>(), bc.data<float>(), a.numel());
 }
 
 }  // namespace mapet::ops

@@ -4,8 +4,10 @@
 #include <functional>
 #include <memory>
 
+#include "engine/backend.h"
 #include "engine/ops/attention.h"
 #include "kernels/cpu/interval_attention.h"
+#include "kernels/cuda/interval_attention.cuh"
 
 namespace mapet::ops {
 
@@ -51,11 +53,11 @@ void check_args(const char* what, const Var& q, const Var& k, const Var& v, cons
 // [B, H, T, d] with unit stride in d, as the kernel's view (a copy otherwise).
 Tensor unit_stride_heads(const Tensor& t) { return t.strides()[3] == 1 ? t : t.contiguous(); }
 
-cpu::HeadsView heads_view(const Tensor& t) {
-  return cpu::HeadsView{t.data<float>(), t.strides()[0], t.strides()[1], t.strides()[2]};
+common::HeadsView heads_view(const Tensor& t) {
+  return common::HeadsView{t.data<float>(), t.strides()[0], t.strides()[1], t.strides()[2]};
 }
-cpu::OutHeadsView out_view(Tensor& t) {
-  return cpu::OutHeadsView{t.data<float>(), t.strides()[0], t.strides()[1], t.strides()[2]};
+common::OutHeadsView out_view(Tensor& t) {
+  return common::OutHeadsView{t.data<float>(), t.strides()[0], t.strides()[1], t.strides()[2]};
 }
 
 // A fresh [B, T, H, d] buffer seen as [B, H, T, d]: the kernel writes heads
@@ -70,13 +72,13 @@ Tensor split_packed(const Tensor& t, int64_t H, int64_t parts) {
   return t.view({B, T, parts * H, d}).transpose(1, 2);
 }
 
-using ShapeFn = std::function<cpu::IntervalAttentionShape()>;
+using ShapeFn = std::function<common::IntervalAttentionShape()>;
 
 ShapeFn kernel_shape(const IntervalMask& mask, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t d, float scale) {
   // The mask travels with the backward closure; the kernel shape points into it.
   auto m = std::make_shared<const IntervalMask>(mask);
   return [m, B, H, Tq, Tk, d, scale] {
-    return cpu::IntervalAttentionShape{B, H, Tq, Tk, d, m->num_real, m->real_end.data(), m->mask_start.data(), scale};
+    return common::IntervalAttentionShape{B, H, Tq, Tk, d, m->num_real, m->real_end.data(), m->mask_start.data(), scale};
   };
 }
 
@@ -93,18 +95,19 @@ Var interval_attention(const Var& q, const Var& k, const Var& v, const IntervalM
   if (scale < 0) scale = 1.0f / std::sqrt(static_cast<float>(d));
   const ShapeFn shape = kernel_shape(mask, B, H, Tq, Tk, d, scale);
   Tensor qt = unit_stride_heads(q.value()), kt = unit_stride_heads(k.value()), vt = unit_stride_heads(v.value());
+  const Device dev = backend::device_of("interval_attention", {qt, kt, vt});
   Tensor y = merged_heads(B, H, Tq, d);
   Tensor lse = Tensor::empty({B, H, Tq});
-  cpu::interval_attention_forward(shape(), heads_view(qt), heads_view(kt), heads_view(vt), out_view(y),
-                                  lse.data<float>());
+  MAPET_BACKEND_CALL(dev, interval_attention_forward, shape(), heads_view(qt), heads_view(kt), heads_view(vt),
+                     out_view(y), lse.data<float>());
 
   Var out = autograd::make_output(y, {&q, &k, &v});
-  autograd::record(out, [q, k, v, qt, kt, vt, y, lse, shape](const Tensor& g) {
+  autograd::record(out, [q, k, v, qt, kt, vt, y, lse, shape, dev](const Tensor& g) {
     const int64_t B = qt.size(0), H = qt.size(1), Tq = qt.size(2), Tk = kt.size(2), d = qt.size(3);
     Tensor dq = merged_heads(B, H, Tq, d), dk = merged_heads(B, H, Tk, d), dv = merged_heads(B, H, Tk, d);
     Tensor gu = unit_stride_heads(g);
-    cpu::interval_attention_backward(shape(), heads_view(qt), heads_view(kt), heads_view(vt), heads_view(y),
-                                     lse.data<float>(), heads_view(gu), out_view(dq), out_view(dk), out_view(dv));
+    MAPET_BACKEND_CALL(dev, interval_attention_backward, shape(), heads_view(qt), heads_view(kt), heads_view(vt),
+                       heads_view(y), lse.data<float>(), heads_view(gu), out_view(dq), out_view(dk), out_view(dv));
     autograd::accumulate(q, dq);
     autograd::accumulate(k, dk);
     autograd::accumulate(v, dv);
@@ -119,6 +122,7 @@ Var interval_attention_packed(const Var& q, const Var& kv, int64_t heads, const 
                 " must be [B, Tq, D] and [B, Tk, 2D] with D a multiple of heads (" + std::to_string(heads) + ")");
   const int64_t B = q.size(0), Tq = q.size(1), Tk = kv.size(1), D = q.size(2), H = heads, d = D / H;
   Tensor qv = q.value().contiguous(), kvv = kv.value().contiguous();
+  const Device dev = backend::device_of("interval_attention_packed", {qv, kvv});
   // Views of the packed tensors: q as [B, H, Tq, d], k and v as heads [0, H) and [H, 2H) of kv.
   Tensor qh = split_packed(qv, H, 1), kvh = split_packed(kvv, H, 2);
   Tensor kh = kvh.slice(1, 0, H), vh = kvh.slice(1, H, 2 * H);
@@ -127,17 +131,17 @@ Var interval_attention_packed(const Var& q, const Var& kv, int64_t heads, const 
   const ShapeFn shape = kernel_shape(mask, B, H, Tq, Tk, d, scale);
   Tensor y = Tensor::empty({B, Tq, D}), lse = Tensor::empty({B, H, Tq});
   Tensor yh = split_packed(y, H, 1);
-  cpu::interval_attention_forward(shape(), heads_view(qh), heads_view(kh), heads_view(vh), out_view(yh),
-                                  lse.data<float>());
+  MAPET_BACKEND_CALL(dev, interval_attention_forward, shape(), heads_view(qh), heads_view(kh), heads_view(vh),
+                     out_view(yh), lse.data<float>());
 
   Var out = autograd::make_output(y, {&q, &kv});
-  autograd::record(out, [q, kv, qh, kh, vh, yh, lse, shape, H](const Tensor& g) {
+  autograd::record(out, [q, kv, qh, kh, vh, yh, lse, shape, H, dev](const Tensor& g) {
     Tensor gh = split_packed(g.contiguous(), H, 1);
     Tensor dq = Tensor::empty(q.shape()), dkv = Tensor::empty(kv.shape());
     Tensor dqh = split_packed(dq, H, 1), dkvh = split_packed(dkv, H, 2);
     Tensor dkh = dkvh.slice(1, 0, H), dvh = dkvh.slice(1, H, 2 * H);
-    cpu::interval_attention_backward(shape(), heads_view(qh), heads_view(kh), heads_view(vh), heads_view(yh),
-                                     lse.data<float>(), heads_view(gh), out_view(dqh), out_view(dkh), out_view(dvh));
+    MAPET_BACKEND_CALL(dev, interval_attention_backward, shape(), heads_view(qh), heads_view(kh), heads_view(vh),
+                       heads_view(yh), lse.data<float>(), heads_view(gh), out_view(dqh), out_view(dkh), out_view(dvh));
     autograd::accumulate(q, dq);
     autograd::accumulate(kv, dkv);
   });

@@ -1,6 +1,8 @@
 #include "engine/ops/layernorm.h"
 
+#include "engine/backend.h"
 #include "kernels/cpu/layernorm.h"
+#include "kernels/cuda/layernorm.cuh"
 
 namespace mapet::ops {
 
@@ -13,14 +15,16 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps) {
   const int64_t rows = xv.numel() / dim;
   Tensor y = Tensor::empty(x.shape()), mean = Tensor::empty({rows}), rstd = Tensor::empty({rows});
   Tensor gv = gamma.value().contiguous(), bv = beta.value().contiguous();
-  cpu::layernorm_forward(xv.data<float>(), gv.data<float>(), bv.data<float>(), y.data<float>(), mean.data<float>(),
-                         rstd.data<float>(), rows, dim, eps);
+  const Device dev = backend::device_of("layer_norm", {xv, gv, bv});
+  MAPET_BACKEND_CALL(dev, layernorm_forward, xv.data<float>(), gv.data<float>(), bv.data<float>(), y.data<float>(),
+                     mean.data<float>(), rstd.data<float>(), rows, dim, eps);
   Var out = autograd::make_output(y, {&x, &gamma, &beta});
-  autograd::record(out, [x, gamma, beta, xv, gv, mean, rstd, rows, dim](const Tensor& g) {
+  autograd::record(out, [x, gamma, beta, xv, gv, mean, rstd, rows, dim, dev](const Tensor& g) {
     Tensor dy = g.contiguous();
     Tensor dx = Tensor::empty(x.shape()), dg = Tensor::empty(gamma.shape()), db = Tensor::empty(beta.shape());
-    cpu::layernorm_backward(dy.data<float>(), xv.data<float>(), gv.data<float>(), mean.data<float>(),
-                            rstd.data<float>(), dx.data<float>(), dg.data<float>(), db.data<float>(), rows, dim);
+    MAPET_BACKEND_CALL(dev, layernorm_backward, dy.data<float>(), xv.data<float>(), gv.data<float>(),
+                       mean.data<float>(), rstd.data<float>(), dx.data<float>(), dg.data<float>(), db.data<float>(),
+                       rows, dim);
     autograd::accumulate(x, dx);
     autograd::accumulate(gamma, dg);
     autograd::accumulate(beta, db);

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "engine/backend.h"
 #include "engine/ops/linear.h"
 
 namespace mapet::ops {
@@ -17,6 +18,7 @@ void check_image(const Tensor& img, int64_t p) {
 Tensor patchify(const Tensor& images, int64_t p) {
   check_image(images, p);
   Tensor x = images.contiguous();
+  backend::host_loop_only("patchify", x.device());
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), gh = H / p, gw = W / p;
   Tensor out = Tensor::empty({B, gh * gw, C * p * p});
   const float* src = x.data<float>();
@@ -37,6 +39,7 @@ Tensor patchify(const Tensor& images, int64_t p) {
 Tensor unpatchify(const Tensor& patches, const Shape& s, int64_t p) {
   const int64_t B = s[0], C = s[1], H = s[2], W = s[3], gh = H / p, gw = W / p;
   Tensor pc = patches.contiguous();
+  backend::host_loop_only("unpatchify", pc.device());
   Tensor out = Tensor::empty(s);
   const float* src = pc.data<float>();
   float* dst = out.data<float>();

@@ -1,11 +1,14 @@
 #include "engine/ops/reduce.h"
 
+#include "engine/backend.h"
+
 namespace mapet::ops {
 
 Var mean(const Var& x, int64_t dim) {
   if (dim < 0) dim += x.dim();
   if (dim < 0 || dim >= x.dim()) throw Error("mean: dim out of range for " + x.value().str());
   Tensor xv = x.value().contiguous();
+  backend::host_loop_only("mean", xv.device());
   int64_t outer = 1, inner = 1, n = x.size(dim);
   for (int64_t i = 0; i < dim; ++i) outer *= x.size(i);
   for (int64_t i = dim + 1; i < x.dim(); ++i) inner *= x.size(i);
@@ -42,6 +45,7 @@ Var mean(const Var& x, int64_t dim) {
 
 Var sum(const Var& x) {
   Tensor xv = x.value().contiguous();
+  backend::host_loop_only("sum", xv.device());
   double s = 0.0;
   const float* p = xv.data<float>();
   for (int64_t i = 0; i < xv.numel(); ++i) s += p[i];

@@ -2,8 +2,10 @@
 
 #include <cstring>
 
+#include "engine/backend.h"
 #include "engine/ops/elementwise.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
+#include "kernels/cuda/reduce.cuh"
 
 namespace mapet::ops {
 
@@ -114,6 +116,7 @@ Var gather_tokens(const Var& x, const Tensor& index) {
   if (x.dim() < 2 || index.dim() != 2 || index.size(0) != x.size(0))
     throw Error("gather_tokens: x " + x.value().str() + " and index " + index.str() + " do not fit");
   Tensor xv = x.value().contiguous();
+  backend::host_loop_only("gather_tokens", xv.device());
   Tensor idx = index.to(DType::i64).contiguous();
   const int64_t B = x.size(0), T = x.size(1), n = idx.size(1), row = xv.numel() / (B * T);
   const int64_t* ip = idx.data<int64_t>();
@@ -151,16 +154,18 @@ Var gather_tokens(const Var& x, const Tensor& index) {
 Var expand_batch(const Var& x, int64_t n) {
   if (x.size(0) != 1) throw Error("expand_batch: dim 0 of " + x.value().str() + " must be 1");
   Tensor xv = x.value().contiguous();
+  const Device dev = backend::device_of("expand_batch", {xv});
+  backend::host_loop_only("expand_batch", dev);  // the forward's copies (the backward is a kernel)
   Shape s = x.shape();
   s[0] = n;
   Tensor y = Tensor::empty(s);
   const int64_t row = xv.numel();
   for (int64_t i = 0; i < n; ++i) std::memcpy(y.data<float>() + i * row, xv.data<float>(), static_cast<size_t>(row) * 4);
   Var out = autograd::make_output(y, {&x});
-  autograd::record(out, [x, n, row](const Tensor& gv) {
+  autograd::record(out, [x, n, row, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
     Tensor dx = Tensor::empty(x.shape());
-    cpu::sum_rows(g.data<float>(), dx.data<float>(), n, row);
+    MAPET_BACKEND_CALL(dev, sum_rows, g.data<float>(), dx.data<float>(), n, row);
     autograd::accumulate(x, dx);
   });
   return out;

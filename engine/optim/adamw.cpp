@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "engine/backend.h"
 #include "kernels/cpu/adamw.h"
+#include "kernels/cuda/adamw.cuh"
 
 namespace mapet::optim {
 
@@ -40,9 +42,11 @@ void AdamW::step(float lr) {
     Tensor g = v.grad().contiguous();
     Tensor& p = v.mutable_value();
     if (!p.is_contiguous()) throw Error("AdamW: parameter '" + s.param.name + "' is not contiguous");
+    const Device dev = backend::device_of("adamw", {p, g, s.m, s.v});
     common::AdamWStep st{lr * s.lr_scale, config.beta1, config.beta2, config.eps, s.weight_decay,
                          static_cast<float>(bc1), static_cast<float>(std::sqrt(bc2))};
-    cpu::adamw_step(st, p.data<float>(), g.data<float>(), s.m.data<float>(), s.v.data<float>(), p.numel());
+    MAPET_BACKEND_CALL(dev, adamw_step, st, p.data<float>(), g.data<float>(), s.m.data<float>(), s.v.data<float>(),
+                       p.numel());
   }
 }
 

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/backend.h"
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
+#include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/reduce.cuh"
 
 namespace mapet::optim {
 
@@ -17,16 +20,18 @@ float CosineSchedule::lr_at(int64_t step) const {
 }
 
 double clip_grad_norm(const std::vector<nn::NamedParam>& params, double max_norm) {
-  // One parallel pass over all gradients, summed in fixed blocks (reduce_rows.h),
+  // One parallel pass over all gradients, summed in fixed blocks (reduce.h),
   // so the norm is the same for any number of threads.
   std::vector<Tensor> grads;  // holds the contiguous copies alive
   std::vector<std::pair<const float*, int64_t>> arrays;
+  Device dev = Device::cpu;
   for (const nn::NamedParam& p : params) {
     if (!p.var.grad().defined()) continue;
     grads.push_back(p.var.grad().contiguous());
     arrays.emplace_back(grads.back().data<float>(), grads.back().numel());
+    dev = backend::device_of("clip_grad_norm", {grads.front(), grads.back()});
   }
-  const double norm = std::sqrt(cpu::sum_squares(arrays));
+  const double norm = std::sqrt(MAPET_BACKEND_CALL(dev, sum_squares, arrays));
   if (max_norm > 0.0 && norm > max_norm) {
     float coef = static_cast<float>(max_norm / (norm + 1e-6));
     for (const nn::NamedParam& p : params) {
@@ -34,7 +39,7 @@ double clip_grad_norm(const std::vector<nn::NamedParam>& params, double max_norm
       // A fresh tensor: a gradient's storage may be shared with another's.
       Tensor g = p.var.grad().contiguous();
       Tensor scaled = Tensor::empty(g.shape());
-      cpu::scale(g.data<float>(), coef, scaled.data<float>(), g.numel());
+      MAPET_BACKEND_CALL(dev, scale, g.data<float>(), coef, scaled.data<float>(), g.numel());
       p.var.set_grad(scaled);
     }
   }

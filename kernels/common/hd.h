@@ -5,8 +5,10 @@
 
 #if defined(__CUDACC__)
 #define MAPET_HD __host__ __device__ __forceinline__
+#define MAPET_HOST_DEVICE __host__ __device__
 #else
 #define MAPET_HD inline __attribute__((always_inline))
+#define MAPET_HOST_DEVICE  // small members (accessors): inlined as the optimiser sees fit
 #endif
 
 namespace mapet::common {

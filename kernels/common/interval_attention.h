@@ -13,10 +13,38 @@
 // accumulated so far is rescaled by exp(m_old - m_new). The log-sum-exp
 // m + log(l) is saved, so the backward recomputes P = exp(s - lse) exactly.
 #pragma once
+#include <cstdint>
+
 #include "kernels/common/hd.h"
 #include "kernels/common/math.h"
 
 namespace mapet::common {
+
+// The arguments of both backends' entry points (kernels/cpu/interval_attention.h,
+// kernels/cuda/interval_attention.cuh).
+
+// A [B, H, T, d] tensor with unit stride in d (strides in elements).
+struct HeadsView {
+  const float* data;
+  int64_t batch_stride, head_stride, row_stride;
+  MAPET_HOST_DEVICE const float* at(int64_t b, int64_t h) const { return data + b * batch_stride + h * head_stride; }
+};
+
+// The same for an output: written in place, in whatever layout the caller
+// wants (e.g. heads merged, [B, T, H, d], so that no copy follows).
+struct OutHeadsView {
+  float* data;
+  int64_t batch_stride, head_stride, row_stride;
+  MAPET_HOST_DEVICE float* at(int64_t b, int64_t h) const { return data + b * batch_stride + h * head_stride; }
+};
+
+struct IntervalAttentionShape {
+  int64_t B, H, Tq, Tk, d;
+  int64_t num_real;           // keys [0, num_real) are real, [num_real, Tk) mask tokens
+  const int32_t* real_end;    // [Tq]
+  const int32_t* mask_start;  // [Tq], relative to num_real
+  float scale;
+};
 
 // The keys a row sees inside one segment, as a segment-local interval [begin, end).
 struct KeyInterval {

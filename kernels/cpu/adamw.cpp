@@ -2,7 +2,7 @@
 
 #include "kernels/cpu/parallel.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 void adamw_step(const common::AdamWStep& s, float* param, const float* grad, float* m, float* v, int64_t n) {
   parallel_blocks(n, [&](int64_t begin, int64_t end) {
@@ -11,4 +11,4 @@ void adamw_step(const common::AdamWStep& s, float* param, const float* grad, flo
   });
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

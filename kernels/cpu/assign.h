@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
+
 namespace mapet::cpu {
 
 enum class AssignPrecision {
@@ -18,30 +20,35 @@ enum class AssignPrecision {
   f32,
 };
 
+// The centroids in the layout the sweep reads (built by AssignCentroids).
+struct AssignTables {
+  int64_t k = 0, d = 0, k_pad = 0, d_pad = 0;
+  bool bf16 = false;                  // the sweep takes bf16 dot products
+  std::vector<float> c;               // the centroids as given [k, d] (the float64 re-rank reads them)
+  std::vector<float> mean;            // mu [d]
+  std::vector<uint32_t> packed_bf16;  // strips of 64 centroids: [k_pad / 64][d_pad / 2][64] bf16 pairs
+  std::vector<float> packed_f32;      // strips of 64 centroids: [k_pad / 64][d_pad][64]
+  std::vector<float> c2;              // ||c - mu||^2 [k_pad]; +inf for the padding
+  double max_rounded = 0, max_error = 0, max_c2 = 0;
+};
+
 // The centroids in the layout the sweep reads. Built once, then used by any
 // number of assign() calls (k-means builds one per iteration).
 class AssignCentroids {
  public:
   AssignCentroids(const float* c, int64_t k, int64_t d, AssignPrecision p = AssignPrecision::automatic);
 
-  int64_t k() const { return k_; }
-  int64_t d() const { return d_; }
-  AssignPrecision precision() const { return precision_; }
+  int64_t k() const { return t_.k; }
+  int64_t d() const { return t_.d; }
+  AssignPrecision precision() const { return t_.bf16 ? AssignPrecision::bf16 : AssignPrecision::f32; }
+  const AssignTables& tables() const { return t_; }
   // The first centroid with a non-finite value or a squared norm beyond the
   // f32 range, -1 when all are usable. assign() refuses to run otherwise.
   int64_t bad_centroid() const { return bad_; }
 
  private:
-  friend struct AssignSweep;
-  int64_t k_ = 0, d_ = 0, k_pad_ = 0, d_pad_ = 0;
-  AssignPrecision precision_ = AssignPrecision::f32;
+  AssignTables t_;
   int64_t bad_ = -1;
-  std::vector<float> c_;                // the centroids as given [k, d] (the float64 re-rank reads them)
-  std::vector<float> mean_;             // mu [d]
-  std::vector<uint32_t> packed_bf16_;   // strips of 64 centroids: [k_pad / 64][d_pad / 2][64] bf16 pairs
-  std::vector<float> packed_f32_;       // strips of 64 centroids: [k_pad / 64][d_pad][64]
-  std::vector<float> c2_;               // ||c - mu||^2 [k_pad]; +inf for the padding
-  double max_rounded_ = 0, max_error_ = 0, max_c2_ = 0;
 };
 
 struct AssignStats {
@@ -54,6 +61,13 @@ struct AssignStats {
 // first row with a non-finite value, or -1. Runs on the OpenMP threads.
 int64_t assign(const AssignCentroids& c, const float* x, int64_t n, int64_t* ids, float* dist = nullptr,
                AssignStats* stats = nullptr);
+
+// The sweep behind assign(), one per instruction-set level (assign_sweep.cpp):
+// ids and dist of rows [0, n); returns the first row with a non-finite value
+// (or -1) and adds the candidates it re-ranked to *reranked.
+MAPET_ISA_FUNCTION(int64_t, assign_sweep,
+                   (const AssignTables& t, const float* x, int64_t n, int64_t* ids, float* dist, int64_t* reranked),
+                   (t, x, n, ids, dist, reranked))
 
 // The plain reference: every distance in float64, ties to the lowest id.
 void assign_reference(const float* x, int64_t n, const float* c, int64_t k, int64_t d, int64_t* ids,

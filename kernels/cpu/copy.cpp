@@ -3,7 +3,7 @@
 #include <cstring>
 #include <vector>
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 void copy_strided(void* dst, const int64_t* dst_strides, const void* src, const int64_t* src_strides,
                   const int64_t* shape, int ndim, size_t es) {
@@ -55,4 +55,4 @@ void copy_strided(void* dst, const int64_t* dst_strides, const void* src, const 
   }
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

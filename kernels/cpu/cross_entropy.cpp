@@ -6,7 +6,7 @@
 #include "kernels/common/math.h"
 #include "kernels/cpu/softmax.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 int64_t cross_entropy_forward(const float* logits, const int64_t* labels, float* row_loss, float* lse, int64_t rows,
                               int64_t classes, float smoothing, int64_t ignore_index) {
@@ -58,4 +58,4 @@ void cross_entropy_backward(const float* logits, const int64_t* labels, const fl
   }
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

@@ -1,29 +1,30 @@
 // Element-wise kernels. "Broadcast" forms repeat b (n_b values) over a, whose
 // size is a multiple of n_b (b is a trailing-shape tensor: a bias, pos_embed, a gamma).
 #pragma once
+#include "kernels/cpu/isa.h"
 #include <cstdint>
 
 namespace mapet::cpu {
 
-void add(const float* a, const float* b, float* y, int64_t n);          // y = a + b
-void add_inplace(float* a, const float* b, int64_t n);                   // a += b
+MAPET_ISA_FUNCTION(void, add, (const float* a, const float* b, float* y, int64_t n),
+                   (a, b, y, n))          // y = a + b
+MAPET_ISA_FUNCTION(void, add_inplace, (float* a, const float* b, int64_t n),
+                   (a, b, n))                   // a += b
 // a[r * a_stride + i] += b[r * run + i] for r < runs, i < run: b into a strided region of a.
-void add_inplace_runs(float* a, const float* b, int64_t runs, int64_t run, int64_t a_stride);
-void axpy(float alpha, const float* x, float* y, int64_t n);             // y += alpha x
-void mul(const float* a, const float* b, float* y, int64_t n);          // y = a * b
-void scale(const float* x, float alpha, float* y, int64_t n);           // y = alpha x
-void add_broadcast(const float* a, const float* b, float* y, int64_t n, int64_t n_b);
-void mul_broadcast(const float* a, const float* b, float* y, int64_t n, int64_t n_b);
+MAPET_ISA_FUNCTION(void, add_inplace_runs, (float* a, const float* b, int64_t runs, int64_t run, int64_t a_stride),
+                   (a, b, runs, run, a_stride))
+MAPET_ISA_FUNCTION(void, axpy, (float alpha, const float* x, float* y, int64_t n),
+                   (alpha, x, y, n))             // y += alpha x
+MAPET_ISA_FUNCTION(void, mul, (const float* a, const float* b, float* y, int64_t n),
+                   (a, b, y, n))          // y = a * b
+MAPET_ISA_FUNCTION(void, scale, (const float* x, float alpha, float* y, int64_t n),
+                   (x, alpha, y, n))           // y = alpha x
+MAPET_ISA_FUNCTION(void, add_broadcast, (const float* a, const float* b, float* y, int64_t n, int64_t n_b),
+                   (a, b, y, n, n_b))
+MAPET_ISA_FUNCTION(void, mul_broadcast, (const float* a, const float* b, float* y, int64_t n, int64_t n_b),
+                   (a, b, y, n, n_b))
 // db[j] = sum over repeats of (dy * a)[r * n_b + j], thread-count independent.
-void mul_broadcast_grad_b(const float* dy, const float* a, float* db, int64_t n, int64_t n_b);
-
-// Inverted dropout: y = x * keep / (1 - p), keep drawn with Philox at (seed, offset + i).
-void dropout_forward(const float* x, float* y, uint8_t* keep, int64_t n, float p, uint64_t seed, uint64_t offset);
-// Drop-path: row r of `rows` is kept with prob 1-p (one draw per row), scaled by 1/(1-p).
-void drop_path_forward(const float* x, float* y, float* row_scale, int64_t rows, int64_t row_len, float p,
-                       uint64_t seed, uint64_t offset);
-// The per-row scales of drop_path_forward alone: 0 (dropped) or 1/(1-p).
-void drop_path_row_scales(float* row_scale, int64_t rows, float p, uint64_t seed, uint64_t offset);
-void row_scale_apply(const float* x, const float* row_scale, float* y, int64_t rows, int64_t row_len);
+MAPET_ISA_FUNCTION(void, mul_broadcast_grad_b, (const float* dy, const float* a, float* db, int64_t n, int64_t n_b),
+                   (dy, a, db, n, n_b))
 
 }  // namespace mapet::cpu

@@ -2,9 +2,9 @@
 
 #include "kernels/common/math.h"
 #include "kernels/cpu/parallel.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 void gelu_forward(const float* x, float* y, int64_t n) {
   parallel_blocks(n, [=](int64_t begin, int64_t end) {
@@ -46,4 +46,4 @@ void bias_gelu_backward(const float* x, const float* b, const float* dy, float* 
   });
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

@@ -10,9 +10,11 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <stdexcept>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/common/bf16.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -50,17 +52,24 @@ dims matrix_strides(bool trans, int64_t ld, int64_t batch_stride) {
   return trans ? dims{batch_stride, 1, ld} : dims{batch_stride, ld, 1};
 }
 
-// Packs op-stored X (rows x cols as stored: rows_stored x cols_stored with ld) into bf16, ld = cols_stored.
-void pack_bf16(const float* x, int64_t rows, int64_t cols, int64_t ld, int64_t batch, int64_t stride,
-               uint16_t* out) {
+// Packs op-stored X (rows x cols as stored, leading dimension ld) densely
+// (ld = cols), converting each value: to bf16 bits, to bf16-rounded floats, or
+// from bf16 bits to floats.
+template <class In, class Out, class Convert>
+void pack(const In* x, int64_t rows, int64_t cols, int64_t ld, int64_t batch, int64_t stride, Out* out,
+          Convert convert) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t r = 0; r < rows; ++r) {
-      const float* src = x + b * stride + r * ld;
-      uint16_t* dst = out + (b * rows + r) * cols;
-      for (int64_t c = 0; c < cols; ++c) dst[c] = common::float_to_bf16(src[c]);
+      const In* src = x + b * stride + r * ld;
+      Out* dst = out + (b * rows + r) * cols;
+      for (int64_t c = 0; c < cols; ++c) dst[c] = convert(src[c]);
     }
 }
+
+uint16_t to_bits(float x) { return common::float_to_bf16(x); }
+float rounded(float x) { return common::bf16_to_float(common::float_to_bf16(x)); }
+float widened(uint16_t x) { return common::bf16_to_float(x); }
 
 // C[b][i][j] += bias[j]
 void add_bias(const GemmShape& s, float* c, const float* bias) {
@@ -154,31 +163,60 @@ bool simplify(const GemmShape& s, const T* a, const T* b, float* c, float alpha,
   return true;
 }
 
-void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
-                 const float* bias) {
-  if (!simplify<float>(s, a, b, c, alpha, beta, bias, &gemm_onednn)) return;
-  if (g_precision == GemmPrecision::f32) return run_matmul(s, false, a, b, c, alpha, beta, bias);
-  // bf16: both operands rounded into dense buffers (ld = stored columns).
+// The bf16 arithmetic of --amp: inputs rounded to bf16, f32 sums. On a CPU with
+// native bf16 dot products oneDNN runs it on the bf16 operands; elsewhere (no
+// bf16 matmul in oneDNN there) the rounded operands go through the f32 GEMM,
+// which gives the same products and sums in another order. In is float
+// (rounded here) or uint16_t (bf16 bits already).
+template <class In>
+void gemm_bf16_dense(const GemmShape& s, const In* a, const In* b, float* c, float alpha, float beta,
+                     const float* bias) {
   const int64_t a_rows = s.trans_a ? s.k : s.m, a_cols = s.trans_a ? s.m : s.k;
   const int64_t b_rows = s.trans_b ? s.n : s.k, b_cols = s.trans_b ? s.k : s.n;
   const int64_t b_batch = (s.batch > 1 && s.stride_b == 0) ? 1 : s.batch;
-  // Kept between calls: fresh pages cost more than the conversion itself.
-  static thread_local std::vector<uint16_t> a16, b16;
-  a16.resize(std::max(a16.size(), static_cast<size_t>(s.batch * a_rows * a_cols)));
-  b16.resize(std::max(b16.size(), static_cast<size_t>(b_batch * b_rows * b_cols)));
-  pack_bf16(a, a_rows, a_cols, s.lda, s.batch, s.stride_a, a16.data());
-  pack_bf16(b, b_rows, b_cols, s.ldb, b_batch, s.stride_b, b16.data());
+  const size_t a_size = static_cast<size_t>(s.batch * a_rows * a_cols), b_size = static_cast<size_t>(b_batch * b_rows * b_cols);
   GemmShape t = s;
   t.lda = a_cols, t.ldb = b_cols;
   t.stride_a = a_rows * a_cols;
   t.stride_b = b_batch == 1 ? 0 : b_rows * b_cols;
-  run_matmul(t, true, a16.data(), b16.data(), c, alpha, beta, bias);
+  // Kept between calls: fresh pages cost more than the conversion itself.
+  if (native_bf16()) {
+    static thread_local std::vector<uint16_t> a16, b16;
+    a16.resize(std::max(a16.size(), a_size));
+    b16.resize(std::max(b16.size(), b_size));
+    if constexpr (std::is_same_v<In, float>) {
+      pack(a, a_rows, a_cols, s.lda, s.batch, s.stride_a, a16.data(), to_bits);
+      pack(b, b_rows, b_cols, s.ldb, b_batch, s.stride_b, b16.data(), to_bits);
+      run_matmul(t, true, a16.data(), b16.data(), c, alpha, beta, bias);
+    } else {
+      run_matmul(s, true, a, b, c, alpha, beta, bias);
+    }
+    return;
+  }
+  static thread_local std::vector<float> a32, b32;
+  a32.resize(std::max(a32.size(), a_size));
+  b32.resize(std::max(b32.size(), b_size));
+  if constexpr (std::is_same_v<In, float>) {
+    pack(a, a_rows, a_cols, s.lda, s.batch, s.stride_a, a32.data(), rounded);
+    pack(b, b_rows, b_cols, s.ldb, b_batch, s.stride_b, b32.data(), rounded);
+  } else {
+    pack(a, a_rows, a_cols, s.lda, s.batch, s.stride_a, a32.data(), widened);
+    pack(b, b_rows, b_cols, s.ldb, b_batch, s.stride_b, b32.data(), widened);
+  }
+  run_matmul(t, false, a32.data(), b32.data(), c, alpha, beta, bias);
+}
+
+void gemm_onednn(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
+                 const float* bias) {
+  if (!simplify<float>(s, a, b, c, alpha, beta, bias, &gemm_onednn)) return;
+  if (g_precision == GemmPrecision::f32) return run_matmul(s, false, a, b, c, alpha, beta, bias);
+  gemm_bf16_dense<float>(s, a, b, c, alpha, beta, bias);
 }
 
 void gemm_bf16_onednn(const GemmShape& s, const uint16_t* a, const uint16_t* b, float* c, float alpha, float beta,
                       const float* bias) {
   if (!simplify<uint16_t>(s, a, b, c, alpha, beta, bias, &gemm_bf16_onednn)) return;
-  run_matmul(s, true, a, b, c, alpha, beta, bias);
+  gemm_bf16_dense<uint16_t>(s, a, b, c, alpha, beta, bias);
 }
 
 // OpenBLAS on one thread per row block, inside our OpenMP pool.
@@ -283,6 +321,8 @@ GemmBackend gemm_backend() { return g_backend; }
 void set_gemm_precision(GemmPrecision p) { g_precision = p; }
 GemmPrecision gemm_precision() { return g_precision; }
 
+bool gemm_thread_count_invariant() { return g_backend == GemmBackend::openblas; }
+
 bool gemm_uses_bf16() { return g_precision == GemmPrecision::bf16 && g_backend == GemmBackend::onednn; }
 
 void to_bf16(const float* x, uint16_t* y, int64_t n) {
@@ -290,8 +330,6 @@ void to_bf16(const float* x, uint16_t* y, int64_t n) {
     for (int64_t i = i0; i < i1; ++i) y[i] = common::float_to_bf16(x[i]);
   });
 }
-
-bool cpu_has_bf16() { return __builtin_cpu_supports("avx512bf16"); }
 
 void round_to_bf16(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = common::bf16_to_float(common::float_to_bf16(x[i]));

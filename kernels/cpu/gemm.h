@@ -5,18 +5,14 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/common/gemm.h"
+
 namespace mapet::cpu {
 
 enum class GemmBackend { onednn, openblas };
 enum class GemmPrecision { f32, bf16 };
 
-struct GemmShape {
-  bool trans_a = false, trans_b = false;
-  int64_t m = 0, n = 0, k = 0;
-  int64_t lda = 0, ldb = 0, ldc = 0;
-  int64_t batch = 1;
-  int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch items
-};
+using common::GemmShape;
 
 void gemm(const GemmShape& s, const float* a, const float* b, float* c, float alpha = 1.0f, float beta = 0.0f,
           const float* bias = nullptr);
@@ -30,6 +26,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
 // that converts an operand once (to_bf16) and passes it to several GEMMs gets
 // the same numbers as passing the f32 form each time, without the conversions
 // (engine/ops/linear.cpp). Needs the oneDNN backend (see gemm_uses_bf16).
+// bf16 precision works on every CPU: with native bf16 dot products (isa.h's
+// native_bf16()) oneDNN multiplies the bf16 operands; elsewhere the rounded
+// operands go through the f32 GEMM (same products, sums in another order, and
+// slower than f32: engine/precision.h decides what --amp uses).
 void gemm_bf16(const GemmShape& s, const uint16_t* a, const uint16_t* b, float* c, float alpha = 1.0f,
                float beta = 0.0f, const float* bias = nullptr);
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
@@ -40,11 +40,16 @@ bool gemm_uses_bf16();
 // y[i] = x[i] rounded to the nearest bf16 (ties to even), as gemm() rounds its inputs.
 void to_bf16(const float* x, uint16_t* y, int64_t n);
 
+// True when the GEMM's results do not depend on the number of threads. OpenBLAS:
+// yes (each row block is one single-threaded call). oneDNN: not guaranteed; its
+// AVX2 kernels split long inner dimensions by thread count (its AVX-512 ones have
+// not been seen to). With a fixed thread count every backend gives the same bits.
+bool gemm_thread_count_invariant();
+
 void set_gemm_backend(GemmBackend b);
 GemmBackend gemm_backend();
 void set_gemm_precision(GemmPrecision p);  // bf16: the `--amp` mode
 GemmPrecision gemm_precision();
-bool cpu_has_bf16();  // AVX-512 BF16, where oneDNN runs bf16 at twice the f32 rate
 
 // Rounds every value to the nearest bf16 (kept in f32). Used by the fallback and tests.
 void round_to_bf16(const float* x, float* y, int64_t n);

@@ -15,43 +15,29 @@
 // Threads (OpenMP) split batch x heads; every (b, h) is computed by one thread
 // in a fixed order, so results do not depend on the number of threads.
 #pragma once
+#include "kernels/cpu/isa.h"
 #include <cstdint>
+
+#include "kernels/common/interval_attention.h"
 
 namespace mapet::cpu {
 
-// A [B, H, T, d] tensor with unit stride in d (strides in elements).
-struct HeadsView {
-  const float* data;
-  int64_t batch_stride, head_stride, row_stride;
-  const float* at(int64_t b, int64_t h) const { return data + b * batch_stride + h * head_stride; }
-};
-
-// The same for an output: written in place, in whatever layout the caller
-// wants (e.g. heads merged, [B, T, H, d], so that no copy follows).
-struct OutHeadsView {
-  float* data;
-  int64_t batch_stride, head_stride, row_stride;
-  float* at(int64_t b, int64_t h) const { return data + b * batch_stride + h * head_stride; }
-};
-
-struct IntervalAttentionShape {
-  int64_t B, H, Tq, Tk, d;
-  int64_t num_real;           // keys [0, num_real) are real, [num_real, Tk) mask tokens
-  const int32_t* real_end;    // [Tq]
-  const int32_t* mask_start;  // [Tq], relative to num_real
-  float scale;
-};
+using common::HeadsView;
+using common::IntervalAttentionShape;
+using common::OutHeadsView;
 
 // out: [B, H, Tq, d] (any strides, unit in d); lse: contiguous [B, H, Tq],
 // the log-sum-exp of each row's scaled scores (-inf for a row that sees nothing).
-void interval_attention_forward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
-                                OutHeadsView out, float* lse);
+MAPET_ISA_FUNCTION(void, interval_attention_forward, (const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+                                OutHeadsView out, float* lse),
+                   (s, q, k, v, out, lse))
 
 // out and lse from the forward; dout [B, H, Tq, d]; dq [B, H, Tq, d], dk and
 // dv [B, H, Tk, d] overwritten (all with any strides, unit in d; the outputs
 // must not overlap each other or the inputs).
-void interval_attention_backward(const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
+MAPET_ISA_FUNCTION(void, interval_attention_backward, (const IntervalAttentionShape& s, HeadsView q, HeadsView k, HeadsView v,
                                  HeadsView out, const float* lse, HeadsView dout, OutHeadsView dq, OutHeadsView dk,
-                                 OutHeadsView dv);
+                                 OutHeadsView dv),
+                   (s, q, k, v, out, lse, dout, dq, dk, dv))
 
 }  // namespace mapet::cpu

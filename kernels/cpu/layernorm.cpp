@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                        int64_t rows, int64_t dim, float eps) {
@@ -66,4 +66,4 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   });
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

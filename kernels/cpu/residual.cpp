@@ -1,8 +1,8 @@
 #include "kernels/cpu/residual.h"
 
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 namespace {
 
@@ -63,4 +63,4 @@ void scaled_residual_backward(const float* dout, const float* y, const float* ga
   });
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA

@@ -9,17 +9,20 @@
 // for the tests is exactly that composition (engine/ops/residual.cpp).
 // x, y, out: [rows][tokens][dim] contiguous, row_len = tokens * dim.
 #pragma once
+#include "kernels/cpu/isa.h"
 #include <cstdint>
 
 namespace mapet::cpu {
 
-void scaled_residual_forward(const float* x, const float* y, const float* gamma, const float* row_scale, float* out,
-                             int64_t rows, int64_t row_len, int64_t dim);
+MAPET_ISA_FUNCTION(void, scaled_residual_forward, (const float* x, const float* y, const float* gamma, const float* row_scale, float* out,
+                             int64_t rows, int64_t row_len, int64_t dim),
+                   (x, y, gamma, row_scale, out, rows, row_len, dim))
 
 // dy = s[r] * gamma * dout, and where dgamma is not null
 // dgamma[c] = sum over rows and tokens of s[r] * dout * y (fixed-block
 // reduction: the same bits for any thread count).
-void scaled_residual_backward(const float* dout, const float* y, const float* gamma, const float* row_scale,
-                              float* dy, float* dgamma, int64_t rows, int64_t row_len, int64_t dim);
+MAPET_ISA_FUNCTION(void, scaled_residual_backward, (const float* dout, const float* y, const float* gamma, const float* row_scale,
+                              float* dy, float* dgamma, int64_t rows, int64_t row_len, int64_t dim),
+                   (dout, y, gamma, row_scale, dy, dgamma, rows, row_len, dim))
 
 }  // namespace mapet::cpu

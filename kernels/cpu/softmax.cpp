@@ -4,7 +4,7 @@
 
 #include "kernels/common/math.h"
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
 namespace {
 
@@ -61,11 +61,14 @@ float row_logsumexp(const float* x, int64_t cols) {
   return m + std::log(s);
 }
 
-}  // namespace mapet::cpu
+}  // namespace mapet::cpu::MAPET_ISA
 
-namespace mapet::cpu {
+namespace mapet::cpu::MAPET_ISA {
 
-void softmax_masked_inplace(float* x, const uint8_t* mask, int64_t cols) {
+namespace {
+
+// One row: softmax where mask[j] == 0 blocks column j (mask may be null).
+void masked_row_softmax(float* x, const uint8_t* mask, int64_t cols) {
   float m = -INFINITY;
   for (int64_t j = 0; j < cols; ++j)
     if (!mask || mask[j]) m = x[j] > m ? x[j] : m;
@@ -84,4 +87,16 @@ void softmax_masked_inplace(float* x, const uint8_t* mask, int64_t cols) {
   for (int64_t j = 0; j < cols; ++j) x[j] *= inv;
 }
 
-}  // namespace mapet::cpu
+}  // namespace
+
+void masked_softmax_inplace(float* x, const uint8_t* mask, int64_t B, int64_t H, int64_t Tq, int64_t Tk,
+                            int64_t mask_b, int64_t mask_h) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < B * H * Tq; ++r) {
+    int64_t i = r % Tq, h = (r / Tq) % H, b = r / (Tq * H);
+    const uint8_t* row_mask = mask ? mask + (((b % mask_b) * mask_h + h % mask_h) * Tq + i) * Tk : nullptr;
+    masked_row_softmax(x + r * Tk, row_mask, Tk);
+  }
+}
+
+}  // namespace mapet::cpu::MAPET_ISA

@@ -15,7 +15,7 @@ Codebook::Codebook(const Tensor& centroids, const std::string& what) : what_(wha
     throw Error(what + ": " + std::to_string(centroids.size(0)) + " centroids, but token stores hold u16 ids (at most 65536)");
   c_ = centroids.to(DType::f32).contiguous();
   try {
-    packed_ = std::make_shared<cpu::AssignCentroids>(c_.data<float>(), size(), dim());
+    packed_ = std::make_shared<ops::AssignCentroids>(c_.data<float>(), size(), dim());
   } catch (const std::invalid_argument& e) {
     throw Error(what + ": " + e.what());
   }
@@ -41,7 +41,7 @@ Tensor Codebook::assign(const Tensor& x, const std::string& what, Tensor* dist) 
   Tensor d;
   if (dist) d = Tensor::empty(out_shape, DType::f32);
   const int64_t n = ids.numel();
-  int64_t bad = cpu::assign(*packed_, xc.data<float>(), n, ids.data<int64_t>(), dist ? d.data<float>() : nullptr);
+  int64_t bad = packed_->assign(xc.data<float>(), n, ids.data<int64_t>(), dist ? d.data<float>() : nullptr);
   if (bad >= 0) throw Error(what + ": vector " + std::to_string(bad) + " has a non-finite value");
   if (dist) *dist = d;
   return ids;

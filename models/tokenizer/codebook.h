@@ -1,13 +1,13 @@
 // A codebook of K centroids [K, D]: every feature vector becomes the id of its
 // nearest centroid (squared L2, ties to the lowest id) through the fused
-// assignment kernel (kernels/cpu/assign.h). Centroids live in .npy files.
+// assignment op (engine/ops/assign.h). Centroids live in .npy files.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/tensor.h"
-#include "kernels/cpu/assign.h"
+#include "engine/ops/assign.h"
 
 namespace mapet::tokenizer {
 
@@ -30,7 +30,7 @@ class Codebook {
  private:
   Tensor c_;
   std::string what_;
-  std::shared_ptr<const cpu::AssignCentroids> packed_;
+  std::shared_ptr<const ops::AssignCentroids> packed_;
 };
 
 // How a tokenizer uses its K ids: how many occur, and the perplexity

@@ -24,9 +24,9 @@ void FaissAssignIndex::search(idx_t n, const float* x, idx_t k, float* distances
                               const faiss::SearchParameters*) const {
   if (k != 1) FAISS_THROW_MSG("FaissAssignIndex: only k = 1 (nearest centroid) is supported");
   if (ntotal == 0) FAISS_THROW_MSG("FaissAssignIndex: search before any centroid was added");
-  if (!packed_) packed_ = std::make_unique<cpu::AssignCentroids>(centroids_.data(), ntotal, d);
+  if (!packed_) packed_ = std::make_unique<ops::AssignCentroids>(centroids_.data(), ntotal, d);
   static_assert(sizeof(idx_t) == sizeof(int64_t));
-  int64_t bad = cpu::assign(*packed_, x, n, reinterpret_cast<int64_t*>(labels), distances, &stats_);
+  int64_t bad = packed_->assign(x, n, reinterpret_cast<int64_t*>(labels), distances, &stats_);
   if (bad >= 0) FAISS_THROW_FMT("FaissAssignIndex: training vector %lld has a non-finite value", (long long)bad);
 }
 

@@ -1,5 +1,5 @@
 // A Faiss index whose only job is k-means assignment (search with k = 1)
-// through the fused kernel of kernels/cpu/assign.h. faiss::Clustering takes any
+// through the fused assignment op (engine/ops/assign.h). faiss::Clustering takes any
 // index for its assignment step: with this one the k-means algorithm is Faiss's
 // own (sampling, initialisation, centroid update, splitting of empty clusters,
 // redos) and only the nearest-centroid search, nearly all of the time, is ours.
@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/cpu/assign.h"
+#include "engine/ops/assign.h"
 
 namespace mapet::tokenizer {
 
@@ -24,13 +24,13 @@ class FaissAssignIndex : public faiss::Index {
               const faiss::SearchParameters* params = nullptr) const override;
 
   // Rows assigned and candidates re-ranked over every search.
-  const cpu::AssignStats& stats() const { return stats_; }
+  const ops::AssignStats& stats() const { return stats_; }
 
  private:
   std::vector<float> centroids_;
   // Built from centroids_ at the first search after a change (search is const in Faiss).
-  mutable std::unique_ptr<cpu::AssignCentroids> packed_;
-  mutable cpu::AssignStats stats_;
+  mutable std::unique_ptr<ops::AssignCentroids> packed_;
+  mutable ops::AssignStats stats_;
 };
 
 }  // namespace mapet::tokenizer

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "data/splits.h"
 #include "engine/tensor.h"
 
 namespace mapet::tokenizer {
@@ -11,9 +12,10 @@ namespace fs = std::filesystem;
 std::vector<Split> find_splits(const std::string& data, const std::string& root) {
   std::vector<Split> out;
   if (fs::is_directory(data)) {
-    for (const char* name : {"train", "val"})
-      if (fs::is_directory(fs::path(data) / name))
-        out.push_back({name, data::load_image_folder((fs::path(data) / name).string())});
+    for (const char* split : {"train", "validation"}) {  // the folders every command picks (data/splits.h)
+      const std::string folder = data::find_split_folder(data, split);
+      if (!folder.empty()) out.push_back({fs::path(folder).filename().string(), data::load_image_folder(folder)});
+    }
     if (!out.empty()) return out;
   } else if (!fs::exists(data)) {
     throw Error("DATA '" + data + "' does not exist (expected a folder with train/ and val/, an ImageFolder, or a CSV)");

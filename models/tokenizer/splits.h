@@ -1,8 +1,9 @@
-// What `mapet tokenize DATA` tokenizes: DATA is either a folder with train/
-// and/or val/ sub-folders (each an ImageFolder, as `mapet prepare` writes
-// them), or one dataset (an ImageFolder folder, or a CSV of path,label). Each
-// split is named after its folder or CSV file ("train", "val", ...); its tokens
-// go to OUT/<name>.tokens.
+// What `mapet tokenize DATA` tokenizes: DATA is either a folder with a
+// training and/or a validation sub-folder (each an ImageFolder, as `mapet
+// prepare` writes train/ and val/; found by the rule of data/splits.h that
+// every command uses), or one dataset (an ImageFolder folder, or a CSV of
+// path,label). Each split is named after its folder or CSV file ("train",
+// "val", ...); its tokens go to OUT/<name>.tokens.
 #pragma once
 #include <string>
 #include <vector>

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "models/mapet.h"
 #include "models/permutation.h"
 #include "models/registry.h"
@@ -80,12 +80,60 @@ TEST_F(DebugStep, MissingOrExtraWeightsAreNamed) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("blocks.1.attn.kv.bias"), std::string::npos) << r.output;
 
+  // A tensor this ViT does not have (timm's fused qkv) is an error naming it.
+  sd = io::state_dict(*model);
+  sd["blocks.0.attn.qkv.weight"] = Tensor::zeros({3, 3});
+  io::save_safetensors(weights, sd);
+  r = run_mapet(args());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("blocks.0.attn.qkv.weight"), std::string::npos) << r.output;
+
+  // Pre-training tensors are dropped with a note naming them, as validate and finetune do.
   sd = io::state_dict(*model);
   sd["decoder.weight"] = Tensor::zeros({3, 3});
   io::save_safetensors(weights, sd);
   r = run_mapet(args());
-  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("dropped 1 pre-training tensors"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("decoder.weight"), std::string::npos) << r.output;
+}
+
+// timm-style weights with layer scale (blocks.N.ls{1,2}.gamma), as finetune
+// writes them: the architecture (layer scale, global pool, patch, width, depth,
+// classes) comes from the weights, with no flag but the model name.
+TEST_F(DebugStep, ArchitectureIsReadFromLayerScaleWeights) {
+  for (std::string gp : {"avg", "token"}) {
+    SCOPED_TRACE(gp);
+    models::ModelOptions o;
+    o.num_classes = 5, o.img_size = 32, o.patch_size = 8, o.embed_dim = 48, o.depth = 3, o.global_pool = gp;
+    o.layer_scale_init = 0.1f, o.drop_path_rate = 0.0f;
+    auto ls = models::create_vit("vit_standard_tiny_patch16_224", o);
+    ls->init_weights(5);
+    io::TensorMap sd = io::state_dict(*ls);
+    ASSERT_TRUE(sd.count("blocks.2.ls2.gamma"));
+    // Distinct gammas, so a model that ignored them (or kept its init) would give other numbers.
+    for (auto& [name, t] : sd)
+      if (name.find(".gamma") != std::string::npos)
+        for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = 0.05f + 0.001f * float(i % 17);
+    io::save_safetensors(weights, sd);
+    Tensor five = Tensor::from_vector(std::vector<int64_t>{4, 0, 2}, {3});
+    io::save_safetensors(batch, {{"images", images}, {"labels", five}});
+
+    ProcResult r = run_mapet("debug-step --model vit_standard_tiny_patch16_224 --weights " + weights + " --batch " +
+                             batch + " --out " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("layer scale on (blocks.0.ls1.gamma)"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("global pool " + gp), std::string::npos) << r.output;
+    io::TensorMap got = io::load_safetensors(out);
+    nn::Context ctx;
+    Var loss = ops::cross_entropy(ls->forward(Var(images), ctx), five);
+    autograd::backward(loss);
+    EXPECT_EQ(got.at("loss").to_vector(), loss.value().to_vector());
+    for (const auto& p : ls->named_parameters()) {
+      ASSERT_TRUE(got.count("grad." + p.name)) << p.name;
+      EXPECT_EQ(got.at("grad." + p.name).to_vector(), p.var.grad().to_vector()) << p.name;
+    }
+  }
 }
 
 TEST_F(DebugStep, ABadBatchFileIsNamed) {
@@ -98,6 +146,34 @@ TEST_F(DebugStep, ABadBatchFileIsNamed) {
   r = run_mapet(args());
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find(weights), std::string::npos) << r.output;
+}
+
+// MaPeT weights without layer scale and of another width and depth than the named model's.
+TEST_F(DebugStep, MapetArchitectureIsReadFromTheWeights) {
+  models::MapetConfig c = models::mapet_config("mapet_tiny_patch16_224");
+  c.vit.img_size = 32, c.vit.patch_size = 8, c.vit.embed_dim = 48, c.vit.depth = 2, c.vit.drop_path_rate = 0.0f;
+  c.vit.layer_scale_init = 0.0f, c.least_number = 5, c.vocab_size = 11;
+  models::MapetModel m(c);
+  m.init_weights(3);
+  io::save_safetensors(weights, io::state_dict(m));
+  models::MapetBatch b;
+  b.images = images;
+  b.tokens = Tensor::empty({3, 16}, DType::i64);
+  b.perm = Tensor::empty({3, 16}, DType::i64);
+  models::PermutationConfig pc;
+  pc.grid = 4, pc.least_number = 5;
+  for (int64_t i = 0; i < 3; ++i) {
+    auto order = models::sample_permutation(pc, 1, i);
+    for (int64_t p = 0; p < 16; ++p)
+      b.perm.data<int64_t>()[i * 16 + p] = order[p], b.tokens.data<int64_t>()[i * 16 + p] = (i + 3 * p) % 11;
+  }
+  io::save_safetensors(batch, {{"images", b.images}, {"tokens", b.tokens}, {"perm", b.perm}});
+  ProcResult r = run_mapet("debug-step --model mapet_tiny_patch16_224 --least-number 5 --weights " + weights +
+                           " --batch " + batch + " --out " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("layer scale off"), std::string::npos) << r.output;
+  nn::Context ctx;
+  EXPECT_EQ(io::load_safetensors(out).at("loss").item(), m.forward(b, ctx).loss.value().item());
 }
 
 TEST_F(DebugStep, MapetWritesLogitsInNaturalPatchOrder) {

@@ -274,7 +274,7 @@ namespace mapet {
 namespace {
 
 TEST_F(Finetune, ConfigFilesLoadAndFlagsOverrideThem) {
-  const fs::path configs = fs::path(__FILE__).parent_path().parent_path().parent_path() / "configs";
+  const fs::path configs = fs::path(MAPET_SOURCE_DIR) / "configs";
   for (const char* size : {"tiny", "small", "base"}) {
     ScratchDir dir;
     const std::string out = dir / "run", name = std::string("finetune_vit_") + size + "_patch16_224";

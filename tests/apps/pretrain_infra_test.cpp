@@ -12,16 +12,18 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 
 #include "apps/train/checkpoint.h"
 #include "apps/train/config.h"
 #include "apps/train/folder_lock.h"
+#include "apps/train/meter.h"
 #include "apps/train/metrics.h"
 #include "apps/train/plot.h"
 #include "apps/train/train_flags.h"
 #include "apps/train/trainer.h"
 #include "engine/io/safetensors.h"
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "models/vit.h"
 #include "tests/apps/pretrain_fixture.h"
 #include "tests/test_util.h"
@@ -491,6 +493,57 @@ TEST(TrainFlags, StepsPerEpochNamesADatasetTooSmallForOneStep) {
     EXPECT_NE(msg.find("/nowhere/tiny-set"), std::string::npos) << msg;
     EXPECT_NE(msg.find("--accum-steps"), std::string::npos) << msg;
   }
+}
+
+// A run shorter than its warm-up never reaches --lr: the README's one-epoch
+// example with the default 10 warm-up epochs. Said, with the lr it ends at.
+TEST(TrainFlags, WarmupLongerThanTheRunIsWarnedAbout) {
+  TrainFlags t;
+  t.lr = 1e-3f, t.warmup_lr = 0.0f, t.epochs = 1, t.warmup_epochs = 10;
+  const std::string w = t.warmup_warning();
+  EXPECT_NE(w.find("--warmup-epochs 10 is longer than the run (--epochs 1)"), std::string::npos) << w;
+  EXPECT_NE(w.find("to 0.0001 at the end"), std::string::npos) << w;
+  t.warmup_epochs = 1;
+  EXPECT_EQ(t.warmup_warning(), "") << "a warm-up as long as the run reaches --lr at its end";
+  t.warmup_epochs = 0;
+  EXPECT_EQ(t.warmup_warning(), "");
+}
+
+// In a log (not a terminal) the first step is shown at once, then every log_interval steps.
+TEST(TrainMeter, LogShowsTheFirstStepAtOnce) {
+  ::testing::internal::CaptureStdout();
+  {
+    TrainMeter m(/*first_step=*/0, /*total_steps=*/50, /*log_interval=*/20, /*quiet=*/false);
+    for (int64_t s = 1; s <= 21; ++s) m.step(s, s * 8, "loss 1");
+  }
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("step 1/50"), std::string::npos) << out;
+  EXPECT_NE(out.find("step 20/50"), std::string::npos) << out;
+  EXPECT_EQ(out.find("step 2/50"), std::string::npos) << out;
+  EXPECT_EQ(out.find("step 21/50"), std::string::npos) << out;
+
+  ::testing::internal::CaptureStdout();  // a resumed run: its own first step
+  {
+    TrainMeter m(/*first_step=*/30, 50, 20, false);
+    m.step(31, 8, "loss 1");
+  }
+  out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("step 31/50"), std::string::npos) << out;
+}
+
+// Epoch curves have ticks at whole epochs, counted from 1 as the logs count them.
+TEST(TrainPlot, EpochAxisHasWholeTicksCountedFromOne) {
+  std::vector<nlohmann::json> records{{{"epoch", 0}, {"val_top1", 40.0}}, {{"epoch", 1}, {"val_top1", 55.5}}};
+  const std::string svg = render_svg(metrics_figure(records, {{"val_top1", "val top-1", false}}, "epoch", 1));
+  std::vector<std::string> ticks;  // x-axis tick labels are the centred numbers
+  const std::regex tick("text-anchor=\"middle\">([-0-9.e]+)</text>");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), tick); it != std::sregex_iterator(); ++it)
+    ticks.push_back((*it)[1]);
+  ASSERT_FALSE(ticks.empty()) << svg;
+  for (const std::string& t : ticks) EXPECT_EQ(t.find('.'), std::string::npos) << "fractional epoch tick " << t;
+  EXPECT_NE(std::find(ticks.begin(), ticks.end(), "1"), ticks.end());
+  EXPECT_NE(std::find(ticks.begin(), ticks.end(), "2"), ticks.end());
+  EXPECT_EQ(std::find(ticks.begin(), ticks.end(), "0"), ticks.end()) << "epochs count from 1";
 }
 
 }  // namespace

@@ -138,6 +138,37 @@ TEST_F(Pretrain, ResumeAfterKillGivesTheSameLosses) {
       << "final weights differ";
 }
 
+// A run stopped before its first epoch ends still leaves a checkpoint to
+// resume from: by default one every --recovery-minutes (5) of training.
+TEST_F(Pretrain, RecoveryMinutesCheckpointInsideAnEpoch) {
+  ScratchDir dir;
+  const std::string out = dir / "run";
+  // 4 steps per epoch; a recovery point after every step (any time passed is enough).
+  ASSERT_EQ(test::run_and_kill(args(out, {"--epochs", "10", "--recovery-minutes", "1e-9"}), out + "/metrics.jsonl", 3,
+                               dir / "killed.log"),
+            "");
+  ASSERT_TRUE(fs::exists(out + "/last.safetensors")) << "nothing to resume from";
+  const int64_t at = apps::train::checkpoint_step(out + "/last.safetensors");
+  EXPECT_GE(at, 2);
+  EXPECT_LT(at, 4) << "only the epoch's end was checkpointed";
+  EXPECT_NE(test::read_text(out + "/config.yaml").find("recovery_minutes: 1e-9"), std::string::npos);
+
+}
+
+// The README's one-epoch trial of a config with a long warm-up: said at the start;
+// the first step is logged at once; the default recovery interval is a few minutes.
+TEST_F(Pretrain, ShortRunSaysTheWarmupIsLongerAndLogsItsFirstStep) {
+  ScratchDir dir;
+  std::vector<std::string> a = args(dir / "run", {"--epochs", "1", "--warmup-epochs", "10", "--log-interval", "20"});
+  a.erase(std::find(a.begin(), a.end(), "--quiet"));
+  RunResult r = test::run_mapet(a, dir / "log.txt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: --warmup-epochs 10 is longer than the run (--epochs 1)"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("step 1/4 |"), std::string::npos) << r.output;
+  EXPECT_NE(test::read_text(dir / "run/config.yaml").find("recovery_minutes: 5"), std::string::npos);
+}
+
 TEST_F(Pretrain, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   ScratchDir dir;
   const std::string out = dir / "run";
@@ -277,7 +308,7 @@ TEST_F(Pretrain, SettingsNoRunCanUseAreRefusedNamingTheKey) {
 }
 
 TEST_F(Pretrain, ConfigFilesLoadAndFlagsOverrideThem) {
-  const fs::path configs = fs::path(__FILE__).parent_path().parent_path().parent_path() / "configs";
+  const fs::path configs = fs::path(MAPET_SOURCE_DIR) / "configs";
   for (const char* name : {"mapet_tiny_patch16_224", "mapet_small_patch16_224", "mapet_base_patch16_224"}) {
     ScratchDir dir;
     const std::string out = dir / "run";

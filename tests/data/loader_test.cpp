@@ -41,6 +41,7 @@ LoaderOptions small_options(int workers) {
 struct Seen {
   std::vector<std::vector<float>> images;
   std::vector<std::vector<int64_t>> labels, indices, seeds;
+  int64_t skipped = 0;  // the batches' own counts of replaced samples, summed
 };
 
 Seen run_epoch(Loader& l, int64_t epoch, int64_t position = 0) {
@@ -57,6 +58,7 @@ Seen run_epoch(Loader& l, int64_t epoch, int64_t position = 0) {
     s.labels.push_back(ints(b.labels));
     s.seeds.push_back(ints(b.seeds));
     s.indices.push_back(b.indices);
+    s.skipped += b.skipped;
   }
   return s;
 }
@@ -179,6 +181,8 @@ TEST(Loader, BrokenFilesAreReportedOnceAndReplaced) {
   EXPECT_NE(err.find("epoch 1: skipped 6"), std::string::npos) << err;
   EXPECT_EQ(r0.skipped, 6);
   EXPECT_EQ(r1.skipped, 6);
+  EXPECT_EQ(e0.skipped, 6);  // each batch counts its own (what show-batch reports for one batch)
+  EXPECT_EQ(e1.skipped, 6);
   size_t n = 0;
   bool saw_1x1 = false;
   for (const Seen* s : {&e0, &e1})

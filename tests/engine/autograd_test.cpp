@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/ops/activation.h"
+#include "engine/ops/gelu.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"

@@ -1,6 +1,6 @@
-// Softmax cross-entropy (engine/ops/loss.cpp, kernels/cpu/cross_entropy.cpp)
+// Softmax cross-entropy (engine/ops/cross_entropy.cpp, kernels/cpu/cross_entropy.cpp)
 // with torch's label_smoothing and ignore_index semantics.
-#include "engine/ops/loss.h"
+#include "engine/ops/cross_entropy.h"
 #include "tests/test_util.h"
 
 namespace mapet {

@@ -1,6 +1,6 @@
-// Exact (erf) GELU (engine/ops/activation.cpp, kernels/cpu/gelu.cpp) against
+// Exact (erf) GELU (engine/ops/gelu.cpp, kernels/cpu/gelu.cpp) against
 // x * Phi(x) in float64, including the tails where the erf approximation matters.
-#include "engine/ops/activation.h"
+#include "engine/ops/gelu.h"
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"

@@ -12,6 +12,7 @@
 
 #include "engine/ops/shape.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/isa.h"
 #include "tests/test_util.h"
 
 namespace mapet {
@@ -106,7 +107,7 @@ double rel_error(const std::vector<float>& got, const std::vector<float>& want) 
 // error is then that of bf16 rounding (2^-9 relative per input), not f32's;
 // and it must still be deterministic across thread counts.
 TEST(IntervalAttention, Bf16ProductsUnderAmpStayCloseToF32Reference) {
-  if (!cpu::cpu_has_bf16()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU: --amp keeps the f32 products";
+  if (!cpu::native_bf16()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU: --amp keeps the f32 products";
   const cpu::GemmPrecision before = cpu::gemm_precision();
   for (const Case& c : {Case{Objective::mapet, 197, 50, 2, 3, 64}, Case{Objective::mim, 197, 197, 1, 2, 64},
                         Case{Objective::pet, 37, 9, 1, 2, 13}, Case{Objective::mapet, 50, 5, 1, 1, 80}}) {
@@ -291,7 +292,7 @@ TEST(IntervalAttention, PackedProjectionsGiveTheSameResult) {
   const int64_t B = 2, H = 3, Tq = 23 + 2 * 16, Tk = 23 + 16;
   const cpu::GemmPrecision before = cpu::gemm_precision();
   for (cpu::GemmPrecision precision : {cpu::GemmPrecision::f32, cpu::GemmPrecision::bf16}) {
-    if (precision == cpu::GemmPrecision::bf16 && !cpu::cpu_has_bf16()) continue;
+    if (precision == cpu::GemmPrecision::bf16 && !cpu::native_bf16()) continue;
     cpu::set_gemm_precision(precision);
     for (int64_t d : {32, 20}) {
       const int64_t D = H * d;

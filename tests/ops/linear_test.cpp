@@ -6,7 +6,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/reduce.h"
 #include "tests/test_util.h"
 
 namespace mapet {

@@ -1,5 +1,5 @@
-// Row softmax with a scale (engine/ops/activation.cpp, kernels/cpu/softmax.cpp).
-#include "engine/ops/activation.h"
+// Row softmax with a scale (engine/ops/softmax.cpp, kernels/cpu/softmax.cpp).
+#include "engine/ops/softmax.h"
 #include "tests/test_util.h"
 
 namespace mapet {

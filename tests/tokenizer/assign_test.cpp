@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/isa.h"
 
 namespace mapet::cpu {
 namespace {
@@ -26,7 +27,7 @@ std::vector<float> normal(int64_t n, uint64_t seed, float mean = 0.0f, float std
 
 std::vector<AssignPrecision> precisions() {
   std::vector<AssignPrecision> p{AssignPrecision::f32};
-  if (cpu_has_bf16()) p.push_back(AssignPrecision::bf16);
+  if (native_bf16()) p.push_back(AssignPrecision::bf16);
   return p;
 }
 
@@ -157,7 +158,7 @@ TEST(Assign, NonFiniteInputsAreReported) {
   AssignCentroids bad(c.data(), k, d);
   EXPECT_EQ(bad.bad_centroid(), 2);
   EXPECT_THROW(assign(bad, x.data(), n, ids.data()), std::invalid_argument);
-  if (!cpu_has_bf16()) {
+  if (!native_bf16()) {
     EXPECT_THROW(AssignCentroids(c.data(), k, d, AssignPrecision::bf16), std::invalid_argument);
   }
 }

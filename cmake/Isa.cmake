@@ -1,0 +1,28 @@
+# Multi-level kernels (kernels/cpu/isa.h): a source given to mapet_isa_sources()
+# is compiled once per instruction-set level, with MAPET_ISA naming that level's
+# namespace, so one build runs on every x86-64 CPU and uses what it has.
+set(MAPET_ISA_LEVELS generic)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
+  list(APPEND MAPET_ISA_LEVELS avx2 avx512 avx512_bf16)
+  set(MAPET_ISA_FLAGS_generic -march=x86-64)
+  set(MAPET_ISA_FLAGS_avx2 -march=x86-64-v3)
+  set(MAPET_ISA_FLAGS_avx512 -march=x86-64-v4)
+  set(MAPET_ISA_FLAGS_avx512_bf16 -march=x86-64-v4 -mavx512vnni -mavx512vbmi -mavx512bf16)
+endif()
+
+# mapet_isa_sources(<target> SOURCES a.cpp ... LIBS <libraries whose headers they use>)
+function(mapet_isa_sources target)
+  cmake_parse_arguments(I "" "" "SOURCES;LIBS" ${ARGN})
+  foreach(level ${MAPET_ISA_LEVELS})
+    set(obj ${target}_isa_${level})
+    add_library(${obj} OBJECT ${I_SOURCES})
+    target_compile_definitions(${obj} PRIVATE MAPET_ISA=isa_${level})
+    # -Wno-psabi: 64-byte vector types returned by internal functions, whatever the level.
+    target_compile_options(${obj} PRIVATE ${MAPET_ISA_FLAGS_${level}} -Wno-psabi)
+    if(level MATCHES "avx512")  # GCC 12 warns inside its own AVX-512 headers (GCC bug 105593)
+      target_compile_options(${obj} PRIVATE -Wno-maybe-uninitialized)
+    endif()
+    target_link_libraries(${obj} PRIVATE mapet_flags ${I_LIBS})
+    target_sources(${target} PRIVATE $<TARGET_OBJECTS:${obj}>)
+  endforeach()
+endfunction()

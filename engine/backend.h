@@ -1,0 +1,39 @@
+// The one place an op picks its backend. An op finds the device of its
+// tensors once,
+//   const Device dev = backend::device_of("layer_norm", {xv, gv, bv});
+// and calls each kernel through
+//   MAPET_BACKEND_CALL(dev, layernorm_forward, x, gamma, beta, y, mean, rstd, rows, dim, eps);
+// which is cpu::layernorm_forward(...) (kernels/cpu/layernorm.h) on the CPU and
+// cuda::layernorm_forward(...) (kernels/cuda/layernorm.cuh, the same arguments;
+// its trailing stream argument defaults to the default stream) on a GPU.
+// A CUDA entry point that has no kernel in this build is a stub that throws
+// "<entry point> has no CUDA kernel in this build" (engine/cuda_missing.cpp):
+// there is no silent fallback to the CPU.
+#pragma once
+#include <functional>
+#include <initializer_list>
+
+#include "engine/tensor.h"
+
+namespace mapet::backend {
+
+// The device of the defined tensors among ts (the CPU when none is defined);
+// an Error naming op when they are not all on one device.
+Device device_of(const char* op, std::initializer_list<std::reference_wrapper<const Tensor>> ts);
+
+// Throws Error("<name> has no CUDA kernel in this build").
+[[noreturn]] void no_cuda_kernel(const char* name);
+
+// For the ops whose work is still a loop in engine/ops rather than a kernel:
+// a tensor on any device but the CPU gets the same error as a missing kernel.
+inline void host_loop_only(const char* op, Device dev) {
+  if (dev != Device::cpu) no_cuda_kernel(op);
+}
+
+}  // namespace mapet::backend
+
+// Both branches name the kernel, so an op compiles only when its CUDA twin is
+// declared (kernels/cuda/<op>.cuh); a macro because an overloaded function
+// name cannot be passed to a template.
+#define MAPET_BACKEND_CALL(device, fn, ...)                                                     \
+  ((device) == ::mapet::Device::cpu ? ::mapet::cpu::fn(__VA_ARGS__) : ::mapet::cuda::fn(__VA_ARGS__))
