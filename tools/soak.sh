@@ -4,8 +4,8 @@
 # uninterrupted one: the same loss, lr and gradient norm at every step and the same
 # final weights. Prints the count of kills and the verdict; exit status 1 on any difference.
 # Usage: tools/soak.sh [MAPET] [KILLS]   (env: AMP=1 adds --amp, EPOCHS, WORK, SEED)
-# Data: 512 Fashion-MNIST images (tools/prepare_demo_data.sh makes the cache) and a pixel
-# k-means tokenizer trained on them.
+# Data: 510 Fashion-MNIST images (51 per class, from the JPEGs of data_cache/fashion-mnist that
+# `mapet prepare fashion-mnist` makes) and a pixel k-means tokenizer trained on them.
 set -euo pipefail
 mapet=$(realpath "${1:-build/apps/mapet}")
 kills=${2:-20}
@@ -15,12 +15,13 @@ RANDOM=${SEED:-$$}
 amp=()
 [ "${AMP:-0}" = 1 ] && amp=(--amp)
 
-bash "$(dirname "$0")/prepare_demo_data.sh" "$mapet" data_cache/fashion-mnist data_cache/fashion-mnist-tokens > /dev/null
+[ -d data_cache/fashion-mnist/val ] || "$mapet" prepare fashion-mnist --out data_cache/fashion-mnist > /dev/null
 mkdir -p "$work/data/train"
 for class in data_cache/fashion-mnist/train/*/; do
   name=$(basename "$class")
   mkdir -p "$work/data/train/$name"
-  ls "$class" | sort | head -n 51 | while read -r f; do ln -sf "$(realpath "$class/$f")" "$work/data/train/$name/$f"; done
+  files=("$class"*)  # sorted; the first 51 (no `ls | head`: with pipefail its SIGPIPE ends the script)
+  for f in "${files[@]:0:51}"; do ln -sf "$(realpath "$f")" "$work/data/train/$name/$(basename "$f")"; done
 done
 [ -f "$work/tokens/train.tokens" ] || "$mapet" tokenize "$work/data" --tokenizer pixel --num-tokens 64 --input-size 28 \
   --patch-size 4 --train-centroids --out "$work/tokens" > "$work/tokenize.log"
