@@ -3,13 +3,17 @@
 # --resume (which may itself be killed), then the run must end bit-identical to an
 # uninterrupted one: the same loss, lr and gradient norm at every step and the same
 # final weights. Prints the count of kills and the verdict; exit status 1 on any difference.
-# Usage: tools/soak.sh [MAPET] [KILLS]   (env: AMP=1 adds --amp, EPOCHS, WORK, SEED)
+# A kill before the first checkpoint leaves nothing to resume: that run starts afresh (counted).
+# Usage: tools/soak.sh [MAPET] [KILLS]   (env: AMP=1 adds --amp, EPOCHS, WORK, SEED, KILL_MAX_S:
+# each kill comes at a random moment in [0, KILL_MAX_S) seconds after a start, default 3; raise
+# it on a slow or loaded machine where one step takes seconds)
 # Data: 510 Fashion-MNIST images (51 per class, from the JPEGs of data_cache/fashion-mnist that
 # `mapet prepare fashion-mnist` makes) and a pixel k-means tokenizer trained on them.
 set -euo pipefail
 mapet=$(realpath "${1:-build/apps/mapet}")
 kills=${2:-20}
 epochs=${EPOCHS:-60}
+kill_max_ms=$(( ${KILL_MAX_S:-3} * 1000 ))
 work=${WORK:-$(mktemp -d /tmp/mapet-soak.XXXXXX)}
 RANDOM=${SEED:-$$}
 amp=()
@@ -30,12 +34,21 @@ args=(pretrain "$work/data" --tokens "$work/tokens/train.tokens" --model mapet_t
       --patch-size 4 --embed-dim 64 --depth 2 --num-heads 2 -b 32 --total-batch 64 --epochs "$epochs"
       --warmup-epochs 1 --lr 1e-3 --recovery-interval 1 --quiet "${amp[@]}")
 echo "soak: reference run (uninterrupted) in $work/ref"
-"$mapet" "${args[@]}" --output "$work/ref" > "$work/ref.log"
+if [ -f "$work/ref/model.safetensors" ] && cmp -s <(echo "${args[*]}") "$work/ref.args"; then
+  echo "soak: (kept from an earlier soak in $work with the same settings)"
+else
+  rm -rf "$work/ref"
+  "$mapet" "${args[@]}" --output "$work/ref" > "$work/ref.log"
+  echo "${args[*]}" > "$work/ref.args"
+fi
 
 echo "soak: $kills random kill -9, each followed by --resume, in $work/run"
-done_kills=0 starts=0
+rm -rf "$work/run" "$work/run.log"
+done_kills=0 starts=0 fresh=0
 while true; do
-  if [ $starts -eq 0 ]; then
+  if [ $starts -eq 0 ] || [ ! -f "$work/run/last.safetensors" ]; then
+    [ $starts -gt 0 ] && fresh=$((fresh + 1))
+    rm -rf "$work/run"
     "$mapet" "${args[@]}" --output "$work/run" >> "$work/run.log" 2>&1 &
   else
     "$mapet" pretrain --resume "$work/run" >> "$work/run.log" 2>&1 &
@@ -45,7 +58,8 @@ while true; do
     wait $pid || { echo "soak: the final resume failed (see $work/run.log)"; exit 1; }
     break
   fi
-  sleep "$((RANDOM % 3)).$((RANDOM % 10))"
+  ms=$(( (RANDOM * 32768 + RANDOM) % kill_max_ms ))
+  sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
   if kill -9 $pid 2> /dev/null; then
     wait $pid 2> /dev/null || true
     done_kills=$((done_kills + 1))
@@ -60,6 +74,6 @@ steps() { grep '"step"' "$1" | sed -E 's/.*("step":[0-9]+).*("loss":[^,]*).*("lr
 same_steps=no same_weights=no
 cmp -s <(steps "$work/ref/metrics.jsonl") <(steps "$work/run/metrics.jsonl") && same_steps=yes
 cmp -s "$work/ref/model.safetensors" "$work/run/model.safetensors" && same_weights=yes
-echo "soak: $done_kills kills, $((starts - 1)) resumes, $(steps "$work/ref/metrics.jsonl" | wc -l) steps;" \
+echo "soak: $done_kills kills, $((starts - 1 - fresh)) resumes, $fresh fresh starts (killed before a checkpoint), $(steps "$work/ref/metrics.jsonl" | wc -l) steps;" \
   "every step's loss/lr/grad norm identical: $same_steps; final weights bit-identical: $same_weights"
 [ $same_steps = yes ] && [ $same_weights = yes ]
