@@ -60,15 +60,15 @@ test-sanitize: deps
 	@cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(SANITIZE_TARGETS)
 	@cd $(SANITIZE_BUILD) && $(SANITIZE_ENV) ctest --output-on-failure -j $(JOBS) -L '$(SANITIZE_TESTS)'
 
-# The data loader and the thread pool under TSan (clang and its OpenMP runtime, which TSan understands).
+# The data loader and the thread pool under TSan (clang and its OpenMP runtime, which TSan understands):
+# tests/CMakeLists.txt builds their tests as one binary, tsan_tests.
 TSAN_BUILD ?= build-tsan
 test-tsan: deps
 	@CC=clang CXX=clang++ cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAPET_SANITIZE=thread \
 	  -DMAPET_CUDA=OFF -DMAPET_BENCH=OFF $(CMAKE_FLAGS) > $(TSAN_BUILD).configure.log 2>&1 \
 	  || (cat $(TSAN_BUILD).configure.log; exit 1)
-	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target data_tests ops_tests
-	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 MAPET_THREADS=4 \
-	  ctest --output-on-failure -j $(JOBS) -R '^(Loader\.|ThreadDeterminism\.)'
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target tsan_tests
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 MAPET_THREADS=4 $(TSAN_BUILD)/tests/tsan_tests
 
 # libFuzzer targets, one per parser (tests/fuzz), with ASan + UBSan: FUZZ_SECONDS each, seeds from the build.
 FUZZ_BUILD ?= build-fuzz

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of tests/fuzz for SECONDS each (make fuzz FUZZ_SECONDS=N), in
-# turn, at low priority. Corpora grow in DIR/corpus/<target> (seeded from DIR/seeds/<target>);
-# crashes land in DIR/crashes/<target>/ (turn each into a regression test). Prints one line
-# per target: executions, corpus size, crashes. Exit status 1 when any target crashed.
+# turn, at low priority (nice 19; FUZZ_NICE=N to change). Corpora grow in DIR/corpus/<target>
+# (seeded from DIR/seeds/<target>); crashes land in DIR/crashes/<target>/ (turn each into a
+# regression test). Prints one line per target: executions, corpus size, crashes. Exit status 1
+# when any target crashed.
 # Usage: tools/fuzz.sh BUILD/tests/fuzz SECONDS [TARGET...]
 set -uo pipefail
 dir=$1 seconds=$2
@@ -17,7 +18,7 @@ for t in "${targets[@]}"; do
   # Leaks: LeakSanitizer stays on. Memory: 2 GiB per process, 512 MiB per allocation (a header-sized
   # allocation before any check shows as a finding).
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  MAPET_THREADS=1 nice -n 19 "$dir/fuzz_$t" "$dir/corpus/$t" "$dir/seeds/$t" \
+  MAPET_THREADS=1 nice -n "${FUZZ_NICE:-19}" "$dir/fuzz_$t" "$dir/corpus/$t" "$dir/seeds/$t" \
     -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 \
     -artifact_prefix="$dir/crashes/$t/" > "$log" 2>&1
   rc=$?

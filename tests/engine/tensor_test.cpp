@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
+#include <random>
+
+#include "engine/half.h"
 
 namespace mapet {
 namespace {
@@ -93,6 +97,52 @@ TEST(Tensor, Bf16RoundsToNearestEven) {
   EXPECT_EQ(got[1], 1.0f + 4.0f / 256);  // tie, up to even
   EXPECT_EQ(got[2], 1.0f + 1.0f / 128);  // below half way
   EXPECT_TRUE(std::isfinite(got[3]));
+}
+
+// f16 <-> f32 (engine/half.h): the written-out conversions (those of clang 14 builds) round as
+// IEEE says, and match the compiler's own bit for bit where the build has one.
+TEST(Half, ConversionsRoundToNearestEvenAndMatchTheCompiler) {
+  for (auto convert : {&float_to_half, &soft_float_to_half}) {
+    EXPECT_EQ(convert(1.0f), 0x3c00);
+    EXPECT_EQ(convert(-2.0f), 0xc000);
+    EXPECT_EQ(convert(1.0f / 3), 0x3555);
+    EXPECT_EQ(convert(65504.0f), 0x7bff);       // largest half
+    EXPECT_EQ(convert(65519.0f), 0x7bff);       // below half way to 65536
+    EXPECT_EQ(convert(65520.0f), 0x7c00);       // half way: to even, which is inf
+    EXPECT_EQ(convert(std::ldexp(1.0f, -24)), 0x0001);      // smallest subnormal
+    EXPECT_EQ(convert(std::ldexp(1.0f, -25)), 0x0000);      // tie, down to even (zero)
+    EXPECT_EQ(convert(std::ldexp(3.0f, -25)), 0x0002);      // tie, up to even
+    EXPECT_EQ(convert(std::ldexp(1023.5f, -24)), 0x0400);   // rounds up into the smallest normal
+    EXPECT_EQ(convert(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie, down to even
+    EXPECT_EQ(convert(-INFINITY), 0xfc00);
+    EXPECT_EQ(convert(NAN) & 0x7e00, 0x7e00);  // a quiet NaN
+  }
+  EXPECT_EQ(soft_half_to_float(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(soft_half_to_float(0x7bff), 65504.0f);
+  EXPECT_EQ(soft_half_to_float(0xfc00), -INFINITY);
+  EXPECT_TRUE(std::isnan(soft_half_to_float(0x7e01)));
+#if MAPET_SOFT_HALF
+  GTEST_SKIP() << "this build's conversions are the written-out ones: nothing more to compare";
+#else
+  auto bits = [](float f) { uint32_t b; std::memcpy(&b, &f, 4); return b; };
+  int differ = 0;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float want = half_to_float(static_cast<uint16_t>(h)), got = soft_half_to_float(static_cast<uint16_t>(h));
+    const bool same = std::isnan(want) ? std::isnan(got) && std::signbit(got) == std::signbit(want) : bits(got) == bits(want);
+    if (!same && differ++ < 5) ADD_FAILURE() << "half " << h << ": " << want << " != " << got;
+  }
+  std::mt19937 rng(17);
+  for (int i = 0; i < 4000000; ++i) {
+    uint32_t b = static_cast<uint32_t>(rng());
+    if (i % 2) b = (b & 0x80000000u) | (0x33000000u + b % (0x47800000u - 0x33000000u));  // the halves' own range
+    float f;
+    std::memcpy(&f, &b, 4);
+    const uint16_t want = float_to_half(f), got = soft_float_to_half(f);
+    const bool same = std::isnan(f) ? (got & 0x7e00) == 0x7e00 && (got & 0x8000) == (want & 0x8000) : got == want;
+    if (!same && differ++ < 10) ADD_FAILURE() << "float bits " << b << ": " << want << " != " << got;
+  }
+  EXPECT_EQ(differ, 0);
+#endif
 }
 
 TEST(Tensor, ViewAndSliceErrors) {

@@ -115,7 +115,8 @@ TEST(ThreadDeterminism, GemmWithLongInnerDimension) {
 // a long inner dimension (all the tokens of a batch), small and ViT-sized outputs.
 TEST(ThreadDeterminism, Bf16GemmWithLongInnerDimension) {
   if (cpu::gemm_backend() != cpu::GemmBackend::onednn) GTEST_SKIP() << "gemm_bf16 needs the oneDNN backend";
-  for (auto [m, n, k] : {std::array<int64_t, 3>{13, 7, 20011}, std::array<int64_t, 3>{384, 384, 6304}}) {
+  for (const auto& mnk : {std::array<int64_t, 3>{13, 7, 20011}, std::array<int64_t, 3>{384, 384, 6304}}) {
+    const int64_t m = mnk[0], n = mnk[1], k = mnk[2];  // not a structured binding: clang 14 cannot capture one
     std::vector<float> a = test::randn({k, m}, test::fresh_seed()).to_vector(),
                        b = test::randn({k, n}, test::fresh_seed()).to_vector();
     std::vector<uint16_t> a16(a.size()), b16(b.size());
