@@ -2,8 +2,16 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cuda/gemm.cuh"
 
 namespace mapet {
+
+namespace {
+bool g_device_bf16 = false;  // GPUs all have bf16 tensor cores: --amp is granted there as asked
+}  // namespace
+
+// The --amp policy on Device::cuda (ops::linear asks through MAPET_BACKEND_CALL).
+bool cuda::gemm_uses_bf16() { return g_device_bf16; }
 
 AmpChoice configure_amp(bool requested) {
   AmpChoice c;
@@ -12,6 +20,7 @@ AmpChoice configure_amp(bool requested) {
   if (requested && !c.bf16)
     c.note = std::string("--amp: this CPU path (") + cpu::isa_name(cpu::active_isa()) +
              ") has no native bf16 dot products, so GEMMs stay f32 (emulated bf16 would be slower and less precise)";
+  g_device_bf16 = requested;
   cpu::set_gemm_precision(c.bf16 ? cpu::GemmPrecision::bf16 : cpu::GemmPrecision::f32);
   return c;
 }

@@ -164,7 +164,7 @@ Var expand_batch(const Var& x, int64_t n) {
   Var out = autograd::make_output(y, {&x});
   autograd::record(out, [x, n, row, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
-    Tensor dx = Tensor::empty(x.shape());
+    Tensor dx = Tensor::empty(x.shape(), DType::f32, dev);
     MAPET_BACKEND_CALL(dev, sum_rows, g.data<float>(), dx.data<float>(), n, row);
     autograd::accumulate(x, dx);
   });
