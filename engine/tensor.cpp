@@ -327,8 +327,22 @@ Tensor Tensor::to(DType dtype) const {
 
 Tensor Tensor::to(Device device) const {
   if (device == this->device()) return *this;
-  Tensor src = device == Device::cuda ? contiguous() : *this;  // strided views are made contiguous on the host
-  if (!src.is_contiguous()) throw Error("Tensor::to(cpu) of a strided cuda view " + str() + ": call contiguous() first");
+  if (device == Device::cpu && !is_contiguous()) {
+    // A strided view of device memory: copy the span it covers, keep its strides on the host, then compact there.
+    int64_t span = 1;
+    for (size_t i = 0; i < shape_.size(); ++i) {
+      if (shape_[i] == 0) return empty(shape_, dtype_);
+      if (strides_[i] < 0) throw Error("Tensor::to(cpu) of " + str() + ": negative strides");
+      span += (shape_[i] - 1) * strides_[i];
+    }
+    Tensor h = empty({span}, dtype_);
+    device::copy_to_host(h.raw_data(), raw_data(), static_cast<size_t>(span) * dtype_size(dtype_),
+                         device::current_stream(), "Tensor::to(cpu)");
+    h.shape_ = shape_;
+    h.strides_ = strides_;
+    return h.contiguous();
+  }
+  Tensor src = device == Device::cuda ? contiguous() : *this;  // strided host views are made contiguous first
   Tensor t = empty(shape_, dtype_, device);
   t.copy_(src);
   return t;

@@ -10,6 +10,7 @@
 #include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/cross_entropy.cuh"
 #include "kernels/cuda/dropout.cuh"
+#include "kernels/cuda/embedding.cuh"
 #include "kernels/cuda/gelu.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/interval_attention.cuh"
@@ -108,6 +109,7 @@ MAPET_NO_CUDA_KERNEL(void, gemm, (bool, bool, int64_t, int64_t, int64_t, const f
 MAPET_NO_CUDA_KERNEL(void, gemm_bf16, (bool, bool, int64_t, int64_t, int64_t, const uint16_t*, const uint16_t*, float*,
                                        float, const float*, void*))
 MAPET_NO_CUDA_KERNEL(void, to_bf16, (const float*, uint16_t*, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, embedding_forward, (const float*, const int64_t*, float*, int64_t, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, from_bf16, (const uint16_t*, float*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, patchify, (const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, unpatchify, (const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, void*))

@@ -5,6 +5,7 @@
 #include "engine/backend.h"
 #include "engine/ops/elementwise.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cuda/embedding.cuh"
 #include "kernels/cuda/reduce.cuh"
 
 namespace mapet::ops {
@@ -65,6 +66,7 @@ Var concat(const std::vector<Var>& xs, int64_t dim) {
                   std::to_string(dim));
   }
   for (const Var& x : xs) s[dim] += x.size(dim);
+  backend::host_loop_only("concat", xs[0].value().device());  // strided copies (no device kernel yet)
   Tensor y = Tensor::empty(s);
   std::vector<int64_t> starts;
   int64_t at = 0;
@@ -95,11 +97,22 @@ Var index_select(const Var& x, int64_t dim, const Tensor& index) {
                   " of " + x.value().str());
   Shape s = x.shape();
   s[dim] = n;
-  Tensor y = Tensor::empty(s);
-  for (int64_t i = 0; i < n; ++i) y.slice(dim, i, i + 1).copy_(x.value().slice(dim, ip[i], ip[i] + 1));
+  const Device dev = x.value().device();
+  Tensor y = Tensor::empty(s, DType::f32, dev);
+  if (dev == Device::cuda) {  // rows of a table: the embedding lookup kernel (indices checked above)
+    if (dim != 0 || x.value().dtype() != DType::f32) backend::no_cuda_kernel("index_select (f32, dim 0 only)");
+    Tensor xv = x.value().contiguous(), idx_dev = idx.to(dev);
+    const int64_t rows = x.size(0), width = rows ? xv.numel() / rows : 0;
+    backend::cuda_call("embedding_forward", [&] {
+      cuda::embedding_forward(xv.data<float>(), idx_dev.data<int64_t>(), y.data<float>(), n, rows, width);
+    });
+  } else {
+    for (int64_t i = 0; i < n; ++i) y.slice(dim, i, i + 1).copy_(x.value().slice(dim, ip[i], ip[i] + 1));
+  }
   Var out = autograd::make_output(y, {&x});
+  // The backward: add_inplace per index (on cuda: its kernel, branch k4, until an embedding backward kernel).
   autograd::record(out, [x, idx, dim, n](const Tensor& g) {
-    Tensor dx = Tensor::zeros(x.shape());
+    Tensor dx = Tensor::zeros(x.shape(), DType::f32, g.device());
     const int64_t* ip = idx.data<int64_t>();
     for (int64_t i = 0; i < n; ++i) {
       Tensor dst = dx.slice(dim, ip[i], ip[i] + 1);

@@ -41,6 +41,9 @@ TEST(DeviceTensor, RoundTripsThroughTheDevice) {
   Tensor t = host.transpose(0, 1).to(Device::cuda);
   EXPECT_EQ(t.to_vector(), host.transpose(0, 1).to_vector());
   EXPECT_EQ(dev.clone().to_vector(), v);
+  // A strided view of device memory comes back through the span it covers.
+  EXPECT_EQ(dev.transpose(0, 1).to(Device::cpu).to_vector(), host.transpose(0, 1).to_vector());
+  EXPECT_EQ(dev.slice(1, 3, 9).to(Device::cpu).to_vector(), host.slice(1, 3, 9).to_vector());
   EXPECT_EQ(dev.to(Device::cuda).raw_data(), dev.raw_data());  // already there: the same tensor
 }
 
