@@ -1,4 +1,4 @@
-// The CUDA entry points (kernels/cuda/*.cuh) that have no kernel in this
+// The CUDA entry points (kernels/cuda/*.cuh) that have no kernel yet, in any
 // build: each throws "<name> has no CUDA kernel in this build" when an op
 // reaches it with a tensor on the GPU (engine/backend.h). Here, not in
 // kernels/cuda/, because the error is the engine's (kernels never include engine/).

@@ -6,12 +6,14 @@
 #include <sstream>
 
 #include "engine/allocator.h"
+#include "engine/backend.h"
 #include "engine/checked.h"
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/runtime.h"
 #include "engine/half.h"
 #include "kernels/common/bf16.h"
 #include "kernels/cpu/copy.h"
+#include "kernels/cuda/copy.cuh"
 
 namespace mapet {
 
@@ -273,10 +275,20 @@ void for_each_strided(const Shape& shape, const Shape& dst_st, const Shape& src_
 
 void Tensor::copy_(const Tensor& src) {
   if (src.shape_ != shape_) throw Error("Tensor::copy_: shape " + src.str() + " into " + str());
+  if (device() == Device::cuda && src.device() == Device::cuda && src.dtype_ == dtype_ &&
+      (!is_contiguous() || !src.is_contiguous())) {  // views of device memory: the strided copy kernel
+    void* d = raw_data();
+    const void* sp = src.raw_data();
+    backend::cuda_call("copy_strided", [&] {
+      cuda::copy_strided(d, strides_.data(), sp, src.strides_.data(), shape_.data(), static_cast<int>(dim()),
+                         dtype_size(dtype_), device::current_stream());
+    });
+    return;
+  }
   if (device() == Device::cuda || src.device() == Device::cuda) {
     if (src.dtype_ != dtype_ || !is_contiguous() || !src.is_contiguous())
       throw Error("Tensor::copy_: " + src.str() + " on " + device_name(src.device()) + " into " + str() + " on " +
-                  device_name(device()) + ": a copy that involves cuda needs the same dtype and contiguous tensors");
+                  device_name(device()) + ": between devices a copy needs the same dtype and contiguous tensors (on cuda: the same dtype)");
     if (nbytes() == 0) return;
     void* s = device::current_stream();
     if (src.device() == Device::cpu) device::copy_to_device(raw_data(), src.raw_data(), nbytes(), s, "Tensor::copy_");

@@ -77,8 +77,9 @@ class Tensor {
   Tensor clone() const;
   Tensor to(DType dtype) const;  // f32 <-> bf16/f16, ints <-> f32
   Tensor to(Device device) const;  // itself when already there; a contiguous copy otherwise
-  // Same shape; any strides; converts dtype. Between devices, or on cuda: the
-  // same dtype and contiguous on both sides (one copy; no strided device copy yet).
+  // Same shape; any strides; converts dtype (on the host). On cuda: the same
+  // dtype, any strides (cuda::copy_strided); between devices: the same dtype,
+  // contiguous on both sides (one cudaMemcpyAsync).
   void copy_(const Tensor& src);
   void fill_(float value);
   void zero_();

@@ -8,6 +8,7 @@
 #include "engine/cuda/runtime.h"
 #include "kernels/cuda/adamw.cuh"
 #include "kernels/cuda/bf16.cuh"
+#include "kernels/cuda/copy.cuh"
 #include "kernels/cuda/cross_entropy.cuh"
 #include "kernels/cuda/dropout.cuh"
 #include "kernels/cuda/embedding.cuh"
@@ -109,6 +110,7 @@ MAPET_NO_CUDA_KERNEL(void, gemm, (bool, bool, int64_t, int64_t, int64_t, const f
 MAPET_NO_CUDA_KERNEL(void, gemm_bf16, (bool, bool, int64_t, int64_t, int64_t, const uint16_t*, const uint16_t*, float*,
                                        float, const float*, void*))
 MAPET_NO_CUDA_KERNEL(void, to_bf16, (const float*, uint16_t*, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, copy_strided, (void*, const int64_t*, const void*, const int64_t*, const int64_t*, int, size_t, void*))
 MAPET_NO_CUDA_KERNEL(void, embedding_forward, (const float*, const int64_t*, float*, int64_t, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, from_bf16, (const uint16_t*, float*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, patchify, (const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, void*))

@@ -1,6 +1,7 @@
 #include "engine/ops/shape.h"
 
 #include <cstring>
+#include <functional>
 
 #include "engine/backend.h"
 #include "engine/ops/elementwise.h"
@@ -66,8 +67,11 @@ Var concat(const std::vector<Var>& xs, int64_t dim) {
                   std::to_string(dim));
   }
   for (const Var& x : xs) s[dim] += x.size(dim);
-  backend::host_loop_only("concat", xs[0].value().device());  // strided copies (no device kernel yet)
-  Tensor y = Tensor::empty(s);
+  std::vector<std::reference_wrapper<const Tensor>> values;
+  for (const Var& x : xs) values.emplace_back(x.value());
+  Device dev = Device::cpu;
+  for (const Tensor& v : values) dev = backend::device_of("concat", {values.front().get(), v});
+  Tensor y = Tensor::empty(s, DType::f32, dev);  // filled by strided copies (cuda::copy_strided on the device)
   std::vector<int64_t> starts;
   int64_t at = 0;
   for (const Var& x : xs) {
@@ -168,12 +172,15 @@ Var expand_batch(const Var& x, int64_t n) {
   if (x.size(0) != 1) throw Error("expand_batch: dim 0 of " + x.value().str() + " must be 1");
   Tensor xv = x.value().contiguous();
   const Device dev = backend::device_of("expand_batch", {xv});
-  backend::host_loop_only("expand_batch", dev);  // the forward's copies (the backward is a kernel)
   Shape s = x.shape();
   s[0] = n;
-  Tensor y = Tensor::empty(s);
+  Tensor y = Tensor::empty(s, DType::f32, dev);
   const int64_t row = xv.numel();
-  for (int64_t i = 0; i < n; ++i) std::memcpy(y.data<float>() + i * row, xv.data<float>(), static_cast<size_t>(row) * 4);
+  if (dev == Device::cuda) {  // n device-to-device copies in stream order
+    for (int64_t i = 0; i < n; ++i) y.slice(0, i, i + 1).copy_(xv);
+  } else {
+    for (int64_t i = 0; i < n; ++i) std::memcpy(y.data<float>() + i * row, xv.data<float>(), static_cast<size_t>(row) * 4);
+  }
   Var out = autograd::make_output(y, {&x});
   autograd::record(out, [x, n, row, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();

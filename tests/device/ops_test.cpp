@@ -185,3 +185,20 @@ TEST(DeviceOps, EmbeddingLookupForward) {  // index_select on rows: the backward
 
 }  // namespace
 }  // namespace mapet
+
+namespace mapet {
+namespace {
+
+TEST(DeviceOps, ConcatExpandAndContiguousOnTheDevice) {
+  expect_equivalent("concat", {random_tensor({2, 3, 5}, 48), random_tensor({2, 4, 5}, 49)},
+                    [](std::vector<Var>& v) { return ops::concat({v[0], v[1]}, 1); }, random_tensor({2, 7, 5}, 50), 0);
+  expect_equivalent("expand_batch", {random_tensor({1, 4, 6}, 51)},
+                    [](std::vector<Var>& v) { return ops::expand_batch(v[0], 5); }, random_tensor({5, 4, 6}, 52),
+                    1e-6);
+  expect_equivalent("contiguous of a transpose", {random_tensor({3, 4, 6}, 53)},
+                    [](std::vector<Var>& v) { return ops::contiguous(ops::transpose(v[0], 0, 2)); },
+                    random_tensor({6, 4, 3}, 54), 0);
+}
+
+}  // namespace
+}  // namespace mapet

@@ -44,6 +44,11 @@ TEST(DeviceTensor, RoundTripsThroughTheDevice) {
   // A strided view of device memory comes back through the span it covers.
   EXPECT_EQ(dev.transpose(0, 1).to(Device::cpu).to_vector(), host.transpose(0, 1).to_vector());
   EXPECT_EQ(dev.slice(1, 3, 9).to(Device::cpu).to_vector(), host.slice(1, 3, 9).to_vector());
+  // ...and contiguous() of one stays on the device (cuda::copy_strided).
+  Tensor c = dev.transpose(0, 1).contiguous();
+  EXPECT_EQ(c.device(), Device::cuda);
+  EXPECT_TRUE(c.is_contiguous());
+  EXPECT_EQ(c.to_vector(), host.transpose(0, 1).to_vector());
   EXPECT_EQ(dev.to(Device::cuda).raw_data(), dev.raw_data());  // already there: the same tensor
 }
 
