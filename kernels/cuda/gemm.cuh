@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/common/gemm.h"
+#include "kernels/cuda/bf16.cuh"
 
 namespace mapet::cuda {
 
@@ -44,8 +45,8 @@ void gemm_bf16(const GemmShape& s, const uint16_t* a, const uint16_t* b, float* 
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
                float* c, float beta = 0.0f, const float* bias = nullptr, void* stream = nullptr);
 
-// The --amp precision on the device and the bf16 cast (no kernels yet: engine/cuda_missing.cpp).
+// The --amp precision on the device: the engine's policy (engine/precision.cpp).
+// The bf16 cast that goes with it, to_bf16, is kernels/cuda/bf16.cuh's.
 bool gemm_uses_bf16();
-void to_bf16(const float* x, uint16_t* y, int64_t n, void* stream = nullptr);
 
 }  // namespace mapet::cuda
