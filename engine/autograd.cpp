@@ -81,7 +81,7 @@ void accumulate_slice(const Var& v, int64_t dim, int64_t start, int64_t end, con
   check_unsealed(p);
   const Shape& shape = p.value.shape();
   if (!p.grad.defined() || !p.grad.is_contiguous() || p.grad.storage_use_count() > 1 || p.grad.dtype() != DType::f32) {
-    Tensor dx = Tensor::zeros(shape);
+    Tensor dx = Tensor::zeros(shape, DType::f32, g.device());
     dx.slice(dim, start, end).copy_(g);
     accumulate(v, dx);
     return;

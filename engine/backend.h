@@ -6,13 +6,20 @@
 // which is cpu::layernorm_forward(...) (kernels/cpu/layernorm.h) on the CPU and
 // cuda::layernorm_forward(...) (kernels/cuda/layernorm.cuh, the same arguments;
 // its trailing stream argument defaults to the default stream) on a GPU.
+// On cuda, an error of the call (a launch the kernel refused, or with
+// MAPET_CUDA_SYNC=1 a fault of the kernel itself) becomes an Error that names
+// the entry point: "layernorm_forward: <what CUDA said>".
 // A CUDA entry point that has no kernel in this build is a stub that throws
 // "<entry point> has no CUDA kernel in this build" (engine/cuda_missing.cpp):
 // there is no silent fallback to the CPU.
 #pragma once
+#include <exception>
 #include <functional>
 #include <initializer_list>
+#include <string>
+#include <type_traits>
 
+#include "engine/cuda/runtime.h"
 #include "engine/tensor.h"
 
 namespace mapet::backend {
@@ -30,10 +37,31 @@ inline void host_loop_only(const char* op, Device dev) {
   if (dev != Device::cpu) no_cuda_kernel(op);
 }
 
+// Runs a CUDA entry point for MAPET_BACKEND_CALL: errors name it.
+template <class F>
+decltype(auto) cuda_call(const char* name, F&& call) {
+  try {
+    if constexpr (std::is_void_v<decltype(call())>) {
+      call();
+      device::check_kernel(name);
+    } else {
+      decltype(auto) r = call();
+      device::check_kernel(name);
+      return r;
+    }
+  } catch (const Error&) {
+    throw;  // already says what failed (a stub without a kernel, a device-layer error)
+  } catch (const std::exception& e) {
+    throw Error(std::string(name) + ": " + e.what());
+  }
+}
+
 }  // namespace mapet::backend
 
 // Both branches name the kernel, so an op compiles only when its CUDA twin is
 // declared (kernels/cuda/<op>.cuh); a macro because an overloaded function
 // name cannot be passed to a template.
-#define MAPET_BACKEND_CALL(device, fn, ...)                                                     \
-  ((device) == ::mapet::Device::cpu ? ::mapet::cpu::fn(__VA_ARGS__) : ::mapet::cuda::fn(__VA_ARGS__))
+#define MAPET_BACKEND_CALL(device, fn, ...)                                                            \
+  ((device) == ::mapet::Device::cpu                                                                    \
+       ? ::mapet::cpu::fn(__VA_ARGS__)                                                                 \
+       : ::mapet::backend::cuda_call(#fn, [&]() -> decltype(auto) { return ::mapet::cuda::fn(__VA_ARGS__); }))

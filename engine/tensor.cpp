@@ -6,10 +6,14 @@
 #include <sstream>
 
 #include "engine/allocator.h"
+#include "engine/backend.h"
 #include "engine/checked.h"
+#include "engine/cuda/allocator.h"
+#include "engine/cuda/runtime.h"
 #include "engine/half.h"
 #include "kernels/common/bf16.h"
 #include "kernels/cpu/copy.h"
+#include "kernels/cuda/copy.cuh"
 
 namespace mapet {
 
@@ -64,7 +68,10 @@ Shape contiguous_strides(const Shape& shape) {
 }
 
 Storage::Storage(size_t n, Device dev) : bytes(n), device(dev) {
-  if (dev != Device::cpu) throw Error("CUDA tensors need the CUDA backend (not built into this tensor type yet)");
+  if (dev == Device::cuda) {  // the caching device allocator; its errors name the sizes
+    data = device::allocate(n, device::current_stream());
+    return;
+  }
   try {
     data = host_alloc(std::max<size_t>(n, 1));
   } catch (const std::bad_alloc&) {
@@ -74,7 +81,10 @@ Storage::Storage(size_t n, Device dev) : bytes(n), device(dev) {
   }
 }
 
-Storage::~Storage() { host_free(data, std::max<size_t>(bytes, 1)); }
+Storage::~Storage() {
+  if (device == Device::cuda) device::deallocate(data);  // reused in stream order: queued kernels still see it
+  else host_free(data, std::max<size_t>(bytes, 1));
+}
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   const int64_t n = checked_numel(shape, dtype_size(dtype), "Tensor::empty");
@@ -90,9 +100,9 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return t;
 }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype);
-  std::memset(t.raw_data(), 0, t.nbytes());
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.zero_();
   return t;
 }
 
@@ -137,7 +147,9 @@ void Tensor::check_dtype(DType want, const char* what) const {
     throw Error(std::string(what) + ": expected " + dtype_name(want) + ", got tensor " + str());
 }
 
-std::string Tensor::str() const { return std::string(dtype_name(dtype_)) + shape_str(shape_); }
+std::string Tensor::str() const {
+  return std::string(dtype_name(dtype_)) + shape_str(shape_) + (device() == Device::cpu ? "" : " (cuda)");
+}
 
 Tensor Tensor::view(const Shape& shape) const {
   if (!is_contiguous()) throw Error("Tensor::view of a non-contiguous tensor " + str() + "; call contiguous() first");
@@ -263,6 +275,27 @@ void for_each_strided(const Shape& shape, const Shape& dst_st, const Shape& src_
 
 void Tensor::copy_(const Tensor& src) {
   if (src.shape_ != shape_) throw Error("Tensor::copy_: shape " + src.str() + " into " + str());
+  if (device() == Device::cuda && src.device() == Device::cuda && src.dtype_ == dtype_ &&
+      (!is_contiguous() || !src.is_contiguous())) {  // views of device memory: the strided copy kernel
+    void* d = raw_data();
+    const void* sp = src.raw_data();
+    backend::cuda_call("copy_strided", [&] {
+      cuda::copy_strided(d, strides_.data(), sp, src.strides_.data(), shape_.data(), static_cast<int>(dim()),
+                         dtype_size(dtype_), device::current_stream());
+    });
+    return;
+  }
+  if (device() == Device::cuda || src.device() == Device::cuda) {
+    if (src.dtype_ != dtype_ || !is_contiguous() || !src.is_contiguous())
+      throw Error("Tensor::copy_: " + src.str() + " on " + device_name(src.device()) + " into " + str() + " on " +
+                  device_name(device()) + ": between devices a copy needs the same dtype and contiguous tensors (on cuda: the same dtype)");
+    if (nbytes() == 0) return;
+    void* s = device::current_stream();
+    if (src.device() == Device::cpu) device::copy_to_device(raw_data(), src.raw_data(), nbytes(), s, "Tensor::copy_");
+    else if (device() == Device::cpu) device::copy_to_host(raw_data(), src.raw_data(), nbytes(), s, "Tensor::copy_");
+    else device::copy_on_device(raw_data(), src.raw_data(), nbytes(), s, "Tensor::copy_");
+    return;
+  }
   if (src.dtype_ == dtype_ && is_contiguous() && src.is_contiguous()) {
     std::memmove(raw_data(), src.raw_data(), nbytes());
     return;
@@ -296,12 +329,43 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
+  if (device() != Device::cpu)
+    throw Error("Tensor::to(" + std::string(dtype_name(dtype)) + ") of " + str() +
+                " on cuda: dtype conversions on the device go through the bf16 kernels (ops), not here");
   Tensor t = empty(shape_, dtype);
   t.copy_(*this);
   return t;
 }
 
+Tensor Tensor::to(Device device) const {
+  if (device == this->device()) return *this;
+  if (device == Device::cpu && !is_contiguous()) {
+    // A strided view of device memory: copy the span it covers, keep its strides on the host, then compact there.
+    int64_t span = 1;
+    for (size_t i = 0; i < shape_.size(); ++i) {
+      if (shape_[i] == 0) return empty(shape_, dtype_);
+      if (strides_[i] < 0) throw Error("Tensor::to(cpu) of " + str() + ": negative strides");
+      span += (shape_[i] - 1) * strides_[i];
+    }
+    Tensor h = empty({span}, dtype_);
+    device::copy_to_host(h.raw_data(), raw_data(), static_cast<size_t>(span) * dtype_size(dtype_),
+                         device::current_stream(), "Tensor::to(cpu)");
+    h.shape_ = shape_;
+    h.strides_ = strides_;
+    return h.contiguous();
+  }
+  Tensor src = device == Device::cuda ? contiguous() : *this;  // strided host views are made contiguous first
+  Tensor t = empty(shape_, dtype_, device);
+  t.copy_(src);
+  return t;
+}
+
 void Tensor::fill_(float value) {
+  if (device() != Device::cpu) {
+    if (value == 0.0f) return zero_();
+    throw Error("Tensor::fill_(" + std::to_string(value) + ") of " + str() +
+                " on cuda: no fill kernel; make it on the host and copy it with to(Device::cuda)");
+  }
   if (dtype_ == DType::f32 && is_contiguous()) {
     float* p = data<float>();
     std::fill(p, p + numel(), value);
@@ -312,6 +376,11 @@ void Tensor::fill_(float value) {
 }
 
 void Tensor::zero_() {
+  if (device() != Device::cpu) {
+    if (!is_contiguous()) throw Error("Tensor::zero_ of a strided cuda view " + str() + ": no strided device kernel");
+    if (nbytes()) device::zero(raw_data(), nbytes(), device::current_stream(), "Tensor::zero_");
+    return;
+  }
   if (is_contiguous()) {
     std::memset(raw_data(), 0, nbytes());
     return;
@@ -321,11 +390,13 @@ void Tensor::zero_() {
 
 float Tensor::item() const {
   if (numel() != 1) throw Error("Tensor::item on " + str());
+  if (device() != Device::cpu) return to(Device::cpu).item();
   return load_as_float(raw_data(), dtype_, 0);
 }
 
 float Tensor::at(std::initializer_list<int64_t> idx) const {
   if (static_cast<int64_t>(idx.size()) != dim()) throw Error("Tensor::at: wrong number of indices for " + str());
+  if (device() != Device::cpu) return to(Device::cpu).at(idx);
   int64_t off = 0, ax = 0;
   for (int64_t i : idx) {
     if (i < 0 || i >= shape_[ax]) throw Error("Tensor::at: index out of range for " + str());
@@ -335,6 +406,7 @@ float Tensor::at(std::initializer_list<int64_t> idx) const {
 }
 
 std::vector<float> Tensor::to_vector() const {
+  if (device() != Device::cpu) return to(Device::cpu).to_vector();
   std::vector<float> out(static_cast<size_t>(numel()));
   const void* s = raw_data();
   int64_t k = 0;

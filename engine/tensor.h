@@ -38,12 +38,12 @@ class Tensor {
   Tensor() = default;
 
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
-  static Tensor zeros(const Shape& shape, DType dtype = DType::f32);
+  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
   static Tensor full(const Shape& shape, float value);
   static Tensor from_vector(const std::vector<float>& values, const Shape& shape);
   static Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape);
   static Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device()); }
-  static Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
+  static Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
 
   bool defined() const { return storage_ != nullptr; }
   const Shape& shape() const { return shape_; }
@@ -76,11 +76,16 @@ class Tensor {
   Tensor contiguous() const;  // itself when already contiguous
   Tensor clone() const;
   Tensor to(DType dtype) const;  // f32 <-> bf16/f16, ints <-> f32
-  void copy_(const Tensor& src);  // same shape; any strides; converts dtype
+  Tensor to(Device device) const;  // itself when already there; a contiguous copy otherwise
+  // Same shape; any strides; converts dtype (on the host). On cuda: the same
+  // dtype, any strides (cuda::copy_strided); between devices: the same dtype,
+  // contiguous on both sides (one cudaMemcpyAsync).
+  void copy_(const Tensor& src);
   void fill_(float value);
   void zero_();
 
-  // Element access for tests and small host code (slow; any strides).
+  // Element access for tests and small host code (slow; any strides; a cuda
+  // tensor is copied to the host first).
   float item() const;
   float at(std::initializer_list<int64_t> idx) const;
   std::vector<float> to_vector() const;  // f32 copy in row-major order

@@ -15,7 +15,7 @@ Var cross_entropy(const Var& logits, const Tensor& labels, float label_smoothing
   if (lab.numel() != rows) throw Error("cross_entropy: " + std::to_string(rows) + " rows of logits but labels " + lab.str());
   Tensor lv = logits.value().contiguous();
   const Device dev = backend::device_of("cross_entropy", {lv, lab});
-  Tensor row_loss = Tensor::empty({rows}), lse = Tensor::empty({rows});
+  Tensor row_loss = Tensor::empty({rows}, DType::f32, dev), lse = Tensor::empty({rows}, DType::f32, dev);
   int64_t counted = 0;
   try {
     counted = MAPET_BACKEND_CALL(dev, cross_entropy_forward, lv.data<float>(), lab.data<int64_t>(),
@@ -26,13 +26,14 @@ Var cross_entropy(const Var& logits, const Tensor& labels, float label_smoothing
   }
   // Sum in double, in row order: the same loss for every thread count.
   double total = 0.0;
-  const float* rl = row_loss.data<float>();
+  const Tensor row_loss_host = row_loss.to(Device::cpu);
+  const float* rl = row_loss_host.data<float>();
   for (int64_t i = 0; i < rows; ++i) total += rl[i];
-  Tensor y = Tensor::full({1}, counted ? static_cast<float>(total / static_cast<double>(counted)) : NAN);
+  Tensor y = Tensor::full({1}, counted ? static_cast<float>(total / static_cast<double>(counted)) : NAN).to(dev);
   Var out = autograd::make_output(y, {&logits});
   autograd::record(out, [logits, lv, lab, lse, rows, classes, label_smoothing, ignore_index, counted,
                          dev](const Tensor& g) {
-    Tensor d = Tensor::empty(logits.shape());
+    Tensor d = Tensor::empty(logits.shape(), DType::f32, dev);
     float scale = counted ? g.item() / static_cast<float>(counted) : 0.0f;
     MAPET_BACKEND_CALL(dev, cross_entropy_backward, lv.data<float>(), lab.data<int64_t>(), lse.data<float>(),
                        d.data<float>(), rows, classes, label_smoothing, ignore_index, scale);

@@ -32,7 +32,7 @@ Kind classify(const char* op, const Var& a, const Var& b) {
 // Sums a gradient of a's shape down to b's shape (b broadcast over leading dims).
 Tensor reduce_to(const Tensor& g, const Shape& b_shape) {
   const Device dev = backend::device_of("add", {g});
-  Tensor out = Tensor::empty(b_shape);
+  Tensor out = Tensor::empty(b_shape, DType::f32, dev);
   int64_t nb = out.numel();
   MAPET_BACKEND_CALL(dev, sum_rows, g.data<float>(), out.data<float>(), g.numel() / nb, nb);
   return out;
@@ -44,7 +44,7 @@ Var add(const Var& a, const Var& b) {
   Kind k = classify("add", a, b);
   Tensor av = a.value().contiguous(), bv = b.value().contiguous();
   const Device dev = backend::device_of("add", {av, bv});
-  Tensor y = Tensor::empty(a.shape());
+  Tensor y = Tensor::empty(a.shape(), DType::f32, dev);
   if (k == Kind::same)
     MAPET_BACKEND_CALL(dev, add, av.data<float>(), bv.data<float>(), y.data<float>(), y.numel());
   else
@@ -61,7 +61,7 @@ Var mul(const Var& a, const Var& b) {
   Kind k = classify("mul", a, b);
   Tensor av = a.value().contiguous(), bv = b.value().contiguous();
   const Device dev = backend::device_of("mul", {av, bv});
-  Tensor y = Tensor::empty(a.shape());
+  Tensor y = Tensor::empty(a.shape(), DType::f32, dev);
   int64_t n = y.numel(), nb = bv.numel();
   if (k == Kind::same)
     MAPET_BACKEND_CALL(dev, mul, av.data<float>(), bv.data<float>(), y.data<float>(), n);
@@ -71,7 +71,7 @@ Var mul(const Var& a, const Var& b) {
   autograd::record(out, [a, b, av, bv, k, n, nb, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
     if (a.requires_grad()) {
-      Tensor da = Tensor::empty(a.shape());
+      Tensor da = Tensor::empty(a.shape(), DType::f32, dev);
       if (k == Kind::same)
         MAPET_BACKEND_CALL(dev, mul, g.data<float>(), bv.data<float>(), da.data<float>(), n);
       else
@@ -79,7 +79,7 @@ Var mul(const Var& a, const Var& b) {
       autograd::accumulate(a, da);
     }
     if (b.requires_grad()) {
-      Tensor db = Tensor::empty(b.shape());
+      Tensor db = Tensor::empty(b.shape(), DType::f32, dev);
       if (k == Kind::same)
         MAPET_BACKEND_CALL(dev, mul, g.data<float>(), av.data<float>(), db.data<float>(), n);
       else
@@ -93,12 +93,12 @@ Var mul(const Var& a, const Var& b) {
 Var scale(const Var& a, float alpha) {
   Tensor av = a.value().contiguous();
   const Device dev = backend::device_of("scale", {av});
-  Tensor y = Tensor::empty(a.shape());
+  Tensor y = Tensor::empty(a.shape(), DType::f32, dev);
   MAPET_BACKEND_CALL(dev, scale, av.data<float>(), alpha, y.data<float>(), y.numel());
   Var out = autograd::make_output(y, {&a});
   autograd::record(out, [a, alpha, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
-    Tensor da = Tensor::empty(a.shape());
+    Tensor da = Tensor::empty(a.shape(), DType::f32, dev);
     MAPET_BACKEND_CALL(dev, scale, g.data<float>(), alpha, da.data<float>(), da.numel());
     autograd::accumulate(a, da);
   });

@@ -1,5 +1,6 @@
 #include "engine/ops/interval_attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -62,8 +63,8 @@ common::OutHeadsView out_view(Tensor& t) {
 
 // A fresh [B, T, H, d] buffer seen as [B, H, T, d]: the kernel writes heads
 // merged, so that the merge (or, for gradients, the split) that follows is a view.
-Tensor merged_heads(int64_t B, int64_t H, int64_t T, int64_t d) {
-  return Tensor::empty({B, T, H, d}).transpose(1, 2);
+Tensor merged_heads(int64_t B, int64_t H, int64_t T, int64_t d, Device dev) {
+  return Tensor::empty({B, T, H, d}, DType::f32, dev).transpose(1, 2);
 }
 
 // Heads of a packed [B, T, n H d] tensor (H d = D per part) as a [B, n H, T, d] view: part p's head h is p H + h.
@@ -74,11 +75,22 @@ Tensor split_packed(const Tensor& t, int64_t H, int64_t parts) {
 
 using ShapeFn = std::function<common::IntervalAttentionShape()>;
 
-ShapeFn kernel_shape(const IntervalMask& mask, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t d, float scale) {
-  // The mask travels with the backward closure; the kernel shape points into it.
-  auto m = std::make_shared<const IntervalMask>(mask);
-  return [m, B, H, Tq, Tk, d, scale] {
-    return common::IntervalAttentionShape{B, H, Tq, Tk, d, m->num_real, m->real_end.data(), m->mask_start.data(), scale};
+// The per-row intervals where the kernel reads them: host memory for the CPU,
+// device memory for a CUDA kernel (its real_end / mask_start are device pointers).
+Tensor interval_array(const std::vector<int32_t>& v, Device dev) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, DType::i32);
+  std::copy(v.begin(), v.end(), t.data<int32_t>());
+  return t.to(dev);
+}
+
+ShapeFn kernel_shape(const IntervalMask& mask, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t d, float scale,
+                     Device dev) {
+  // The intervals travel with the backward closure; the kernel shape points into them.
+  const Tensor real_end = interval_array(mask.real_end, dev), mask_start = interval_array(mask.mask_start, dev);
+  const int64_t num_real = mask.num_real;
+  return [real_end, mask_start, num_real, B, H, Tq, Tk, d, scale] {
+    return common::IntervalAttentionShape{B,  H, Tq, Tk, d, num_real, real_end.data<int32_t>(),
+                                          mask_start.data<int32_t>(), scale};
   };
 }
 
@@ -93,18 +105,18 @@ Var interval_attention(const Var& q, const Var& k, const Var& v, const IntervalM
   check_args("interval_attention", q, k, v, mask);
   const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), Tk = k.size(2), d = q.size(3);
   if (scale < 0) scale = 1.0f / std::sqrt(static_cast<float>(d));
-  const ShapeFn shape = kernel_shape(mask, B, H, Tq, Tk, d, scale);
   Tensor qt = unit_stride_heads(q.value()), kt = unit_stride_heads(k.value()), vt = unit_stride_heads(v.value());
   const Device dev = backend::device_of("interval_attention", {qt, kt, vt});
-  Tensor y = merged_heads(B, H, Tq, d);
-  Tensor lse = Tensor::empty({B, H, Tq});
+  const ShapeFn shape = kernel_shape(mask, B, H, Tq, Tk, d, scale, dev);
+  Tensor y = merged_heads(B, H, Tq, d, dev);
+  Tensor lse = Tensor::empty({B, H, Tq}, DType::f32, dev);
   MAPET_BACKEND_CALL(dev, interval_attention_forward, shape(), heads_view(qt), heads_view(kt), heads_view(vt),
                      out_view(y), lse.data<float>());
 
   Var out = autograd::make_output(y, {&q, &k, &v});
   autograd::record(out, [q, k, v, qt, kt, vt, y, lse, shape, dev](const Tensor& g) {
     const int64_t B = qt.size(0), H = qt.size(1), Tq = qt.size(2), Tk = kt.size(2), d = qt.size(3);
-    Tensor dq = merged_heads(B, H, Tq, d), dk = merged_heads(B, H, Tk, d), dv = merged_heads(B, H, Tk, d);
+    Tensor dq = merged_heads(B, H, Tq, d, dev), dk = merged_heads(B, H, Tk, d, dev), dv = merged_heads(B, H, Tk, d, dev);
     Tensor gu = unit_stride_heads(g);
     MAPET_BACKEND_CALL(dev, interval_attention_backward, shape(), heads_view(qt), heads_view(kt), heads_view(vt),
                        heads_view(y), lse.data<float>(), heads_view(gu), out_view(dq), out_view(dk), out_view(dv));
@@ -128,8 +140,8 @@ Var interval_attention_packed(const Var& q, const Var& kv, int64_t heads, const 
   Tensor kh = kvh.slice(1, 0, H), vh = kvh.slice(1, H, 2 * H);
   check_args("interval_attention_packed", Var(qh), Var(kh), Var(vh), mask);
   if (scale < 0) scale = 1.0f / std::sqrt(static_cast<float>(d));
-  const ShapeFn shape = kernel_shape(mask, B, H, Tq, Tk, d, scale);
-  Tensor y = Tensor::empty({B, Tq, D}), lse = Tensor::empty({B, H, Tq});
+  const ShapeFn shape = kernel_shape(mask, B, H, Tq, Tk, d, scale, dev);
+  Tensor y = Tensor::empty({B, Tq, D}, DType::f32, dev), lse = Tensor::empty({B, H, Tq}, DType::f32, dev);
   Tensor yh = split_packed(y, H, 1);
   MAPET_BACKEND_CALL(dev, interval_attention_forward, shape(), heads_view(qh), heads_view(kh), heads_view(vh),
                      out_view(yh), lse.data<float>());
@@ -137,7 +149,7 @@ Var interval_attention_packed(const Var& q, const Var& kv, int64_t heads, const 
   Var out = autograd::make_output(y, {&q, &kv});
   autograd::record(out, [q, kv, qh, kh, vh, yh, lse, shape, H, dev](const Tensor& g) {
     Tensor gh = split_packed(g.contiguous(), H, 1);
-    Tensor dq = Tensor::empty(q.shape()), dkv = Tensor::empty(kv.shape());
+    Tensor dq = Tensor::empty(q.shape(), DType::f32, dev), dkv = Tensor::empty(kv.shape(), DType::f32, dev);
     Tensor dqh = split_packed(dq, H, 1), dkvh = split_packed(dkv, H, 2);
     Tensor dkh = dkvh.slice(1, 0, H), dvh = dkvh.slice(1, H, 2 * H);
     MAPET_BACKEND_CALL(dev, interval_attention_backward, shape(), heads_view(qh), heads_view(kh), heads_view(vh),

@@ -12,7 +12,7 @@ namespace {
 
 // The bf16 copy of a contiguous f32 tensor (same shape).
 Tensor bf16_copy(Device dev, const Tensor& t) {
-  Tensor r = Tensor::empty(t.shape(), DType::bf16);
+  Tensor r = Tensor::empty(t.shape(), DType::bf16, dev);
   MAPET_BACKEND_CALL(dev, to_bf16, t.data<float>(), static_cast<uint16_t*>(r.raw_data()), t.numel());
   return r;
 }
@@ -30,29 +30,29 @@ Var linear_bf16(Device dev, const Var& x, const Var& weight, const Var& bias, co
   Tensor x16 = bf16_copy(dev, xv), w16 = bf16_copy(dev, wv);
   Shape ys = x.shape();
   ys.back() = out_f;
-  Tensor y = Tensor::empty(ys);
+  Tensor y = Tensor::empty(ys, DType::f32, dev);
   MAPET_BACKEND_CALL(dev, gemm_bf16, false, true, rows, out_f, in, bf16_data(x16), bf16_data(w16), y.data<float>(),
                      0.0f, bv.defined() ? bv.data<float>() : nullptr);
   Var out = autograd::make_output(y, {&x, &weight, &bias});
   if (!weight.requires_grad()) x16 = Tensor();  // only dW needs it
   autograd::record(out, [x, weight, bias, x16, w16, rows, in, out_f, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
-    Tensor g16 = Tensor::empty(g.shape(), DType::bf16);
+    Tensor g16 = Tensor::empty(g.shape(), DType::bf16, dev);
     uint16_t* g16p = static_cast<uint16_t*>(g16.raw_data());
     if (bias.requires_grad()) {  // db = column sums of g, in the same pass that rounds g
-      Tensor db = Tensor::empty(bias.shape());
+      Tensor db = Tensor::empty(bias.shape(), DType::f32, dev);
       MAPET_BACKEND_CALL(dev, sum_rows_to_bf16, g.data<float>(), db.data<float>(), rows, out_f, g16p);
       autograd::accumulate(bias, db);
     } else if (x.requires_grad() || weight.requires_grad()) {
       MAPET_BACKEND_CALL(dev, to_bf16, g.data<float>(), g16p, g.numel());
     }
     if (x.requires_grad()) {  // dx = g W
-      Tensor dx = Tensor::empty(x.shape());
+      Tensor dx = Tensor::empty(x.shape(), DType::f32, dev);
       MAPET_BACKEND_CALL(dev, gemm_bf16, false, false, rows, in, out_f, g16p, bf16_data(w16), dx.data<float>());
       autograd::accumulate(x, dx);
     }
     if (weight.requires_grad()) {  // dW = g^T x
-      Tensor dw = Tensor::empty(weight.shape());
+      Tensor dw = Tensor::empty(weight.shape(), DType::f32, dev);
       MAPET_BACKEND_CALL(dev, gemm_bf16, true, false, out_f, in, rows, g16p, bf16_data(x16), dw.data<float>());
       autograd::accumulate(weight, dw);
     }
@@ -75,24 +75,24 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
   if (MAPET_BACKEND_CALL(dev, gemm_uses_bf16)) return linear_bf16(dev, x, weight, bias, xv, wv, bv, rows, in, out_f);
   Shape ys = x.shape();
   ys.back() = out_f;
-  Tensor y = Tensor::empty(ys);
+  Tensor y = Tensor::empty(ys, DType::f32, dev);
   MAPET_BACKEND_CALL(dev, gemm, false, true, rows, out_f, in, xv.data<float>(), wv.data<float>(), y.data<float>(), 0.0f,
                      bv.defined() ? bv.data<float>() : nullptr);
   Var out = autograd::make_output(y, {&x, &weight, &bias});
   autograd::record(out, [x, weight, bias, xv, wv, rows, in, out_f, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
     if (x.requires_grad()) {  // dx = g W
-      Tensor dx = Tensor::empty(x.shape());
+      Tensor dx = Tensor::empty(x.shape(), DType::f32, dev);
       MAPET_BACKEND_CALL(dev, gemm, false, false, rows, in, out_f, g.data<float>(), wv.data<float>(), dx.data<float>());
       autograd::accumulate(x, dx);
     }
     if (weight.requires_grad()) {  // dW = g^T x
-      Tensor dw = Tensor::empty(weight.shape());
+      Tensor dw = Tensor::empty(weight.shape(), DType::f32, dev);
       MAPET_BACKEND_CALL(dev, gemm, true, false, out_f, in, rows, g.data<float>(), xv.data<float>(), dw.data<float>());
       autograd::accumulate(weight, dw);
     }
     if (bias.requires_grad()) {
-      Tensor db = Tensor::empty(bias.shape());
+      Tensor db = Tensor::empty(bias.shape(), DType::f32, dev);
       MAPET_BACKEND_CALL(dev, sum_rows, g.data<float>(), db.data<float>(), rows, out_f);
       autograd::accumulate(bias, db);
     }
@@ -133,18 +133,18 @@ Var matmul(const Var& a, const Var& b) {
   const Device dev = backend::device_of("matmul", {av, bv});
   Shape ys = a.shape();
   ys.back() = n;
-  Tensor y = Tensor::empty(ys);
+  Tensor y = Tensor::empty(ys, DType::f32, dev);
   batched(dev, false, false, batch, m, n, k, av.data<float>(), bv.data<float>(), y.data<float>(), b_shared);
   Var out = autograd::make_output(y, {&a, &b});
   autograd::record(out, [a, b, av, bv, batch, m, n, k, b_shared, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
     if (a.requires_grad()) {  // dA = G B^T
-      Tensor da = Tensor::empty(a.shape());
+      Tensor da = Tensor::empty(a.shape(), DType::f32, dev);
       batched(dev, false, true, batch, m, k, n, g.data<float>(), bv.data<float>(), da.data<float>(), b_shared);
       autograd::accumulate(a, da);
     }
     if (b.requires_grad()) {  // dB = A^T G (summed over the batch when B is shared)
-      Tensor db = Tensor::empty(b.shape());
+      Tensor db = Tensor::empty(b.shape(), DType::f32, dev);
       if (b_shared)
         MAPET_BACKEND_CALL(dev, gemm, true, false, k, n, batch * m, av.data<float>(), g.data<float>(),
                            db.data<float>());

@@ -4,6 +4,7 @@
 
 #include "engine/backend.h"
 #include "engine/ops/linear.h"
+#include "kernels/cuda/patch_embed.cuh"
 
 namespace mapet::ops {
 
@@ -18,9 +19,12 @@ void check_image(const Tensor& img, int64_t p) {
 Tensor patchify(const Tensor& images, int64_t p) {
   check_image(images, p);
   Tensor x = images.contiguous();
-  backend::host_loop_only("patchify", x.device());
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), gh = H / p, gw = W / p;
-  Tensor out = Tensor::empty({B, gh * gw, C * p * p});
+  Tensor out = Tensor::empty({B, gh * gw, C * p * p}, DType::f32, x.device());
+  if (x.device() == Device::cuda) {  // on the CPU a loop of row copies (below), no kernel of its own
+    backend::cuda_call("patchify", [&] { cuda::patchify(x.data<float>(), out.data<float>(), B, C, H, W, p); });
+    return out;
+  }
   const float* src = x.data<float>();
   float* dst = out.data<float>();
 #pragma omp parallel for collapse(2) schedule(static)
@@ -39,8 +43,11 @@ Tensor patchify(const Tensor& images, int64_t p) {
 Tensor unpatchify(const Tensor& patches, const Shape& s, int64_t p) {
   const int64_t B = s[0], C = s[1], H = s[2], W = s[3], gh = H / p, gw = W / p;
   Tensor pc = patches.contiguous();
-  backend::host_loop_only("unpatchify", pc.device());
-  Tensor out = Tensor::empty(s);
+  Tensor out = Tensor::empty(s, DType::f32, pc.device());
+  if (pc.device() == Device::cuda) {
+    backend::cuda_call("unpatchify", [&] { cuda::unpatchify(pc.data<float>(), out.data<float>(), B, C, H, W, p); });
+    return out;
+  }
   const float* src = pc.data<float>();
   float* dst = out.data<float>();
 #pragma omp parallel for collapse(2) schedule(static)

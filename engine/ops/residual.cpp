@@ -21,13 +21,13 @@ Var scaled_residual(const Var& x, const Var& y, const Var& gamma, float drop_pat
   Tensor row_scale;
   if (drop_path > 0.0f) {
     if (!gen) throw Error("scaled_residual: drop_path needs a random generator");
-    row_scale = Tensor::empty({rows});
+    row_scale = Tensor::empty({rows}, DType::f32, dev);
     MAPET_BACKEND_CALL(dev, drop_path_row_scales, row_scale.data<float>(), rows, drop_path, gen->seed(),
                        gen->take(static_cast<uint64_t>(rows)));
   }
   const float* gp = gv.defined() ? gv.data<float>() : nullptr;
   const float* sp = row_scale.defined() ? row_scale.data<float>() : nullptr;
-  Tensor out = Tensor::empty(x.shape());
+  Tensor out = Tensor::empty(x.shape(), DType::f32, dev);
   MAPET_BACKEND_CALL(dev, scaled_residual_forward, xv.data<float>(), yv.data<float>(), gp, sp, out.data<float>(), rows,
                      row_len, dim);
 
@@ -37,7 +37,7 @@ Var scaled_residual(const Var& x, const Var& y, const Var& gamma, float drop_pat
     const bool want_dy = y.requires_grad(), want_dgamma = gamma.defined() && gamma.requires_grad();
     if (!want_dy && !want_dgamma) return;
     Tensor dout = g.contiguous();
-    Tensor dy = Tensor::empty(y.shape()), dgamma = want_dgamma ? Tensor::empty({dim}) : Tensor();
+    Tensor dy = Tensor::empty(y.shape(), DType::f32, dev), dgamma = want_dgamma ? Tensor::empty({dim}, DType::f32, dev) : Tensor();
     MAPET_BACKEND_CALL(dev, scaled_residual_backward, dout.data<float>(), yv.data<float>(),
                        gv.defined() ? gv.data<float>() : nullptr,
                        row_scale.defined() ? row_scale.data<float>() : nullptr, dy.data<float>(),

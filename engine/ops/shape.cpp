@@ -1,10 +1,12 @@
 #include "engine/ops/shape.h"
 
 #include <cstring>
+#include <functional>
 
 #include "engine/backend.h"
 #include "engine/ops/elementwise.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cuda/embedding.cuh"
 #include "kernels/cuda/reduce.cuh"
 
 namespace mapet::ops {
@@ -65,7 +67,11 @@ Var concat(const std::vector<Var>& xs, int64_t dim) {
                   std::to_string(dim));
   }
   for (const Var& x : xs) s[dim] += x.size(dim);
-  Tensor y = Tensor::empty(s);
+  std::vector<std::reference_wrapper<const Tensor>> values;
+  for (const Var& x : xs) values.emplace_back(x.value());
+  Device dev = Device::cpu;
+  for (const Tensor& v : values) dev = backend::device_of("concat", {values.front().get(), v});
+  Tensor y = Tensor::empty(s, DType::f32, dev);  // filled by strided copies (cuda::copy_strided on the device)
   std::vector<int64_t> starts;
   int64_t at = 0;
   for (const Var& x : xs) {
@@ -93,11 +99,22 @@ Var index_select(const Var& x, int64_t dim, const Tensor& index) {
                   " of " + x.value().str());
   Shape s = x.shape();
   s[dim] = n;
-  Tensor y = Tensor::empty(s);
-  for (int64_t i = 0; i < n; ++i) y.slice(dim, i, i + 1).copy_(x.value().slice(dim, ip[i], ip[i] + 1));
+  const Device dev = x.value().device();
+  Tensor y = Tensor::empty(s, DType::f32, dev);
+  if (dev == Device::cuda) {  // rows of a table: the embedding lookup kernel (indices checked above)
+    if (dim != 0 || x.value().dtype() != DType::f32) backend::no_cuda_kernel("index_select (f32, dim 0 only)");
+    Tensor xv = x.value().contiguous(), idx_dev = idx.to(dev);
+    const int64_t rows = x.size(0), width = rows ? xv.numel() / rows : 0;
+    backend::cuda_call("embedding_forward", [&] {
+      cuda::embedding_forward(xv.data<float>(), idx_dev.data<int64_t>(), y.data<float>(), n, rows, width);
+    });
+  } else {
+    for (int64_t i = 0; i < n; ++i) y.slice(dim, i, i + 1).copy_(x.value().slice(dim, ip[i], ip[i] + 1));
+  }
   Var out = autograd::make_output(y, {&x});
+  // The backward: add_inplace per index (on cuda: its kernel, branch k4, until an embedding backward kernel).
   autograd::record(out, [x, idx, dim, n](const Tensor& g) {
-    Tensor dx = Tensor::zeros(x.shape());
+    Tensor dx = Tensor::zeros(x.shape(), DType::f32, g.device());
     const int64_t* ip = idx.data<int64_t>();
     for (int64_t i = 0; i < n; ++i) {
       Tensor dst = dx.slice(dim, ip[i], ip[i] + 1);
@@ -153,16 +170,19 @@ Var expand_batch(const Var& x, int64_t n) {
   if (x.size(0) != 1) throw Error("expand_batch: dim 0 of " + x.value().str() + " must be 1");
   Tensor xv = x.value().contiguous();
   const Device dev = backend::device_of("expand_batch", {xv});
-  backend::host_loop_only("expand_batch", dev);  // the forward's copies (the backward is a kernel)
   Shape s = x.shape();
   s[0] = n;
-  Tensor y = Tensor::empty(s);
+  Tensor y = Tensor::empty(s, DType::f32, dev);
   const int64_t row = xv.numel();
-  for (int64_t i = 0; i < n; ++i) std::memcpy(y.data<float>() + i * row, xv.data<float>(), static_cast<size_t>(row) * 4);
+  if (dev == Device::cuda) {  // n device-to-device copies in stream order
+    for (int64_t i = 0; i < n; ++i) y.slice(0, i, i + 1).copy_(xv);
+  } else {
+    for (int64_t i = 0; i < n; ++i) std::memcpy(y.data<float>() + i * row, xv.data<float>(), static_cast<size_t>(row) * 4);
+  }
   Var out = autograd::make_output(y, {&x});
   autograd::record(out, [x, n, row, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
-    Tensor dx = Tensor::empty(x.shape());
+    Tensor dx = Tensor::empty(x.shape(), DType::f32, dev);
     MAPET_BACKEND_CALL(dev, sum_rows, g.data<float>(), dx.data<float>(), n, row);
     autograd::accumulate(x, dx);
   });

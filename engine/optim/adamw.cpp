@@ -17,7 +17,7 @@ bool skips_weight_decay(const std::string& name, const Tensor& value) {
 
 AdamW::AdamW(std::vector<nn::NamedParam> params, const AdamWConfig& c) : config(c) {
   for (nn::NamedParam& p : params) {
-    Slot s{p, Tensor::zeros(p.var.shape()), Tensor::zeros(p.var.shape()),
+    Slot s{p, Tensor::zeros_like(p.var.value()), Tensor::zeros_like(p.var.value()),
            skips_weight_decay(p.name, p.var.value()) ? 0.0f : c.weight_decay};
     slots_.push_back(std::move(s));
   }

@@ -38,7 +38,7 @@ double clip_grad_norm(const std::vector<nn::NamedParam>& params, double max_norm
       if (!p.var.grad().defined()) continue;
       // A fresh tensor: a gradient's storage may be shared with another's.
       Tensor g = p.var.grad().contiguous();
-      Tensor scaled = Tensor::empty(g.shape());
+      Tensor scaled = Tensor::empty(g.shape(), DType::f32, dev);
       MAPET_BACKEND_CALL(dev, scale, g.data<float>(), coef, scaled.data<float>(), g.numel());
       p.var.set_grad(scaled);
     }
