@@ -10,7 +10,7 @@
 // MAPET_CUDA_SYNC=1 a fault of the kernel itself) becomes an Error that names
 // the entry point: "layernorm_forward: <what CUDA said>".
 // A CUDA entry point that has no kernel in this build is a stub that throws
-// "<entry point> has no CUDA kernel in this build" (engine/cuda_missing.cpp):
+// "<entry point> has no CUDA kernel in this build" (engine/cuda/no_cuda.cpp, linked when the build has no CUDA toolkit):
 // there is no silent fallback to the CPU.
 #pragma once
 #include <exception>

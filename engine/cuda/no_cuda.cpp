@@ -19,6 +19,8 @@
 #include "kernels/cuda/patch_embed.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/residual.cuh"
+#include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/softmax.cuh"
 
 namespace mapet::device {
 
@@ -111,9 +113,29 @@ MAPET_NO_CUDA_KERNEL(void, gemm_bf16, (bool, bool, int64_t, int64_t, int64_t, co
                                        float, const float*, void*))
 MAPET_NO_CUDA_KERNEL(void, to_bf16, (const float*, uint16_t*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, copy_strided, (void*, const int64_t*, const void*, const int64_t*, const int64_t*, int, size_t, void*))
-MAPET_NO_CUDA_KERNEL(void, embedding_forward, (const float*, const int64_t*, float*, int64_t, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, embedding_forward,
+                     (const float*, const int64_t*, float*, int64_t, int64_t, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, embedding_backward,
+                     (const float*, const int64_t*, float*, int64_t, int64_t, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, from_bf16, (const uint16_t*, float*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, patchify, (const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, unpatchify, (const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, void*))
+
+MAPET_NO_CUDA_KERNEL(bool, gemm_uses_bf16, ())
+MAPET_NO_CUDA_KERNEL(void, softmax_forward, (const float*, float*, int64_t, int64_t, float, void*))
+MAPET_NO_CUDA_KERNEL(void, softmax_backward, (const float*, const float*, float*, int64_t, int64_t, float, void*))
+MAPET_NO_CUDA_KERNEL(void, masked_softmax_inplace,
+                     (float*, const uint8_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, add, (const float*, const float*, float*, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, add_inplace, (float*, const float*, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, add_inplace_runs, (float*, const float*, int64_t, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, mul, (const float*, const float*, float*, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, scale, (const float*, float, float*, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, add_broadcast, (const float*, const float*, float*, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, mul_broadcast, (const float*, const float*, float*, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, mul_broadcast_grad_b, (const float*, const float*, float*, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, dropout_backward, (const uint8_t*, const float*, float*, int64_t, float, void*))
+// A setting, not a kernel: nothing to set where there is no device.
+void set_gemm_uses_bf16(bool) {}
 
 }  // namespace mapet::cuda

@@ -41,7 +41,7 @@ TEST(Backend, HostLoopOpsRefuseOtherDevices) {
 
 #if !MAPET_HAVE_CUDA
 // Every entry point has a kernel in kernels/cuda/ now, so only a build without
-// nvcc has stubs (engine/cuda_missing.cpp): each throws naming itself.
+// nvcc has stubs (engine/cuda/no_cuda.cpp, linked when the build has no CUDA toolkit): each throws naming itself.
 TEST(Backend, CudaEntryPointWithoutKernelThrowsNamingIt) {
   float x[4] = {1, 2, 3, 4}, y[4];
   try {
