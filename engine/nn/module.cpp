@@ -39,4 +39,17 @@ void Module::zero_grad() {
   for (const NamedParam& p : named_parameters()) p.var.zero_grad();
 }
 
+void Module::to(Device dev) {
+  for (const NamedParam& p : named_parameters()) {
+    if (p.var.value().device() == dev) continue;
+    p.var.mutable_value() = p.var.value().to(dev);
+    p.var.zero_grad();
+  }
+}
+
+Device Module::device() const {
+  const std::vector<NamedParam> ps = named_parameters();
+  return ps.empty() ? Device::cpu : ps.front().var.value().device();
+}
+
 }  // namespace mapet::nn

@@ -29,6 +29,12 @@ class Module {
   void train(bool on = true);
   bool training() const { return training_; }
   void zero_grad();
+  // Moves every parameter to dev in place (like torch's module.to(device)):
+  // the Vars stay the same objects, so an optimizer built before still holds
+  // them; their gradients are dropped. device() is the device of the first
+  // parameter (the CPU for a module without any).
+  void to(Device dev);
+  Device device() const;
 
  protected:
   Var& register_parameter(const std::string& name, Tensor init);

@@ -7,6 +7,7 @@
 
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/runtime.h"
+#include "engine/nn/layers.h"
 #include "engine/tensor.h"
 #include "kernels/simt/cudart.h"
 
@@ -20,6 +21,19 @@ std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "(no error)";
+}
+
+TEST(DeviceModule, ToMovesEveryParameterAndKeepsTheVars) {
+  nn::Linear lin(3, 4, true);
+  lin.parameter("weight").mutable_value() = Tensor::full({4, 3}, 0.5f);
+  const Var w = lin.parameter("weight");
+  EXPECT_EQ(lin.device(), Device::cpu);
+  lin.to(Device::cuda);
+  EXPECT_EQ(lin.device(), Device::cuda);
+  for (const nn::NamedParam& p : lin.named_parameters()) EXPECT_EQ(p.var.value().device(), Device::cuda) << p.name;
+  EXPECT_EQ(w.value().device(), Device::cuda);  // the same Var, moved
+  lin.to(Device::cpu);
+  EXPECT_EQ(w.value().to_vector(), std::vector<float>(12, 0.5f));
 }
 
 TEST(DeviceTensor, RoundTripsThroughTheDevice) {
