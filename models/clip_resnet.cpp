@@ -15,7 +15,7 @@ std::string stage(int64_t s) { return "visual.layer" + std::to_string(s + 1) + "
 // A bias-free convolution followed by an eval-mode batch norm is one
 // convolution: weight * s and bias beta - mean * s, s = gamma / sqrt(var + eps).
 ops::Conv2d conv_bn(const ClipWeights& w, const std::string& conv, const std::string& bn, int64_t c_in, int64_t c_out,
-                    int64_t k, int64_t stride, bool relu) {
+                    int64_t k, int64_t stride, bool relu, Device device) {
   Tensor weight = w.get(conv + ".weight", {c_out, c_in, k, k});
   Tensor gamma = w.get(bn + ".weight", {c_out}), beta = w.get(bn + ".bias", {c_out});
   Tensor mean = w.get(bn + ".running_mean", {c_out}), var = w.get(bn + ".running_var", {c_out});
@@ -30,7 +30,7 @@ ops::Conv2d conv_bn(const ClipWeights& w, const std::string& conv, const std::st
     for (int64_t i = 0; i < per_out; ++i) fp[o * per_out + i] = static_cast<float>(wp[o * per_out + i] * s);
     bias.data<float>()[o] = static_cast<float>(beta.data<float>()[o] - mean.data<float>()[o] * s);
   }
-  return ops::Conv2d(folded, bias, stride, k / 2, relu, conv);
+  return ops::Conv2d(folded, bias, stride, k / 2, relu, conv, device);
 }
 
 }  // namespace
@@ -70,11 +70,11 @@ ClipResNetConfig clip_resnet_config_from(const ClipWeights& w) {
   return c;
 }
 
-ClipResNet::ClipResNet(const ClipResNetConfig& c, const ClipWeights& w) : config_(c) {
+ClipResNet::ClipResNet(const ClipResNetConfig& c, const ClipWeights& w, Device device) : config_(c) {
   const int64_t half = c.width / 2;
-  stem_.push_back(conv_bn(w, "visual.conv1", "visual.bn1", 3, half, 3, 2, true));
-  stem_.push_back(conv_bn(w, "visual.conv2", "visual.bn2", half, half, 3, 1, true));
-  stem_.push_back(conv_bn(w, "visual.conv3", "visual.bn3", half, c.width, 3, 1, true));
+  stem_.push_back(conv_bn(w, "visual.conv1", "visual.bn1", 3, half, 3, 2, true, device));
+  stem_.push_back(conv_bn(w, "visual.conv2", "visual.bn2", half, half, 3, 1, true, device));
+  stem_.push_back(conv_bn(w, "visual.conv3", "visual.bn3", half, c.width, 3, 1, true, device));
   int64_t inplanes = c.width;
   for (int64_t s = 0; s < 4; ++s) {
     const int64_t planes = c.width << s;
@@ -82,11 +82,11 @@ ClipResNet::ClipResNet(const ClipResNetConfig& c, const ClipWeights& w) : config
       const std::string p = stage(s) + std::to_string(b) + ".";
       Bottleneck blk;
       blk.stride = (s > 0 && b == 0) ? 2 : 1;
-      blk.convs.push_back(conv_bn(w, p + "conv1", p + "bn1", inplanes, planes, 1, 1, true));
-      blk.convs.push_back(conv_bn(w, p + "conv2", p + "bn2", planes, planes, 3, 1, true));
-      blk.convs.push_back(conv_bn(w, p + "conv3", p + "bn3", planes, planes * 4, 1, 1, false));
+      blk.convs.push_back(conv_bn(w, p + "conv1", p + "bn1", inplanes, planes, 1, 1, true, device));
+      blk.convs.push_back(conv_bn(w, p + "conv2", p + "bn2", planes, planes, 3, 1, true, device));
+      blk.convs.push_back(conv_bn(w, p + "conv3", p + "bn3", planes, planes * 4, 1, 1, false, device));
       if (blk.stride > 1 || inplanes != planes * 4)
-        blk.down.push_back(conv_bn(w, p + "downsample.0", p + "downsample.1", inplanes, planes * 4, 1, 1, false));
+        blk.down.push_back(conv_bn(w, p + "downsample.0", p + "downsample.1", inplanes, planes * 4, 1, 1, false, device));
       blocks_.push_back(std::move(blk));
       inplanes = planes * 4;
     }

@@ -39,10 +39,12 @@ ClipResNetConfig clip_resnet_config_from(const ClipWeights& w);
 
 class ClipResNet {
  public:
-  ClipResNet(const ClipResNetConfig& c, const ClipWeights& w);
+  // The convolutions' weights are prepared for `device` (Device::cuda: cuDNN
+  // on a GPU, im2col + GEMM under simt), where features() takes its images.
+  ClipResNet(const ClipResNetConfig& c, const ClipWeights& w, Device device = Device::cpu);
 
-  // images f32 [B, 3, H, W], CLIP-normalised, H and W multiples of 32
-  // -> features NHWC [B, H/32, W/32, width*32].
+  // images f32 [B, 3, H, W] on the encoder's device, CLIP-normalised, H and W
+  // multiples of 32 -> features NHWC [B, H/32, W/32, width*32] on that device.
   Tensor features(const Tensor& images) const;
   const ClipResNetConfig& config() const { return config_; }
 

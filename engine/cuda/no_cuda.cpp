@@ -8,6 +8,7 @@
 #include "engine/cuda/runtime.h"
 #include "kernels/cuda/adamw.cuh"
 #include "kernels/cuda/bf16.cuh"
+#include "kernels/cuda/conv2d.cuh"
 #include "kernels/cuda/copy.cuh"
 #include "kernels/cuda/cross_entropy.cuh"
 #include "kernels/cuda/dropout.cuh"
@@ -122,6 +123,10 @@ MAPET_NO_CUDA_KERNEL(void, embedding_backward,
 MAPET_NO_CUDA_KERNEL(void, from_bf16, (const uint16_t*, float*, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, patchify, (const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, unpatchify, (const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, conv2d_nhwc, (const ConvGeometry&, int64_t, int64_t, int64_t, const float*, const float*,
+                                         const float*, bool, float*, void*))
+MAPET_NO_CUDA_KERNEL(void, avg_pool_nhwc, (int64_t, int64_t, int64_t, int64_t, int64_t, const float*, float*, void*))
+MAPET_NO_CUDA_KERNEL(void, add_relu, (float*, const float*, int64_t, void*))
 
 MAPET_NO_CUDA_KERNEL(bool, gemm_uses_bf16, ())
 MAPET_NO_CUDA_KERNEL(void, softmax_forward, (const float*, float*, int64_t, int64_t, float, void*))

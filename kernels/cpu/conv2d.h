@@ -6,13 +6,11 @@
 #include <cstdint>
 #include <memory>
 
+#include "kernels/common/conv2d.h"
+
 namespace mapet::cpu {
 
-struct ConvGeometry {
-  int64_t c_in = 0, c_out = 0, kh = 1, kw = 1, stride = 1, pad = 0;
-  int64_t out_h(int64_t h) const { return (h + 2 * pad - kh) / stride + 1; }
-  int64_t out_w(int64_t w) const { return (w + 2 * pad - kw) / stride + 1; }
-};
+using common::ConvGeometry;
 
 class Conv2dNhwc {
  public:
