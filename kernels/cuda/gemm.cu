@@ -17,15 +17,26 @@
 //
 // Both end in the same epilogue: alpha, beta C (never read when beta = 0),
 // bias, GELU, then vector stores where C's rows allow.
+//
+// The twins' entry points (gemm, gemm_bf16: what the engine's ops call) run
+// cuBLASLt in the GPU build (kernels/cuda/cublaslt_gemm.h: f32 products, or
+// bf16 with f32 sums), unless MAPET_GEMM=own; under simt, and with
+// MAPET_GEMM=own, these kernels.
 #include "kernels/cuda/dialect.cuh"
 #include "kernels/cuda/gemm.cuh"
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "kernels/common/math.h"
+#if !defined(MAPET_SIMT) && defined(MAPET_HAVE_CUBLASLT)
+#define MAPET_GEMM_CUBLASLT 1
+#include "kernels/cuda/cublaslt_gemm.h"
+#endif
 
 namespace mapet::cuda {
 namespace {
@@ -384,6 +395,43 @@ GemmShape plain_shape(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
   return s;
 }
 
+#if defined(MAPET_GEMM_CUBLASLT)
+bool own_gemm_requested() {
+  static const bool own = [] {
+    const char* v = std::getenv("MAPET_GEMM");
+    return v && std::strcmp(v, "own") == 0;
+  }();
+  return own;
+}
+
+// cuBLASLt's workspace: one per thread and device, allocated at the first call
+// and kept (as PyTorch keeps one per handle); 32 MiB, what NVIDIA recommends for Hopper.
+constexpr size_t kLtWorkspaceBytes = size_t{32} << 20;
+void* lt_workspace() {
+  struct Workspace {
+    void* ptr = nullptr;
+    int device = -1;
+  };
+  thread_local Workspace ws[16];
+  int dev = 0;
+  dialect::check(cudaGetDevice(&dev), "cudaGetDevice", "cuBLASLt workspace", __FILE__, __LINE__);
+  if (dev < 0 || dev >= 16) throw std::runtime_error("cuBLASLt workspace: device index " + std::to_string(dev) + " above 15");
+  Workspace& w = ws[dev];
+  if (!w.ptr)
+    dialect::check(cudaMalloc(&w.ptr, kLtWorkspaceBytes), "cudaMalloc", "cuBLASLt workspace (32 MiB)", __FILE__, __LINE__);
+  return w.ptr;
+}
+
+// True when cuBLASLt did the product.
+bool try_cublaslt(const GemmShape& s, const void* a, const void* b, LtInput input, float* c, float alpha, float beta,
+                  const float* bias, void* stream) {
+  if (own_gemm_requested()) return false;
+  if (!check(s, "cuda::gemm")) return true;  // nothing to compute
+  gemm_cublaslt(s, a, b, input, c, alpha, beta, bias, lt_workspace(), kLtWorkspaceBytes, stream);
+  return true;
+}
+#endif
+
 }  // namespace
 
 void gemm_fma(const GemmShape& s, const float* a, const float* b, float* c, const GemmEpilogue& e, void* stream) {
@@ -411,6 +459,9 @@ void gemm_tc(const GemmShape& s, const uint16_t* a, const uint16_t* b, float* c,
 
 void gemm(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta, const float* bias,
           void* stream) {
+#if defined(MAPET_GEMM_CUBLASLT)
+  if (try_cublaslt(s, a, b, LtInput::f32, c, alpha, beta, bias, stream)) return;
+#endif
   gemm_fma(s, a, b, c, GemmEpilogue{alpha, beta, bias, false}, stream);
 }
 
@@ -421,6 +472,9 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
 
 void gemm_bf16(const GemmShape& s, const uint16_t* a, const uint16_t* b, float* c, float alpha, float beta,
                const float* bias, void* stream) {
+#if defined(MAPET_GEMM_CUBLASLT)
+  if (try_cublaslt(s, a, b, LtInput::bf16, c, alpha, beta, bias, stream)) return;
+#endif
   gemm_tc(s, a, b, c, GemmEpilogue{alpha, beta, bias, false}, stream);
 }
 
