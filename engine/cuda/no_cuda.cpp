@@ -50,6 +50,7 @@ Event::~Event() = default;
 void Event::record(void*) {}
 void Event::synchronize() const {}
 float Event::elapsed_ms_since(const Event&) const { return 0; }
+void stream_wait(void*, const Event&) { no_cuda("stream_wait"); }
 void copy_to_device(void*, const void*, size_t, void*, const char* op) { no_cuda(op); }
 void copy_to_host(void*, const void*, size_t, void*, const char* op) { no_cuda(op); }
 void copy_on_device(void*, const void*, size_t, void*, const char* op) { no_cuda(op); }

@@ -99,6 +99,11 @@ float Event::elapsed_ms_since(const Event& start) const {
   return ms;
 }
 
+void stream_wait(void* stream, const Event& e) {
+  check(cudaStreamWaitEvent(as_stream(stream), static_cast<cudaEvent_t>(e.get()), 0), "stream_wait",
+        "cudaStreamWaitEvent");
+}
+
 void copy_to_device(void* dst, const void* src, size_t bytes, void* stream, const char* op) {
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, as_stream(stream)), op, "cudaMemcpyAsync to the device");
 }

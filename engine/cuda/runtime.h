@@ -69,6 +69,10 @@ class Event {
   void* e_ = nullptr;
 };
 
+// Work queued on `stream` after the call waits until `e` (as last recorded)
+// has happened; an event never recorded has happened.
+void stream_wait(void* stream, const Event& e);
+
 // Copies in stream order. to_host waits for the stream (the host reads next).
 void copy_to_device(void* dst, const void* src, size_t bytes, void* stream, const char* op);
 void copy_to_host(void* dst, const void* src, size_t bytes, void* stream, const char* op);
