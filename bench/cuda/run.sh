@@ -5,6 +5,9 @@
 #   minutes, the build aside).
 #   Without one: cuda_bench_simt validates the same kernels under kernels/simt at a
 #   small shape (under a minute) and says that no GPU timing was taken.
+# Then the whole MaPeT training step (bench/cuda/train_step.cpp): on a GPU
+#   MaPeT-Small at batch 64 and 256, f32 and bf16, images/s and MFU; without one
+#   a tiny step under simt checked against the CPU's loss. TRAIN_STEP_ARGS go to it.
 # BUILD (default: build) is the build folder; JOBS (default: all cores) the build
 # jobs. The build folder is configured with -DMAPET_BENCH=ON if it is not already.
 # Arguments go to the bench: --only adamw,gemm_tc  --iters 50  --list
@@ -22,14 +25,20 @@ have() { grep -q "^$1:" <<< "$targets"; }
 
 # The GPU build exists where nvcc does; it exits 77 when it finds no GPU.
 if have cuda_bench; then
-  ninja -C "$build" -j "$jobs" cuda_bench
+  ninja -C "$build" -j "$jobs" cuda_bench cuda_train_step
   status=0
   "$build/bench/cuda/cuda_bench" "$@" || status=$?
-  [ "$status" -ne 77 ] && exit "$status"
+  if [ "$status" -ne 77 ]; then
+    [ "$status" -ne 0 ] && exit "$status"
+    # shellcheck disable=SC2086
+    exec "$build/bench/cuda/cuda_train_step" ${TRAIN_STEP_ARGS:-}
+  fi
 fi
 if ! have cuda_bench_simt; then
   echo "bench/cuda: neither cuda_bench (needs nvcc) nor cuda_bench_simt (needs Boost.Context and the CUDA headers) is configured"
   exit 1
 fi
-ninja -C "$build" -j "$jobs" cuda_bench_simt
-exec "$build/bench/cuda/cuda_bench_simt" "$@"
+ninja -C "$build" -j "$jobs" cuda_bench_simt cuda_train_step_simt
+"$build/bench/cuda/cuda_bench_simt" "$@"
+# shellcheck disable=SC2086
+exec "$build/bench/cuda/cuda_train_step_simt" ${TRAIN_STEP_ARGS:-}
