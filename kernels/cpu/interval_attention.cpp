@@ -15,13 +15,13 @@
 //     only the key tiles that some row of the block may see are visited
 //     (block_key_ranges), and the per-key mask is applied inside those tiles.
 //   - Every tile product is one small GEMM, C (+)= A B, built from one
-//     register-blocked micro-kernel (6 rows x 64 columns of accumulators,
-//     tile_gemm.h): FMA on f32, or under --amp vdpbf16ps on bf16 pairs
+//     register-blocked micro-kernel (6 rows x 64 columns of accumulators on
+//     AVX-512, 6 x 16 on AVX2: tile_gemm.h): FMA on f32, or under --amp vdpbf16ps on bf16 pairs
 //     (F32Products and Bf16Products, interval_attention_products.h: the same
 //     products, packed to suit each).
 //   - The per-tile softmax (softmax_tile; probs_tile in the backward) works on
-//     whole 16-lane vectors with an exp (exp16) that gives common::fast_exp's
-//     values bit for bit, skips the mask on tiles a row sees whole, and keeps
+//     whole 16-lane vectors (on AVX2 as pairs of 8-lane registers) with an exp
+//     (exp16; exp8 on AVX2) that gives common::fast_exp's values bit for bit, skips the mask on tiles a row sees whole, and keeps
 //     the rows independent so that their exps overlap.
 // The products are near the machine's FMA peak; what is left beyond them is
 // mostly first reads of Q, K, V, O and dO from memory (prefetched where the
