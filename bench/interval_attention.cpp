@@ -23,6 +23,7 @@
 #include "engine/allocator.h"
 #include "engine/rng.h"
 #include "engine/threads.h"
+#include "kernels/cpu/isa.h"
 
 namespace {
 
@@ -89,6 +90,7 @@ void run(benchmark::State& state, AttentionFn fn, bool backward) {
   state.counters["max_rss_MiB"] = max_rss_mib();
   state.counters["useful_GFLOPs"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = num_threads();
+  state.SetLabel(cpu::cpu_path_summary());  // the instruction-set level the kernels run at
 }
 
 void fused_fwd_bwd(benchmark::State& s) { run(s, &ops::interval_attention, true); }

@@ -15,13 +15,13 @@
 //     only the key tiles that some row of the block may see are visited
 //     (block_key_ranges), and the per-key mask is applied inside those tiles.
 //   - Every tile product is one small GEMM, C (+)= A B, built from one
-//     register-blocked micro-kernel (6 rows x 64 columns of accumulators,
-//     tile_gemm.h): FMA on f32, or under --amp vdpbf16ps on bf16 pairs
+//     register-blocked micro-kernel (6 rows x 64 columns of accumulators on
+//     AVX-512, 6 x 16 on AVX2: tile_gemm.h): FMA on f32, or under --amp vdpbf16ps on bf16 pairs
 //     (F32Products and Bf16Products, interval_attention_products.h: the same
 //     products, packed to suit each).
 //   - The per-tile softmax (softmax_tile; probs_tile in the backward) works on
-//     whole 16-lane vectors with an exp (exp16) that gives common::fast_exp's
-//     values bit for bit, skips the mask on tiles a row sees whole, and keeps
+//     whole 16-lane vectors (on AVX2 as pairs of 8-lane registers) with an exp
+//     (exp16; exp8 on AVX2) that gives common::fast_exp's values bit for bit, skips the mask on tiles a row sees whole, and keeps
 //     the rows independent so that their exps overlap.
 // The products are near the machine's FMA peak; what is left beyond them is
 // mostly first reads of Q, K, V, O and dO from memory (prefetched where the
@@ -136,6 +136,79 @@ inline float horizontal_sum(f32x16 v) {
   return horizontal(v, [](f32x16 a, f32x16 b) { return a + b; });
 }
 
+// A row's running sum, as 16 lane-wise partial sums (lane l sums the keys
+// l mod 16), and its total: the lanes combined as horizontal_sum does.
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// AVX2: the 16 lanes as two registers, lanes 0-7 and 8-15, so that the sums
+// (and the softmax below) stay in registers: GCC keeps 64-byte vectors on
+// the stack here.
+struct RowSum {
+  __m256 lo, hi;
+};
+inline float row_sum_total(RowSum s) {
+  __m256 v = _mm256_add_ps(s.lo, s.hi);  // v[i] + v[i + 8]
+  v = _mm256_add_ps(v, _mm256_permute2f128_ps(v, v, 1));  // + 4
+  v = _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));  // + 2
+  v = _mm256_add_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));  // + 1
+  return _mm256_cvtss_f32(v);
+}
+#else
+using RowSum = f32x16;
+inline float row_sum_total(RowSum s) { return horizontal_sum(s); }
+#endif
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// The AVX2 forms of exp16 and of the tiles' softmax steps below, on 8-lane
+// registers, with the same values: exp8 is common::fast_exp lane by lane as
+// GCC compiles it at this level (each a * b + c one FMA), and the 16-lane
+// sums are kept as their two halves.
+
+// x * y rounded, never fused with a following add (GCC contracts the
+// intrinsics' plain vector arithmetic; the empty asm hides the product).
+inline __m256 mul_rounded(__m256 x, __m256 y) {
+  __m256 p = _mm256_mul_ps(x, y);
+  __asm__("" : "+x"(p));
+  return p;
+}
+
+inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.7f);
+  const __m256 below = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  // x < -87.3 ? -87.3 : (x > 88.7 ? 88.7 : x), NaN passed through as in fast_exp.
+  const __m256 xc = _mm256_blendv_ps(_mm256_blendv_ps(x, hi, _mm256_cmp_ps(x, hi, _CMP_GT_OQ)), lo, below);
+  const __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(xc, _mm256_set1_ps(common::kLog2e), _mm256_set1_ps(0.5f)));
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723e-6f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  // 2^n from its bits, as fast_exp (n in [-126, 128]), and 0 where x < -87.3.
+  const __m256 scale =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23));
+  return _mm256_andnot_ps(below, _mm256_mul_ps(p, scale));
+}
+
+// Lanes of keys local0 + [0, 8) that a row with interval iv sees, as a mask.
+inline __m256 visible8(int local0, common::KeyInterval iv) {
+  const __m256i j = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(local0));
+  const __m256i in = _mm256_and_si256(_mm256_cmpgt_epi32(j, _mm256_set1_epi32(iv.begin - 1)),
+                                      _mm256_cmpgt_epi32(_mm256_set1_epi32(iv.end), j));
+  return _mm256_castsi256_ps(in);
+}
+
+inline float max8(__m256 v) {
+  v = _mm256_max_ps(v, _mm256_permute2f128_ps(v, v, 1));
+  v = _mm256_max_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+  v = _mm256_max_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm256_cvtss_f32(v);
+}
+#endif
+
 // The online-softmax step of a forward tile, in place: the raw scores
 // s[r][0, 16 NV) (row stride kTileCols) of keys with segment-local indices
 // local0.. become P = exp(scale s - max), 0 where hidden (row r sees iv[r]).
@@ -146,9 +219,50 @@ inline float horizontal_sum(f32x16 v) {
 // would otherwise stall each row. A tile that a row sees whole (most of them)
 // skips the mask; the rescale is done even where its factor is 1 (exact), a
 // branch per row and tile costs more.
+#if defined(__AVX2__) && !defined(__AVX512F__)
 template <int NV>
 void softmax_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv, float scale,
-                  common::OnlineSoftmax* st, f32x16* sums, float* acc, int64_t dp) {
+                  common::OnlineSoftmax* st, RowSum* sums, float* acc, int64_t dp) {
+  constexpr int H = 2 * NV;  // 8-lane halves
+  const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff()), vscale = _mm256_set1_ps(scale);
+  float shift[kFwdBlockRows], alpha[kFwdBlockRows];
+  for (int64_t r = 0; r < n; ++r) {
+    float* sr = s + r * kTileCols;
+    const bool whole = iv[r].begin <= local0 && local0 + NV * kLanes <= iv[r].end;
+    __m256 vmax = neg_inf;
+#pragma GCC unroll 8
+    for (int h = 0; h < H; ++h) {
+      __m256 x = mul_rounded(_mm256_loadu_ps(sr + h * 8), vscale);
+      if (!whole) x = _mm256_blendv_ps(neg_inf, x, visible8(local0 + h * 8, iv[r]));
+      _mm256_storeu_ps(sr + h * 8, x);
+      vmax = _mm256_max_ps(vmax, x);
+    }
+    alpha[r] = common::online_softmax_rescale(st[r], max8(vmax));
+    shift[r] = common::online_softmax_shift(st[r]);
+  }
+  for (int64_t r = 0; r < n; ++r) {
+    float* sr = s + r * kTileCols;
+    const __m256 vshift = _mm256_set1_ps(shift[r]), valpha = _mm256_set1_ps(alpha[r]);
+    __m256 sum_lo = _mm256_setzero_ps(), sum_hi = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(sr + v * kLanes), vshift));
+      const __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(sr + v * kLanes + 8), vshift));
+      _mm256_storeu_ps(sr + v * kLanes, e0);
+      _mm256_storeu_ps(sr + v * kLanes + 8, e1);
+      sum_lo = _mm256_add_ps(sum_lo, e0);
+      sum_hi = _mm256_add_ps(sum_hi, e1);
+    }
+    sums[r].lo = _mm256_add_ps(mul_rounded(sums[r].lo, valpha), sum_lo);
+    sums[r].hi = _mm256_add_ps(mul_rounded(sums[r].hi, valpha), sum_hi);
+    for (int64_t c = 0; c < dp; c += 8)
+      _mm256_storeu_ps(acc + r * dp + c, _mm256_mul_ps(_mm256_loadu_ps(acc + r * dp + c), valpha));
+  }
+}
+#else
+template <int NV>
+void softmax_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv, float scale,
+                  common::OnlineSoftmax* st, RowSum* sums, float* acc, int64_t dp) {
   typedef int i32x16 __attribute__((vector_size(64)));
   const float neg_inf = -__builtin_inff();
   float shift[kFwdBlockRows], alpha[kFwdBlockRows];
@@ -185,7 +299,8 @@ void softmax_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv
       store16(acc + r * dp + c, mul_no_contract(load16(acc + r * dp + c), alpha[r]));
   }
 }
-using SoftmaxTile = void (*)(float*, int64_t, int, const common::KeyInterval*, float, common::OnlineSoftmax*, f32x16*,
+#endif
+using SoftmaxTile = void (*)(float*, int64_t, int, const common::KeyInterval*, float, common::OnlineSoftmax*, RowSum*,
                              float*, int64_t);
 constexpr SoftmaxTile kSoftmaxTiles[kMicroVectors] = {&softmax_tile<1>, &softmax_tile<2>, &softmax_tile<3>,
                                                       &softmax_tile<4>};
@@ -195,6 +310,24 @@ constexpr SoftmaxTile kSoftmaxTiles[kMicroVectors] = {&softmax_tile<1>, &softmax
 // with segment-local indices local0.. become P = exp(scale s - lse[r]) where
 // row r sees the key (iv[r]), else 0. As softmax_tile: exp16, and no mask on
 // a tile that the row sees whole.
+#if defined(__AVX2__) && !defined(__AVX512F__)
+template <int NV>
+void probs_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv, float scale, const float* lse) {
+  const __m256 vscale = _mm256_set1_ps(scale);
+  for (int64_t r = 0; r < n; ++r) {
+    float* sr = s + r * kTileCols;
+    const bool whole = iv[r].begin <= local0 && local0 + NV * kLanes <= iv[r].end;
+    const __m256 vlse = _mm256_set1_ps(lse[r]);
+#pragma GCC unroll 8
+    for (int h = 0; h < 2 * NV; ++h) {
+      // scale s - lse as one FMA, as the compiler contracts common::attention_prob.
+      __m256 p = exp8(_mm256_fmsub_ps(_mm256_loadu_ps(sr + h * 8), vscale, vlse));
+      if (!whole) p = _mm256_and_ps(p, visible8(local0 + h * 8, iv[r]));
+      _mm256_storeu_ps(sr + h * 8, p);
+    }
+  }
+}
+#else
 template <int NV>
 void probs_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv, float scale, const float* lse) {
   typedef int i32x16 __attribute__((vector_size(64)));
@@ -213,6 +346,7 @@ void probs_tile(float* s, int64_t n, int local0, const common::KeyInterval* iv, 
     }
   }
 }
+#endif
 using ProbsTile = void (*)(float*, int64_t, int, const common::KeyInterval*, float, const float*);
 constexpr ProbsTile kProbsTiles[kMicroVectors] = {&probs_tile<1>, &probs_tile<2>, &probs_tile<3>, &probs_tile<4>};
 
@@ -231,14 +365,14 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products
                   float* lse) {
   const int num_real = static_cast<int>(kl.num_real), num_mask = static_cast<int>(kl.num_mask);
   common::OnlineSoftmax st[kFwdBlockRows];
-  f32x16 sums[kFwdBlockRows];  // running sums, as lane-wise partial sums
+  RowSum sums[kFwdBlockRows];  // running sums, as lane-wise partial sums
   for (int64_t i0 = row_begin; i0 < row_end; i0 += kFwdBlockRows) {
     const int64_t n = std::min(kFwdBlockRows, row_end - i0);
     const int* re = s.real_end + i0;
     const int* ms = s.mask_start + i0;
     const common::KeyRanges u = common::block_key_ranges(re, ms, static_cast<int>(n), num_real, num_mask);
     std::fill(acc, acc + n * dp, 0.0f);
-    for (int64_t r = 0; r < n; ++r) st[r] = common::OnlineSoftmax{}, sums[r] = f32x16{};
+    for (int64_t r = 0; r < n; ++r) st[r] = common::OnlineSoftmax{}, sums[r] = RowSum{};
     prod.set_block(q + i0 * ldq, ldq, nullptr, 0, n);
     prefetch_rows(q + (i0 + n) * ldq, ldq, std::min(kFwdBlockRows, row_end - i0 - n), s.d);
 
@@ -254,7 +388,7 @@ void forward_rows(const IntervalAttentionShape& s, const KeyLayout& kl, Products
     });
 
     for (int64_t r = 0; r < n; ++r) {
-      st[r].sum = horizontal_sum(sums[r]);
+      st[r].sum = row_sum_total(sums[r]);
       const float inv = common::online_softmax_inv_sum(st[r]);
       float* o = out + (i0 + r) * ldo;
       const float* ar = acc + r * dp;

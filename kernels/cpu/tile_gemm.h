@@ -1,8 +1,9 @@
 // Small dense products for kernels that tile their work (the interval
 // attention's Q K^T, P V, ... per tile): C (+)= A B on blocks that live in
-// L1/L2, built from one register-blocked micro-kernel (6 rows x 64 columns of
-// accumulators): FMA on f32, or, on a level with AVX-512 BF16, vdpbf16ps on
-// bf16 pairs with f32 sums.
+// L1/L2, built from one register-blocked micro-kernel (6 rows x one panel of
+// accumulators, sized to the level's registers: 64 columns on AVX-512, 16 on
+// AVX2): FMA on f32, or, on a level with AVX-512 BF16, vdpbf16ps on bf16 pairs
+// with f32 sums.
 //
 // Internal to an instruction-set level: include it only from a source that
 // mapet_isa_sources() compiles once per level (kernels/CMakeLists.txt); each
@@ -35,24 +36,59 @@ constexpr int kLanes = 16;
 inline f32x16 load16(const float* p) { return *reinterpret_cast<const f32x16*>(p); }
 inline void store16(float* p, f32x16 x) { *reinterpret_cast<f32x16*>(p) = x; }
 
-constexpr int kMicroRows = 6;     // 6 x 4 = 24 accumulators + 4 B vectors fit the 32 vector registers
+// A 64-column tile is 4 of the 16-lane vectors above (the softmax's and the
+// bf16 kernel's unit).
 constexpr int kMicroVectors = 4;  // 64 columns
 
-// C[R x 16 NV] (+)= A[R x K] B[K x 16 NV]. A is read one element at a time
-// (broadcast to a vector) at a[r * a_rs + kk * a_ks], so the same kernel takes
-// A or A^T; B is row-major with leading dimension ldb.
+// The micro-kernel's own vector: one register of the level. GCC splits a
+// 64-byte vector into narrower ones below AVX-512, and there it keeps arrays of
+// them on the stack (an AVX2 build of the 6 x 4 x 16 kernel moved every
+// accumulator through memory and general registers on each step), so the
+// products are blocked in the level's native width instead.
+#if defined(__AVX512F__)
+typedef float vecf __attribute__((vector_size(64), aligned(4), may_alias));
+#elif defined(__AVX__)
+typedef float vecf __attribute__((vector_size(32), aligned(4), may_alias));
+#else
+typedef float vecf __attribute__((vector_size(16), aligned(4), may_alias));
+#endif
+constexpr int kVecLanes = static_cast<int>(sizeof(vecf) / sizeof(float));
+inline vecf loadv(const float* p) { return *reinterpret_cast<const vecf*>(p); }
+inline void storev(float* p, vecf x) { *reinterpret_cast<vecf*>(p) = x; }
+
+// Register blocking: kMicroRows rows x kPanelVectors vectors of accumulators,
+// sized to the level's vector registers with room for the B row and the
+// broadcast of A:
+//   AVX-512 (32 zmm): 6 x 4 zmm = 6 x 64 columns, 24 accumulators + 4 B
+//   AVX2 (16 ymm):    6 x 2 ymm = 6 x 16 columns, 12 accumulators + 2 B + 1 A
+//   SSE2 (16 xmm, no FMA): 6 x 2 xmm = 6 x 8 columns, 12 + 2 B + 1 A + 1 product
+//   NEON (32 q):      6 x 4 q = 6 x 16 columns
+constexpr int kMicroRows = 6;
+#if defined(__AVX512F__) || (!defined(__AVX__) && !defined(__SSE2__))
+constexpr int kPanelVectors = 4;
+#else
+constexpr int kPanelVectors = 2;
+#endif
+constexpr int kPanelCols = kPanelVectors * kVecLanes;
+static_assert(kLanes % kPanelCols == 0 || kPanelCols % kLanes == 0, "panels and 16-column blocks must nest");
+
+// C[R x NV vectors] (+)= A[R x K] B[K x NV vectors]. A is read one element at a
+// time (broadcast to a vector) at a[r * a_rs + kk * a_ks], so the same kernel
+// takes A or A^T; B is row-major with leading dimension ldb. Each element of C
+// is summed over k in order (one FMA per k where the level has FMA), whatever
+// the blocking: every level's blocking gives the same sums.
 template <int R, int NV>
 void micro_kernel(int64_t K, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb, float* c,
                   int64_t ldc, bool accumulate) {
-  f32x16 acc[R][NV];
+  vecf acc[R][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = accumulate ? load16(c + r * ldc + v * kLanes) : f32x16{};
+    for (int v = 0; v < NV; ++v) acc[r][v] = accumulate ? loadv(c + r * ldc + v * kVecLanes) : vecf{};
   for (int64_t kk = 0; kk < K; ++kk) {
-    f32x16 bv[NV];
+    vecf bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = load16(b + kk * ldb + v * kLanes);
+    for (int v = 0; v < NV; ++v) bv[v] = loadv(b + kk * ldb + v * kVecLanes);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const float ar = a[r * a_rs + kk * a_ks];
@@ -63,7 +99,7 @@ void micro_kernel(int64_t K, const float* a, int64_t a_rs, int64_t a_ks, const f
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) store16(c + r * ldc + v * kLanes, acc[r][v]);
+    for (int v = 0; v < NV; ++v) storev(c + r * ldc + v * kVecLanes, acc[r][v]);
 }
 
 using MicroKernel = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, bool);
@@ -74,29 +110,18 @@ constexpr auto micro_row(std::integer_sequence<int, NV...>) {
 }
 template <int... R>
 constexpr auto micro_table(std::integer_sequence<int, R...>) {
-  return std::array<std::array<MicroKernel, kMicroVectors>, sizeof...(R)>{
-      micro_row<R + 1>(std::make_integer_sequence<int, kMicroVectors>())...};
+  return std::array<std::array<MicroKernel, kPanelVectors>, sizeof...(R)>{
+      micro_row<R + 1>(std::make_integer_sequence<int, kPanelVectors>())...};
 }
 // kMicroKernels[R - 1][NV - 1]: every edge shape of a block.
 constexpr auto kMicroKernels = micro_table(std::make_integer_sequence<int, kMicroRows>());
 
 // C[M x N] (+)= A[M x K] B[K x N] for blocks that live in L1/L2; N a multiple
-// of 16. Columns outer, so a 64-column panel of B is reused by every row chunk.
-// Columns per micro tile of small_gemm: 64 (4 vectors) where AVX-512's 32
-// registers hold the 6 x 4 accumulators; below AVX-512 a 16-lane vector is two
-// (or four) registers of 16, and 6 x 4 of them spill to the stack, so there a
-// tile is 16 columns (6 x 2 ymm accumulators + 2 for B). Each element's sum runs
-// over k in the same order either way: the results are the same bits.
-#if defined(__AVX512F__)
-constexpr int kPanelVectors = kMicroVectors;
-#else
-constexpr int kPanelVectors = 1;
-#endif
-
+// of 16. Columns outer, so a panel of B is reused by every row chunk.
 void small_gemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t a_rs, int64_t a_ks, const float* b,
                 int64_t ldb, float* c, int64_t ldc, bool accumulate) {
-  for (int64_t j = 0; j < N; j += kPanelVectors * kLanes) {
-    const int nv = static_cast<int>(std::min<int64_t>(kPanelVectors, (N - j) / kLanes));
+  for (int64_t j = 0; j < N; j += kPanelCols) {
+    const int nv = static_cast<int>(std::min<int64_t>(kPanelVectors, (N - j) / kVecLanes));
     for (int64_t i = 0; i < M; i += kMicroRows) {
       const int r = static_cast<int>(std::min<int64_t>(kMicroRows, M - i));
       kMicroKernels[r - 1][nv - 1](K, a + i * a_rs, a_rs, a_ks, b + j, ldb, c + i * ldc + j, ldc, accumulate);
