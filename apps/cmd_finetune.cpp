@@ -179,6 +179,7 @@ void draw_curves(const std::string& out) {
 
 void run(FinetuneArgs& a, CLI::App& c) {
   const std::set<std::string> cli = train::load_settings(c, a.config, a.t.resume);
+  const train::DeviceChoice dev = a.device.resolve();  // before anything is read or written: a wrong --device stops here
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
   a.arch.apply_input_size(c);
   if (a.mixup_mode != "batch") throw Error("--mixup-mode '" + a.mixup_mode + "': only batch is implemented");
@@ -200,7 +201,6 @@ void run(FinetuneArgs& a, CLI::App& c) {
     throw Error("--num-classes " + std::to_string(a.num_classes) + " is smaller than the " +
                 std::to_string(train_ds.num_classes()) + " classes of '" + train_ds.source + "'");
   const std::string config_text = train::config_yaml(c, {"config", "resume"});
-  const train::DeviceChoice dev = a.device.resolve();  // before anything is written: a wrong --device stops here
 
   a.t.apply_amp();
 

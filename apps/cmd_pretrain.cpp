@@ -197,6 +197,7 @@ void draw_curves(const std::string& out) {
 void run(PretrainArgs& a, CLI::App& c) {
   // Settings: the config file (or, resuming, the run's own config.yaml) under the command line.
   const std::set<std::string> cli = train::load_settings(c, a.config, a.t.resume);
+  const train::DeviceChoice dev = a.device.resolve();  // before anything is read or written: a wrong --device stops here
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
   if (a.tokens.empty()) throw Error("--tokens STORE is required: the visual tokens of DATA (see `mapet tokenize`)");
 
@@ -204,7 +205,6 @@ void run(PretrainArgs& a, CLI::App& c) {
   const Plan plan = resolve(a, c, cli, store);
   const models::MapetConfig& mc = plan.model;
   const int64_t accum = a.t.accum_steps;
-  const train::DeviceChoice dev = a.device.resolve();  // before anything is written: a wrong --device stops here
 
   a.t.apply_amp();
 

@@ -112,7 +112,7 @@ DeviceChoice DeviceFlag::resolve() const {
   return d;
 }
 
-std::string device_name(Device d) {
+std::string device_label(Device d) {
   if (d == Device::cpu) return "cpu";
   return sim_build() ? "cuda-sim" : "cuda";
 }
@@ -120,7 +120,7 @@ std::string device_name(Device d) {
 std::string device_field(Device d) {
   if (d == Device::cpu) return "";
   const AllocatorStats s = device::allocator_stats();
-  return device_name(d) + " " + mib(s.bytes_in_use) + "/" + mib(s.peak_in_use) + " MiB";
+  return device_label(d) + " " + mib(s.bytes_in_use) + "/" + mib(s.peak_in_use) + " MiB";
 }
 
 std::string memory_summary(Device d) {
@@ -133,7 +133,7 @@ std::string memory_summary(Device d) {
                 mib(s.peak_in_use).c_str(), mib(s.bytes_in_use).c_str(), mib(s.bytes_cached).c_str(), n,
                 n ? 100.0 * double(s.reused_allocations) / double(n) : 0.0);
   std::string out = line;
-  if (d != Device::cpu) out += "\n" + device_name(d) + " " + device::allocator_summary();
+  if (d != Device::cpu) out += "\n" + device_label(d) + " " + device::allocator_summary();
   return out;
 }
 

@@ -43,7 +43,7 @@ void exec_for_device(int argc, char** argv);
 std::string sim_binary_path();
 
 // "cpu", or for Device::cuda "cuda" (a GPU) or "cuda-sim" (this is mapet-sim).
-std::string device_name(Device d);
+std::string device_label(Device d);
 // For the progress line: "" on the CPU, else e.g. "cuda-sim 12.3/40.1 MiB" (device allocator: in use / peak).
 std::string device_field(Device d);
 // The end of a run: the host allocator's statistics and, off the CPU, the device allocator's.
