@@ -44,12 +44,16 @@ MapetOutput MapetModel::forward_permuted(const MapetBatch& batch, nn::Context& c
                 M = T - L;
   check_tokens(batch.tokens, "tokens", B, P);
   check_tokens(batch.perm, "perm", B, P);
+  const Device dev = device();
 
-  // Index tensors from the permutation: real tokens in rank order, and the predicted patches.
+  // Index tensors from the permutation, built on the host (the batch's integers
+  // are read there) and then placed on the model's device: real tokens in rank
+  // order, and the predicted patches.
   Tensor real_idx = Tensor::empty({B, T}, DType::i64), pred_idx = Tensor::empty({B, M}, DType::i64);
   Tensor targets = Tensor::empty({B * M}, DType::i64), patch_index = Tensor::empty({B * M}, DType::i64);
-  const int64_t* perm = batch.perm.contiguous().data<int64_t>();
-  const int64_t* tok = batch.tokens.contiguous().data<int64_t>();
+  const Tensor perm_host = batch.perm.to(Device::cpu).contiguous(), tok_host = batch.tokens.to(Device::cpu).contiguous();
+  const int64_t* perm = perm_host.data<int64_t>();
+  const int64_t* tok = tok_host.data<int64_t>();
   for (int64_t b = 0; b < B; ++b) {
     std::vector<bool> seen(P, false);
     real_idx.data<int64_t>()[b * T] = 0;  // CLS
@@ -71,9 +75,9 @@ MapetOutput MapetModel::forward_permuted(const MapetBatch& batch, nn::Context& c
 
   Var x = ops::patch_embed(Var(batch.images), patch_proj->weight, patch_proj->bias, config.patch_size);
   x = ops::add(ops::concat({ops::expand_batch(cls_token, B), x}, 1), pos_embed);  // natural order
-  Var real = ops::gather_tokens(x, real_idx);                                     // rank order
+  Var real = ops::gather_tokens(x, real_idx.to(dev));                             // rank order
   // m_p = mask_positional_token + pos_embed[p], the "auxiliary position" of each predicted patch.
-  Var masks = ops::add(ops::gather_tokens(ops::expand_batch(pos_embed, B), pred_idx), mask_token);
+  Var masks = ops::add(ops::gather_tokens(ops::expand_batch(pos_embed, B), pred_idx.to(dev)), mask_token);
   const bool mapet = obj == common::Objective::mapet;
   Var seq = mapet ? ops::concat({real, masks, masks}, 1) : ops::concat({real, masks}, 1);
   if (training() && config.drop_rate > 0.0f) seq = ops::dropout(seq, config.drop_rate, true, *ctx.rng);
@@ -104,7 +108,9 @@ MapetOutput MapetModel::forward_permuted(const MapetBatch& batch, nn::Context& c
 MapetOutput MapetModel::forward_mim(const MapetBatch& batch, nn::Context& ctx) const {
   const int64_t B = batch.images.size(0), P = config.num_patches();
   check_tokens(batch.tokens, "tokens", B, P);
-  Tensor mask = batch.mask.defined() ? batch.mask.to(DType::u8).contiguous() : Tensor();
+  const Device dev = device();
+  // The mask and tokens are read on the host; the index tensors built from them go to the model's device.
+  Tensor mask = batch.mask.defined() ? batch.mask.to(Device::cpu).to(DType::u8).contiguous() : Tensor();
   if (!mask.defined() || mask.dim() != 2 || mask.size(0) != B || mask.size(1) != P)
     throw Error("mim: batch tensor 'mask' must be u8 [" + std::to_string(B) + ", " + std::to_string(P) + "]");
   const uint8_t* mp = mask.data<uint8_t>();
@@ -112,7 +118,8 @@ MapetOutput MapetModel::forward_mim(const MapetBatch& batch, nn::Context& ctx) c
   for (int64_t p = 0; p < P; ++p) M += mp[p] != 0;
   Tensor mix_idx = Tensor::empty({B, P}, DType::i64), pred_idx = Tensor::empty({B, M}, DType::i64);
   Tensor targets = Tensor::empty({B * M}, DType::i64), patch_index = Tensor::empty({B * M}, DType::i64);
-  const int64_t* tok = batch.tokens.contiguous().data<int64_t>();
+  const Tensor tok_host = batch.tokens.to(Device::cpu).contiguous();
+  const int64_t* tok = tok_host.data<int64_t>();
   for (int64_t b = 0; b < B; ++b) {
     int64_t q = 0;
     for (int64_t p = 0; p < P; ++p) {
@@ -132,22 +139,26 @@ MapetOutput MapetModel::forward_mim(const MapetBatch& batch, nn::Context& ctx) c
                   ", sample " + std::to_string(b) + " masks " + std::to_string(q) + ")");
   }
   Var x = ops::patch_embed(Var(batch.images), patch_proj->weight, patch_proj->bias, config.patch_size);
-  x = ops::gather_tokens(ops::concat({x, ops::expand_batch(mask_token, B)}, 1), mix_idx);  // masked -> mask_token
+  x = ops::gather_tokens(ops::concat({x, ops::expand_batch(mask_token, B)}, 1), mix_idx.to(dev));  // masked -> mask_token
   x = ops::add(ops::concat({ops::expand_batch(cls_token, B), x}, 1), pos_embed);
   if (training() && config.drop_rate > 0.0f) x = ops::dropout(x, config.drop_rate, true, *ctx.rng);
   for (size_t i = 0; i < blocks->size(); ++i) x = static_cast<nn::Block&>((*blocks)[i]).forward(x, ctx);
-  return finish(ops::gather_tokens(x, pred_idx), targets, patch_index, M);
+  return finish(ops::gather_tokens(x, pred_idx.to(dev)), targets, patch_index, M);
 }
 
 MapetOutput MapetModel::finish(const Var& predicted, Tensor targets, Tensor patch_index, int64_t per_sample) const {
   const int64_t rows = predicted.size(0) * predicted.size(1);
   MapetOutput out;
   out.logits = ops::reshape(decoder->forward(norm->forward(predicted)), {rows, mapet_config.vocab_size});
-  out.loss = ops::cross_entropy(out.logits, targets);
-  out.targets = targets;
-  out.patch_index = patch_index;
+  // targets and patch_index come from the host; they go where the logits are (the model's device).
+  const Device dev = out.logits.value().device();
+  out.targets = targets.to(dev);
+  out.patch_index = patch_index.to(dev);
+  out.loss = ops::cross_entropy(out.logits, out.targets);
   out.per_sample = per_sample;
-  const float* lp = out.logits.value().data<float>();
+  // The accuracy is a statistic for progress lines, counted on the host.
+  const Tensor logits_host = out.logits.value().to(Device::cpu);
+  const float* lp = logits_host.data<float>();
   const int64_t* tp = targets.data<int64_t>();
   const int64_t V = mapet_config.vocab_size;
   int64_t correct = 0;

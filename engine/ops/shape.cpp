@@ -5,6 +5,7 @@
 
 #include "engine/backend.h"
 #include "engine/ops/elementwise.h"
+#include "kernels/cpu/embedding.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cuda/embedding.cuh"
 #include "kernels/cuda/reduce.cuh"
@@ -90,7 +91,7 @@ Var concat(const std::vector<Var>& xs, int64_t dim) {
 
 Var index_select(const Var& x, int64_t dim, const Tensor& index) {
   dim = norm_dim(dim, x.dim(), "index_select");
-  Tensor idx = index.to(DType::i64).contiguous();
+  Tensor idx = index.to(Device::cpu).to(DType::i64).contiguous();  // checked (and, on the CPU, read) on the host
   const int64_t n = idx.numel(), size = x.size(dim);
   const int64_t* ip = idx.data<int64_t>();
   for (int64_t i = 0; i < n; ++i)
@@ -101,9 +102,11 @@ Var index_select(const Var& x, int64_t dim, const Tensor& index) {
   s[dim] = n;
   const Device dev = x.value().device();
   Tensor y = Tensor::empty(s, DType::f32, dev);
+  Tensor idx_dev;  // the indices on the device, for its kernels
   if (dev == Device::cuda) {  // rows of a table: the embedding lookup kernel (indices checked above)
     if (dim != 0 || x.value().dtype() != DType::f32) backend::no_cuda_kernel("index_select (f32, dim 0 only)");
-    Tensor xv = x.value().contiguous(), idx_dev = idx.to(dev);
+    Tensor xv = x.value().contiguous();
+    idx_dev = idx.to(dev);
     const int64_t rows = x.size(0), width = rows ? xv.numel() / rows : 0;
     backend::cuda_call("embedding_forward", [&] {
       cuda::embedding_forward(xv.data<float>(), idx_dev.data<int64_t>(), y.data<float>(), n, rows, width);
@@ -112,9 +115,17 @@ Var index_select(const Var& x, int64_t dim, const Tensor& index) {
     for (int64_t i = 0; i < n; ++i) y.slice(dim, i, i + 1).copy_(x.value().slice(dim, ip[i], ip[i] + 1));
   }
   Var out = autograd::make_output(y, {&x});
-  // The backward: add_inplace per index (on cuda: its kernel, branch k4, until an embedding backward kernel).
-  autograd::record(out, [x, idx, dim, n](const Tensor& g) {
+  autograd::record(out, [x, idx, idx_dev, dim, n, dev](const Tensor& g) {
     Tensor dx = Tensor::zeros(x.shape(), DType::f32, g.device());
+    if (dev == Device::cuda) {  // the embedding backward: rows added in index order, as the loop below
+      Tensor gc = g.contiguous();
+      const int64_t rows = x.size(0), width = rows ? x.value().numel() / rows : 0;
+      backend::cuda_call("embedding_backward", [&] {
+        cuda::embedding_backward(gc.data<float>(), idx_dev.data<int64_t>(), dx.data<float>(), 1, n, rows, width);
+      });
+      autograd::accumulate(x, dx);
+      return;
+    }
     const int64_t* ip = idx.data<int64_t>();
     for (int64_t i = 0; i < n; ++i) {
       Tensor dst = dx.slice(dim, ip[i], ip[i] + 1);
@@ -131,36 +142,26 @@ Var gather_tokens(const Var& x, const Tensor& index) {
   if (x.dim() < 2 || index.dim() != 2 || index.size(0) != x.size(0))
     throw Error("gather_tokens: x " + x.value().str() + " and index " + index.str() + " do not fit");
   Tensor xv = x.value().contiguous();
-  backend::host_loop_only("gather_tokens", xv.device());
-  Tensor idx = index.to(DType::i64).contiguous();
-  const int64_t B = x.size(0), T = x.size(1), n = idx.size(1), row = xv.numel() / (B * T);
-  const int64_t* ip = idx.data<int64_t>();
+  // The index lives with x (a model places it on its device); it is checked on the host.
+  const Device dev = backend::device_of("gather_tokens", {xv, index});
+  Tensor idx = index.dtype() == DType::i64 ? index.contiguous() : index.to(DType::i64);
+  const Tensor idx_host = idx.to(Device::cpu);
+  const int64_t B = x.size(0), T = x.size(1), n = idx.size(1), row = B * T != 0 ? xv.numel() / (B * T) : 0;
+  const int64_t* ip = idx_host.data<int64_t>();
   for (int64_t i = 0; i < B * n; ++i)
     if (ip[i] < 0 || ip[i] >= T)
       throw Error("gather_tokens: index " + std::to_string(ip[i]) + " out of range for " + x.value().str());
   Shape s = x.shape();
   s[1] = n;
-  Tensor y = Tensor::empty(s);
-  const float* xp = xv.data<float>();
-  float* yp = y.data<float>();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < n; ++i)
-      std::memcpy(yp + (b * n + i) * row, xp + (b * T + ip[b * n + i]) * row, static_cast<size_t>(row) * 4);
+  Tensor y = Tensor::empty(s, DType::f32, dev);
+  // B tables of [T][row], n rows looked up in each (kernels/cpu/embedding.h).
+  MAPET_BACKEND_CALL(dev, embedding_forward, xv.data<float>(), idx.data<int64_t>(), y.data<float>(), B, n, T, row);
   Var out = autograd::make_output(y, {&x});
-  autograd::record(out, [x, idx, B, T, n, row](const Tensor& gv) {
+  autograd::record(out, [x, idx, B, T, n, row, dev](const Tensor& gv) {
     Tensor g = gv.contiguous();
-    Tensor dx = Tensor::zeros(x.shape());
-    const int64_t* ip = idx.data<int64_t>();
-    const float* gp = g.data<float>();
-    float* dp = dx.data<float>();
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < B; ++b)  // per sample in order: repeated indices add up deterministically
-      for (int64_t i = 0; i < n; ++i) {
-        float* d = dp + (b * T + ip[b * n + i]) * row;
-        const float* s = gp + (b * n + i) * row;
-        for (int64_t k = 0; k < row; ++k) d[k] += s[k];
-      }
+    Tensor dx = Tensor::zeros(x.shape(), DType::f32, dev);
+    // Per sample in index order: repeated indices add up in the same order on both backends.
+    MAPET_BACKEND_CALL(dev, embedding_backward, g.data<float>(), idx.data<int64_t>(), dx.data<float>(), B, n, T, row);
     autograd::accumulate(x, dx);
   });
   return out;

@@ -54,14 +54,16 @@ TEST(DeviceOps, ScaledResidualWithDropPath) {
                     random_tensor({8, 3, 10}, 15), 1e-6);
 }
 
-TEST(DeviceOps, DropoutForward) {  // the backward waits for dropout_backward's kernel (branch k4)
+TEST(DeviceOps, Dropout) {
   const std::vector<Tensor> x = {random_tensor({4, 77}, 16)};
   auto op = [](std::vector<Var>& v) {
     Generator gen(44);
     return ops::dropout(v[0], 0.3f, true, gen);
   };
-  const test::OpRun cpu = test::run_op(Device::cpu, x, op), gpu = test::run_op(Device::cuda, x, op);
+  const Tensor up = random_tensor({4, 77}, 57);
+  const test::OpRun cpu = test::run_op(Device::cpu, x, op, up), gpu = test::run_op(Device::cuda, x, op, up);
   EXPECT_TRUE(test::close(gpu.out, cpu.out, 1e-6, "dropout"));
+  EXPECT_TRUE(test::close(gpu.grads[0], cpu.grads[0], 1e-6, "dropout backward"));
   size_t zeros = 0;
   for (float y : cpu.out) zeros += y == 0.0f;
   EXPECT_GT(zeros, 0u);  // some dropped, so equal outputs mean equal masks
@@ -156,16 +158,41 @@ TEST(DeviceOps, KernelErrorsNameTheEntryPoint) {
   }
 }
 
-TEST(DeviceOps, HostLoopOpsRefuseTheDevice) {
-  Var x(random_tensor({3, 8}, 46).to(Device::cuda));
-  for (auto f : {+[](const Var& v) { ops::mean(v, 0); }, +[](const Var& v) { ops::sum(v); }}) {
-    try {
-      f(x);
-      ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("has no CUDA kernel in this build"), std::string::npos) << e.what();
-    }
+TEST(DeviceOps, MeanOverEachDimension) {  // cuda::mean_dim: the CPU's order of sums, so bit for bit
+  for (int64_t dim : {0, 1, 2})
+    expect_equivalent("mean over dim " + std::to_string(dim), {random_tensor({3, 7, 5}, 46)},
+                      [dim](std::vector<Var>& v) { return ops::mean(v[0], dim); },
+                      random_tensor(dim == 0 ? Shape{7, 5} : dim == 1 ? Shape{3, 5} : Shape{3, 7}, 47), 0);
+  // The ViT's average pool: the mean over the patch tokens of a slice (a strided view).
+  expect_equivalent("mean of a slice", {random_tensor({2, 9, 6}, 48)},
+                    [](std::vector<Var>& v) { return ops::mean(ops::slice(v[0], 1, 1, 9), 1); },
+                    random_tensor({2, 6}, 49), 0);
+}
+
+TEST(DeviceOps, SumOfEverything) {  // sum_rows of one column: the same chunks in the same order
+  expect_equivalent("sum", {random_tensor({13, 67}, 50)}, [](std::vector<Var>& v) { return ops::sum(v[0]); },
+                    Tensor::full({1}, 0.75f), 0);
+  expect_equivalent("sum of one value", {random_tensor({1}, 51)}, [](std::vector<Var>& v) { return ops::sum(v[0]); },
+                    Tensor::full({1}, -2.0f), 0);
+}
+
+TEST(DeviceOps, GatherTokens) {  // the batched embedding kernels: copies, and in-order sums in the backward
+  // Per sample its own order, with a repeated token (its gradients add up) and an unused one (zero gradient).
+  const Tensor index = Tensor::from_vector(std::vector<int64_t>{4, 0, 2, 2, 1, 3, 0, 4, 1, 1}, {2, 5});
+  expect_equivalent("gather_tokens", {random_tensor({2, 5, 3, 4}, 52)},
+                    [&](std::vector<Var>& v) { return ops::gather_tokens(v[0], index.to(v[0].value().device())); },
+                    random_tensor({2, 5, 3, 4}, 53), 0);
+  // The index must be where x is: a CPU index with a device x names the op.
+  Var x(random_tensor({2, 5, 4}, 54).to(Device::cuda));
+  try {
+    ops::gather_tokens(x, index);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gather_tokens: tensors on different devices"), std::string::npos)
+        << e.what();
   }
+  // Indices are checked on the host before any kernel runs.
+  EXPECT_THROW(ops::gather_tokens(x, Tensor::from_vector(std::vector<int64_t>{0, 5}, {2, 1}).to(Device::cuda)), Error);
 }
 
 }  // namespace
@@ -174,13 +201,11 @@ TEST(DeviceOps, HostLoopOpsRefuseTheDevice) {
 namespace mapet {
 namespace {
 
-TEST(DeviceOps, EmbeddingLookupForward) {  // index_select on rows: the backward needs add's kernel (branch k4)
-  const Tensor table = test::random_tensor({11, 6}, 47);
+TEST(DeviceOps, EmbeddingLookup) {  // index_select on rows: embedding_forward, and embedding_backward's in-order sums
+  const Tensor table = test::random_tensor({11, 6}, 55);
   const Tensor index = Tensor::from_vector(std::vector<int64_t>{3, 0, 10, 3, 7}, {5});
-  auto op = [&](std::vector<Var>& v) { return ops::index_select(v[0], 0, index); };
-  const test::OpRun cpu = test::run_op(Device::cpu, {table}, op), gpu = test::run_op(Device::cuda, {table}, op);
-  EXPECT_EQ(gpu.out_device, Device::cuda);
-  EXPECT_EQ(gpu.out, cpu.out);  // copies: bit for bit
+  expect_equivalent("index_select", {table}, [&](std::vector<Var>& v) { return ops::index_select(v[0], 0, index); },
+                    random_tensor({5, 6}, 56), 0);
 }
 
 }  // namespace

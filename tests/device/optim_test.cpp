@@ -31,15 +31,30 @@ TEST(DeviceOptim, AdamWThreeSteps) {
   EXPECT_FALSE(test::close(cpu[0], random_tensor({5, 7}, 1).to_vector(), 1e-4, "moved"));  // the steps did something
 }
 
-TEST(DeviceOptim, GradNormForClipping) {
-  auto norm = [](Device dev) {
+TEST(DeviceOptim, GradNormClipping) {
+  // The global norm (sum_squares in double) and the scaled gradients (the scale kernel) on both devices.
+  struct Clipped {
+    double norm;
+    std::vector<std::vector<float>> grads;
+  };
+  auto clip = [](Device dev, double max_norm) {
     std::vector<nn::NamedParam> params = {{"a", Var(Tensor::zeros({300}, DType::f32, dev), true)},
                                           {"b", Var(Tensor::zeros({17, 3}, DType::f32, dev), true)}};
     params[0].var.set_grad(random_tensor({300}, 3).to(dev));
     params[1].var.set_grad(random_tensor({17, 3}, 4).to(dev));
-    return optim::clip_grad_norm(params, 1e9);  // a norm only: scaling waits for the scale kernel (k4)
+    Clipped c{optim::clip_grad_norm(params, max_norm), {}};
+    for (const nn::NamedParam& p : params) {
+      EXPECT_EQ(p.var.grad().device(), dev);
+      c.grads.push_back(p.var.grad().to_vector());
+    }
+    return c;
   };
-  EXPECT_NEAR(norm(Device::cuda), norm(Device::cpu), 1e-5 * norm(Device::cpu));
+  for (double max_norm : {1e9, 2.0}) {  // a norm only; then a clip to norm 2
+    const Clipped cpu = clip(Device::cpu, max_norm), gpu = clip(Device::cuda, max_norm);
+    EXPECT_NEAR(gpu.norm, cpu.norm, 1e-12 * cpu.norm);  // the same tiles summed in the same order
+    for (size_t i = 0; i < cpu.grads.size(); ++i) EXPECT_TRUE(test::close(gpu.grads[i], cpu.grads[i], 0, "clipped"));
+  }
+  EXPECT_GT(clip(Device::cpu, 1e9).norm, 2.0);  // so the second round did scale
 }
 
 }  // namespace
