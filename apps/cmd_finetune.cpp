@@ -344,7 +344,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   std::printf("best validation top-1 %.2f%% (epoch %lld); wrote %s/model_best.safetensors, model.safetensors, "
               "results.json, metrics.jsonl, loss.png (%.0f s)\n",
               best_top1, (long long)best_epoch + 1, a.t.output.c_str(), meter.elapsed());
-  std::printf("%s\n", train::memory_summary(dev.device).c_str());
+  if (!dev.on_cpu()) std::printf("%s\n", train::memory_summary(dev.device).c_str());  // the CPU prints as before
 }
 
 }  // namespace

@@ -314,7 +314,7 @@ void run(PretrainArgs& a, CLI::App& c) {
   if (world.rank() == 0) io::save_safetensors(a.t.output + "/model.safetensors", io::state_dict(model));
   std::printf("wrote %s/model.safetensors, metrics.jsonl, loss.png, loss.svg (%.0f s)\n", a.t.output.c_str(),
               meter.elapsed());
-  std::printf("%s\n", train::memory_summary(dev.device).c_str());
+  if (!dev.on_cpu()) std::printf("%s\n", train::memory_summary(dev.device).c_str());  // the CPU prints as before
 }
 
 }  // namespace

@@ -154,7 +154,7 @@ void run(const TrainArgs& a) {
   io::save_safetensors(a.output + "/model.safetensors", io::state_dict(model));
   std::printf("wrote %s/model.safetensors and %s/metrics.jsonl (%.0f s)\n", a.output.c_str(), a.output.c_str(),
               progress.elapsed());
-  std::printf("%s\n", train::memory_summary(dev.device).c_str());
+  if (!dev.on_cpu()) std::printf("%s\n", train::memory_summary(dev.device).c_str());  // the CPU prints as before
 }
 
 }  // namespace

@@ -46,7 +46,8 @@ std::string sim_binary_path();
 std::string device_label(Device d);
 // For the progress line: "" on the CPU, else e.g. "cuda-sim 12.3/40.1 MiB" (device allocator: in use / peak).
 std::string device_field(Device d);
-// The end of a run: the host allocator's statistics and, off the CPU, the device allocator's.
+// The end of a run off the CPU: the host allocator's statistics and the device allocator's (a run on the
+// CPU prints neither, as before --device).
 std::string memory_summary(Device d);
 
 }  // namespace mapet::apps::train

@@ -81,7 +81,6 @@ TEST(DeviceFlag, ProgressFieldAndSummaryShowTheDeviceAllocator) {
   const std::string summary = apps::train::memory_summary(Device::cuda);
   EXPECT_TRUE(contains(summary, "host memory: peak")) << summary;
   EXPECT_TRUE(contains(summary, "cuda-sim device memory: peak")) << summary;
-  EXPECT_FALSE(contains(apps::train::memory_summary(Device::cpu), "device memory")) << "only the host's on the CPU";
 }
 
 // ---- checkpoints between devices ------------------------------------------
@@ -186,7 +185,7 @@ TEST(DeviceCli, CudaWithoutAGpuFailsAtOnceNamingTheCudaError) {
     ASSERT_TRUE(contains(v.output, "CUDA backend: gpu")) << v.output;
     if (!contains(r.output, "--device cuda: Device::cuda needs a GPU"))
       GTEST_SKIP() << "a GPU seems present here (" << r.output << "): the no-GPU message cannot be checked";
-    EXPECT_TRUE(contains(r.output, "cudaGetDeviceCount says")) << r.output;
+    EXPECT_TRUE(contains(r.output, "cudaGetDeviceCount says: cudaError")) << "names the CUDA error: " << r.output;
     EXPECT_TRUE(contains(r.output, "no silent fall back")) << r.output;
   }
   EXPECT_FALSE(fs::exists(dir / "run")) << "nothing is written before the device is checked";
@@ -313,32 +312,32 @@ double mean_loss(const std::vector<nlohmann::json>& r, size_t from, size_t to) {
 TEST_F(DevicePretrain, OnCudaSimTheLossFallsAndTheRunResumesOnTheCpu) {
   ScratchDir dir;
   const std::string out = dir / "run";
-  // 6 of 8 epochs on cuda-sim (through mapet, which runs mapet-sim), 4 steps each.
-  const RunResult sim = run_binary(MAPET_BINARY, args(out, {"--epochs", "8", "--device", "cuda-sim"}), dir / "sim.txt");
+  // 6 epochs of 4 steps on cuda-sim (through mapet, which runs mapet-sim; ~4 s an epoch here).
+  const RunResult sim = run_binary(MAPET_BINARY, args(out, {"--epochs", "6", "--device", "cuda-sim"}), dir / "sim.txt");
   ASSERT_EQ(sim.exit_code, 0) << sim.output;
   EXPECT_TRUE(contains(sim.output, "device: cuda-sim")) << sim.output;
   EXPECT_TRUE(contains(sim.output, "| cuda-sim ")) << "the progress line shows the device's memory:\n" << sim.output;
   EXPECT_TRUE(contains(sim.output, "cuda-sim device memory: peak")) << sim.output;
   EXPECT_TRUE(contains(test::read_text(out + "/config.yaml"), "device: cuda-sim"));
   std::vector<nlohmann::json> steps = test::step_records(out + "/metrics.jsonl");
-  ASSERT_EQ(steps.size(), 32u);
-  const double first = mean_loss(steps, 0, 4), last = mean_loss(steps, 28, 32);
+  ASSERT_EQ(steps.size(), 24u);
+  const double first = mean_loss(steps, 0, 4), last = mean_loss(steps, 20, 24);
   std::printf("cuda-sim: loss first epoch %.3f, last epoch %.3f (chance %.3f)\n", first, last, std::log(8.0));
   EXPECT_GT(first, 1.8);
   EXPECT_LT(last, 0.85 * first) << sim.output;
 
   // The cuda-sim checkpoint, two more epochs on the CPU.
-  const RunResult cpu = run_binary(MAPET_BINARY, {"pretrain", "--resume", out, "--epochs", "10", "--device", "cpu",
+  const RunResult cpu = run_binary(MAPET_BINARY, {"pretrain", "--resume", out, "--epochs", "8", "--device", "cpu",
                                                   "--log-interval", "4"},
                                    dir / "cpu.txt");
   ASSERT_EQ(cpu.exit_code, 0) << cpu.output;
   EXPECT_TRUE(contains(cpu.output, "resuming from")) << cpu.output;
-  EXPECT_TRUE(contains(cpu.output, "device")) << "the changed setting is noted:\n" << cpu.output;
-  EXPECT_FALSE(contains(cpu.output, "cuda-sim device memory")) << cpu.output;
+  EXPECT_TRUE(contains(cpu.output, "device: cuda-sim -> cpu")) << "the changed setting is noted:\n" << cpu.output;
+  EXPECT_FALSE(contains(cpu.output, "memory: peak")) << "the CPU prints as before --device:\n" << cpu.output;
   steps = test::step_records(out + "/metrics.jsonl");
-  ASSERT_EQ(steps.size(), 40u);
-  EXPECT_EQ(steps[32]["step"].get<int64_t>(), 33);
-  const double resumed = mean_loss(steps, 32, 40);
+  ASSERT_EQ(steps.size(), 32u);
+  EXPECT_EQ(steps[24]["step"].get<int64_t>(), 25);
+  const double resumed = mean_loss(steps, 24, 32);
   std::printf("cpu after the resume: loss %.3f\n", resumed);
   EXPECT_LT(resumed, 0.85 * first) << "the CPU continues from the trained weights and moments:\n" << cpu.output;
   EXPECT_LT(resumed, last + 0.15) << cpu.output;
