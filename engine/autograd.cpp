@@ -103,7 +103,8 @@ void accumulate_slice(const Var& v, int64_t dim, int64_t start, int64_t end, con
 void backward(const Var& loss, BackwardObserver* observer) {
   if (!loss.requires_grad()) throw Error("backward: the loss does not require a gradient (no parameter reached it)");
   if (loss.value().numel() != 1) throw Error("backward: the loss must have one element, got " + loss.value().str());
-  accumulate(loss, Tensor::full(loss.shape(), 1.0f));
+  // d(loss)/d(loss) = 1, on the loss's device: every backward closure then sees gradients where its values are.
+  accumulate(loss, Tensor::full(loss.shape(), 1.0f).to(loss.value().device()));
   // Take the tape first: closures must not see entries of a later forward.
   std::vector<TapeEntry> tape;
   tape.swap(g_tape);

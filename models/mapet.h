@@ -22,6 +22,9 @@ struct MapetConfig {
   int64_t mim_mask_count = 75; // patches masked per image for `mim`
 };
 
+// The batch arrives on the model's device (apps move it with .to()); forward
+// reads its integers on the host and places every index tensor it builds from
+// them on the model's device.
 struct MapetBatch {
   Tensor images;  // f32 [B, C, H, W], normalised
   Tensor tokens;  // i64 [B, P]: the visual token of each patch, natural order
@@ -32,8 +35,8 @@ struct MapetBatch {
 struct MapetOutput {
   Var loss;            // mean cross-entropy over predicted tokens
   Var logits;          // [B * M, V]: per sample, predicted tokens in prediction order (mim: patch order)
-  Tensor targets;      // i64 [B * M]
-  Tensor patch_index;  // i64 [B * M]: which patch each row predicts
+  Tensor targets;      // i64 [B * M], on the model's device
+  Tensor patch_index;  // i64 [B * M]: which patch each row predicts, on the model's device
   int64_t per_sample = 0;  // M
   double token_accuracy = 0.0;
 };

@@ -1,4 +1,4 @@
-// cuda::sum_rows[_to_bf16] and sum_squares (kernels/cuda/reduce.cu) against cpu::: the bias
+// cuda::sum_rows[_to_bf16], sum_squares and argmax_rows (kernels/cuda/reduce.cu) against cpu::: the bias
 // gradient of the MLP's first layer (column sums over B*S rows x hidden), and the global
 // gradient norm of clip_grad_norm over every parameter of the model.
 #include "kernels/cuda/reduce.cuh"
@@ -52,4 +52,20 @@ MAPET_CUDA_BENCH(sum_squares) {
   b.expect(std::abs(got - want) <= 1e-12 * want, "sum of squares over " + std::to_string(sizes.size()) +
                                                       " tensors, " + std::to_string(int64_t(n)) + " values");
   b.time("sum_squares (+ result read back)", norm, {.bytes = 4.0 * n});
+}
+
+// Top-1 predictions of the pre-training decoder (MaPeT's token accuracy): B*M
+// rows over the visual-token classes, one read of the logits.
+MAPET_CUDA_BENCH(argmax_rows) {
+  const int64_t rows = b.shape().B * b.shape().M(), cols = b.shape().classes;
+  const std::vector<float> x = b.randn(rows * cols);
+  std::vector<int64_t> want(rows);
+  cpu::argmax_rows(x.data(), want.data(), rows, cols);
+  twin::Case c;
+  const float* d_x = c.input(x);
+  int64_t* d_i = c.output<int64_t>(rows);
+  auto run = [&] { cuda::argmax_rows(d_x, d_i, rows, cols); };
+  b.validate(c, run);
+  b.expect_close(c.read(d_i), want, {}, "argmax_rows (the same indices)");
+  b.time("argmax_rows", run, {.bytes = 4.0 * rows * cols + 8.0 * rows});
 }

@@ -104,6 +104,9 @@ MAPET_NO_CUDA_KERNEL(void, scaled_residual_backward, (const float*, const float*
 MAPET_NO_CUDA_KERNEL(void, sum_rows, (const float*, float*, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, sum_rows_to_bf16, (const float*, float*, int64_t, int64_t, uint16_t*, void*))
 MAPET_NO_CUDA_KERNEL(double, sum_squares, (const std::vector<std::pair<const float*, int64_t>>&, void*))
+MAPET_NO_CUDA_KERNEL(void, mean_dim, (const float*, float*, int64_t, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, mean_dim_backward, (const float*, float*, int64_t, int64_t, int64_t, void*))
+MAPET_NO_CUDA_KERNEL(void, argmax_rows, (const float*, int64_t*, int64_t, int64_t, void*))
 MAPET_NO_CUDA_KERNEL(void, interval_attention_forward, (const IntervalAttentionShape&, HeadsView, HeadsView, HeadsView,
                                                         OutHeadsView, float*, AttentionPrecision, void*))
 MAPET_NO_CUDA_KERNEL(void, interval_attention_backward,

@@ -50,4 +50,13 @@ Var sum(const Var& x) {
   return out;
 }
 
+Tensor argmax_rows(const Tensor& x) {
+  if (x.dim() != 2 || x.size(1) == 0) throw Error("argmax_rows: expected [rows, cols >= 1], got " + x.str());
+  const Tensor xv = x.contiguous();
+  const Device dev = backend::device_of("argmax_rows", {xv});
+  Tensor index = Tensor::empty({x.size(0)}, DType::i64, dev);
+  MAPET_BACKEND_CALL(dev, argmax_rows, xv.data<float>(), index.data<int64_t>(), x.size(0), x.size(1));
+  return index;
+}
+
 }  // namespace mapet::ops

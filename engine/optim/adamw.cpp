@@ -42,6 +42,10 @@ void AdamW::step(float lr) {
     Tensor g = v.grad().contiguous();
     Tensor& p = v.mutable_value();
     if (!p.is_contiguous()) throw Error("AdamW: parameter '" + s.param.name + "' is not contiguous");
+    if (s.m.device() != p.device()) {  // the model moved (Module::to) after this optimizer was built: its state follows
+      s.m = s.m.to(p.device());
+      s.v = s.v.to(p.device());
+    }
     const Device dev = backend::device_of("adamw", {p, g, s.m, s.v});
     common::AdamWStep st{lr * s.lr_scale, config.beta1, config.beta2, config.eps, s.weight_decay,
                          static_cast<float>(bc1), static_cast<float>(std::sqrt(bc2))};

@@ -20,6 +20,8 @@ class AdamW {
   AdamW(std::vector<nn::NamedParam> params, const AdamWConfig& c);
 
   // One update with the current gradients; lr overrides the configured one.
+  // A parameter's moments live on its device: when the model was moved
+  // (Module::to) after the optimizer was built, they follow it here.
   void step(float lr);
   void step() { step(config.lr); }
   void zero_grad();

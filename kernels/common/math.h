@@ -51,4 +51,16 @@ MAPET_HD float gelu_grad(float x) {
   return cdf + x * pdf;
 }
 
+// argmax as a max over integer keys: a key orders by value, then by lower
+// index, so the largest key names the first largest value of a row (what
+// std::max_element returns on finite values) whatever order the keys are
+// combined in. NaN counts as -inf and -0 as +0; j < 2^32.
+MAPET_HD int64_t argmax_key(float v, int64_t j) {
+  const float w = v != v ? bits_to_float(0xFF800000u) : v + 0.0f;  // NaN -> -inf; -0 + 0 = +0
+  int32_t b = static_cast<int32_t>(float_to_bits(w));
+  b = b < 0 ? b ^ 0x7FFFFFFF : b;  // negative floats: larger magnitude, smaller key
+  return static_cast<int64_t>(b) * 4294967296LL + (4294967295LL - j);
+}
+MAPET_HD int64_t argmax_key_index(int64_t key) { return 4294967295LL - (key & 0xFFFFFFFFLL); }
+
 }  // namespace mapet::common

@@ -1,6 +1,7 @@
 #include "kernels/cpu/reduce.h"
 
 #include "kernels/common/bf16.h"
+#include "kernels/common/math.h"
 #include "kernels/cpu/parallel.h"
 
 namespace mapet::cpu::MAPET_ISA {
@@ -78,6 +79,20 @@ double sum_squares(const std::vector<std::pair<const float*, int64_t>>& arrays) 
   double total = 0.0;
   for (double v : partial) total += v;
   return total;
+}
+
+void argmax_rows(const float* x, int64_t* index, int64_t rows, int64_t cols) {
+  if (cols == 0) return;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row = x + i * cols;
+    int64_t best = common::argmax_key(row[0], 0);
+    for (int64_t j = 1; j < cols; ++j) {
+      const int64_t k = common::argmax_key(row[j], j);
+      best = k > best ? k : best;
+    }
+    index[i] = common::argmax_key_index(best);
+  }
 }
 
 }  // namespace mapet::cpu::MAPET_ISA

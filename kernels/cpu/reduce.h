@@ -33,6 +33,12 @@ MAPET_ISA_FUNCTION(void, mean_dim, (const float* x, float* y, int64_t outer, int
 MAPET_ISA_FUNCTION(void, mean_dim_backward, (const float* g, float* dx, int64_t outer, int64_t n, int64_t inner),
                    (g, dx, outer, n, inner))
 
+// The index of the first largest value of each row of x [rows][cols] (NaN
+// counts as -inf; common::argmax_key): top-1 predictions, e.g. the token
+// accuracy of MaPeT's decoder. cols >= 1.
+MAPET_ISA_FUNCTION(void, argmax_rows, (const float* x, int64_t* index, int64_t rows, int64_t cols),
+                   (x, index, rows, cols))
+
 // Calls partial(chunk_begin, chunk_end, acc) with acc zeroed (cols floats) for
 // each fixed chunk of rows, in parallel, then sums the accumulators in chunk order into out.
 template <class Partial>

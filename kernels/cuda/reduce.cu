@@ -7,10 +7,13 @@
 // tile sums x*x in double (thread partials, then a fixed-order block
 // reduction), and one block adds the tile sums in a fixed order. No atomics.
 // mean_dim: a thread per output (o, j), adding the n values in order as the
-// CPU does (consecutive threads read consecutive j: coalesced).
+// CPU does (consecutive threads read consecutive j: coalesced). argmax_rows:
+// a block per row, each thread the max of its strided keys
+// (common::argmax_key), then a block max: keys make the order irrelevant.
 #include "kernels/cuda/dialect.cuh"
 
 #include "kernels/common/bf16.h"
+#include "kernels/common/math.h"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/support.cuh"
 
@@ -100,6 +103,22 @@ __global__ void __launch_bounds__(kThreads)
     dx[t] = g[(t / (n * inner)) * inner + t % inner] * inv;
 }
 
+struct MaxKeyOp {
+  __device__ __forceinline__ int64_t operator()(int64_t a, int64_t b) const { return a > b ? a : b; }
+};
+
+__global__ void __launch_bounds__(kThreads)
+    argmax_rows_kernel(const float* __restrict__ x, int64_t* __restrict__ index, int64_t rows, int64_t cols) {
+  __shared__ int64_t red[kThreads / detail::kWarp];
+  for (int64_t i = blockIdx.x; i < rows; i += gridDim.x) {  // the same trip count for the whole block
+    const float* row = x + i * cols;
+    int64_t best = common::argmax_key(row[0], 0);
+    for (int64_t j = threadIdx.x; j < cols; j += kThreads) best = MaxKeyOp{}(best, common::argmax_key(row[j], j));
+    best = detail::block_reduce<kThreads>(best, red, MaxKeyOp{});
+    if (threadIdx.x == 0) index[i] = common::argmax_key_index(best);
+  }
+}
+
 template <bool kToBf16>
 void launch_sum_rows(const float* x, float* out, int64_t rows, int64_t cols, uint16_t* x16, void* stream) {
   if (cols == 0) return;
@@ -148,6 +167,12 @@ double sum_squares(const std::vector<std::pair<const float*, int64_t>>& arrays, 
   double total = 0.0;
   detail::copy_to_host(&total, partial.get() + count, 1, stream);
   return total;
+}
+
+void argmax_rows(const float* x, int64_t* index, int64_t rows, int64_t cols, void* stream) {
+  if (rows == 0 || cols == 0) return;
+  MAPET_LAUNCH(argmax_rows_kernel, detail::grid_for(rows, 1), kThreads, 0, static_cast<cudaStream_t>(stream), x, index,
+               rows, cols);
 }
 
 }  // namespace mapet::cuda

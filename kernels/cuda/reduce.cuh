@@ -21,4 +21,8 @@ double sum_squares(const std::vector<std::pair<const float*, int64_t>>& arrays, 
 void mean_dim(const float* x, float* y, int64_t outer, int64_t n, int64_t inner, void* stream = nullptr);
 void mean_dim_backward(const float* g, float* dx, int64_t outer, int64_t n, int64_t inner, void* stream = nullptr);
 
+// The index of the first largest value of each row (NaN counts as -inf): the
+// same indices as cpu::argmax_rows. cols >= 1.
+void argmax_rows(const float* x, int64_t* index, int64_t rows, int64_t cols, void* stream = nullptr);
+
 }  // namespace mapet::cuda

@@ -6,6 +6,7 @@
 
 #include "engine/ops/cross_entropy.h"
 #include "engine/ops/dropout.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/gelu.h"
 #include "engine/ops/interval_attention.h"
 #include "engine/ops/layernorm.h"
@@ -174,6 +175,17 @@ TEST(DeviceOps, SumOfEverything) {  // sum_rows of one column: the same chunks i
                     Tensor::full({1}, 0.75f), 0);
   expect_equivalent("sum of one value", {random_tensor({1}, 51)}, [](std::vector<Var>& v) { return ops::sum(v[0]); },
                     Tensor::full({1}, -2.0f), 0);
+}
+
+TEST(DeviceOps, BackwardSeedsTheLossOnItsDevice) {
+  // The trainer's gradient accumulation backs through scale(loss, 1/accum): its
+  // backward must get d(loss)/d(loss) = 1 on the device, not a host tensor.
+  Var x(random_tensor({4, 5}, 58).to(Device::cuda), true);
+  Var loss = ops::scale(ops::sum(x), 0.5f);
+  autograd::backward(loss);
+  EXPECT_EQ(loss.grad().device(), Device::cuda);
+  EXPECT_EQ(x.grad().device(), Device::cuda);
+  EXPECT_EQ(x.grad().to_vector(), std::vector<float>(20, 0.5f));
 }
 
 TEST(DeviceOps, GatherTokens) {  // the batched embedding kernels: copies, and in-order sums in the backward

@@ -57,5 +57,25 @@ TEST(DeviceOptim, GradNormClipping) {
   EXPECT_GT(clip(Device::cpu, 1e9).norm, 2.0);  // so the second round did scale
 }
 
+TEST(DeviceOptim, StateFollowsAModelMovedAfterTheOptimizer) {
+  // An app may build the optimizer first and call model.to(dev) afterwards (Module::to keeps the Vars).
+  struct Net : nn::Module {
+    Var w;
+    Net() { w = register_parameter("w", random_tensor({4, 3}, 5)); }
+  };
+  auto run = [](bool move) {
+    Net net;
+    optim::AdamW opt(net.named_parameters(), optim::AdamWConfig{});
+    if (move) net.to(Device::cuda);
+    for (int step = 0; step < 2; ++step) {
+      net.w.set_grad(random_tensor({4, 3}, 6 + uint32_t(step)).to(net.device()));
+      opt.step(1e-2f);
+    }
+    EXPECT_EQ(opt.slots()[0].m.device(), net.device());
+    return net.w.value().to_vector();
+  };
+  EXPECT_TRUE(test::close(run(true), run(false), 2e-6, "w"));
+}
+
 }  // namespace
 }  // namespace mapet

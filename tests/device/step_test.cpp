@@ -3,7 +3,8 @@
 // under --amp: the loss, the logits and every parameter's gradient of one
 // forward + backward, then the parameters after three AdamW steps with the
 // global-norm clipping of the trainer. Dropout and drop path are on, so equal
-// results also say that both devices drew the same Philox masks.
+// results also say that both devices drew the same Philox masks. The ViT
+// classifier (both pools) takes the same three steps in f32.
 //
 // Tolerances. Logits, loss and gradients: relative to each tensor's largest
 // CPU value (close_to_scale); parameters after the steps: absolute (they are
@@ -27,8 +28,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "engine/autograd.h"
+#include "engine/ops/cross_entropy.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/schedule.h"
 #include "engine/precision.h"
@@ -85,6 +88,7 @@ struct StepRun {
   std::vector<std::vector<float>> grads;   // of the first forward + backward
   std::vector<std::vector<float>> params;  // after three AdamW steps
   std::vector<double> norms;               // the global gradient norm before each clipping
+  double accuracy = -1.0;                  // MaPeT's token accuracy of the first forward
 };
 
 std::vector<int64_t> ints(const Tensor& t) {
@@ -92,28 +96,33 @@ std::vector<int64_t> ints(const Tensor& t) {
   return std::vector<int64_t>(h.data<int64_t>(), h.data<int64_t>() + h.numel());
 }
 
-StepRun run_steps(Device dev, common::Objective obj, bool amp) {
-  configure_amp(amp);
-  const models::MapetConfig c = tiny(obj);
-  models::MapetModel model(c);
-  model.init_weights(3);
-  model.to(dev);
+// What one forward of a model gives: the loss and the logits (and, for MaPeT, targets and accuracy).
+struct Forward {
+  Var loss, logits;
+  Tensor targets;
+  double accuracy = -1.0;
+};
+
+// Three training steps as apps/train's Trainer takes them (forward, backward,
+// clip_grad_norm, AdamW, zero_grad), the model already on `dev`; the first
+// step's loss, logits and gradients and the final parameters recorded.
+StepRun train_three_steps(Device dev, nn::Module& model, const std::function<Forward(int step)>& forward) {
   model.train(true);
   optim::AdamW opt(model.named_parameters(), optim::AdamWConfig{});
-  Generator gen(11);
-  nn::Context ctx{&gen};
   StepRun r;
   for (int step = 0; step < 3; ++step) {
-    const models::MapetBatch batch = make_batch(c, 3, 40 + static_cast<uint64_t>(step), dev);
-    models::MapetOutput out = model.forward(batch, ctx);
+    const Forward out = forward(step);
     EXPECT_EQ(out.loss.value().device(), dev);
     EXPECT_EQ(out.logits.value().device(), dev);
-    EXPECT_EQ(out.targets.device(), dev);
     autograd::backward(out.loss);
     if (step == 0) {
       r.loss = out.loss.value().item();
       r.logits = out.logits.value().to_vector();
-      r.targets = ints(out.targets);
+      if (out.targets.defined()) {
+        EXPECT_EQ(out.targets.device(), dev);
+        r.targets = ints(out.targets);
+      }
+      r.accuracy = out.accuracy;
       for (const nn::NamedParam& p : model.named_parameters()) {
         r.names.push_back(p.name);
         EXPECT_TRUE(p.var.grad().defined()) << p.name << " got no gradient";
@@ -131,8 +140,44 @@ StepRun run_steps(Device dev, common::Objective obj, bool amp) {
     EXPECT_EQ(p.var.value().device(), dev) << p.name;
     r.params.push_back(p.var.value().to_vector());
   }
+  return r;
+}
+
+StepRun run_steps(Device dev, common::Objective obj, bool amp) {
+  configure_amp(amp);
+  const models::MapetConfig c = tiny(obj);
+  models::MapetModel model(c);
+  model.init_weights(3);
+  model.to(dev);
+  Generator gen(11);
+  nn::Context ctx{&gen};
+  StepRun r = train_three_steps(dev, model, [&](int step) {
+    const models::MapetBatch batch = make_batch(c, 3, 40 + static_cast<uint64_t>(step), dev);
+    const models::MapetOutput out = model.forward(batch, ctx);
+    return Forward{out.loss, out.logits, out.targets, out.token_accuracy};
+  });
   configure_amp(false);
   return r;
+}
+
+// The ViT classifier (models/vit.cpp) as fine-tuning trains it: the CLS token
+// or the average pool over patch tokens (ops::mean), the head, label-smoothed
+// cross-entropy against labels on the device.
+StepRun run_vit_steps(Device dev, const std::string& pool) {
+  models::VitConfig c;
+  c.img_size = 16, c.patch_size = 4, c.embed_dim = 32, c.depth = 2, c.num_heads = 2, c.num_classes = 5;
+  c.global_pool = pool, c.drop_rate = 0.1f, c.drop_path_rate = 0.2f;
+  models::VisionTransformer model(c);
+  model.init_weights(5);
+  model.to(dev);
+  Generator gen(13);
+  nn::Context ctx{&gen};
+  return train_three_steps(dev, model, [&](int step) {
+    const Tensor images = test::random_tensor({3, 3, 16, 16}, 60 + static_cast<uint32_t>(step)).to(dev);
+    const Tensor labels = Tensor::from_vector(std::vector<int64_t>{1, 4, step}, {3}).to(dev);
+    const Var logits = model.forward(Var(images), ctx);
+    return Forward{ops::cross_entropy(logits, labels, 0.1f), logits, Tensor(), -1.0};
+  });
 }
 
 // test::close relative to the tensor's own largest value (gradients here are
@@ -152,9 +197,8 @@ const char* name_of(common::Objective obj) {
   return obj == common::Objective::mapet ? "mapet" : obj == common::Objective::pet ? "pet" : "mim";
 }
 
-void expect_same_step(common::Objective obj, bool amp, double fwd_tol, double grad_tol, double param_tol) {
-  const std::string what = std::string(name_of(obj)) + (amp ? " (amp)" : " (f32)");
-  const StepRun cpu = run_steps(Device::cpu, obj, amp), gpu = run_steps(Device::cuda, obj, amp);
+void expect_same_run(const std::string& what, const StepRun& cpu, const StepRun& gpu, double fwd_tol, double grad_tol,
+                     double param_tol) {
   EXPECT_EQ(gpu.targets, cpu.targets) << what;
   EXPECT_TRUE(close_to_scale({gpu.loss}, {cpu.loss}, fwd_tol, what + " loss"));
   EXPECT_TRUE(close_to_scale(gpu.logits, cpu.logits, fwd_tol, what + " logits"));
@@ -166,8 +210,20 @@ void expect_same_step(common::Objective obj, bool amp, double fwd_tol, double gr
     EXPECT_GT(cpu.norms[i], kClip) << what << ": clipping did nothing at step " << i;
     EXPECT_NEAR(gpu.norms[i], cpu.norms[i], grad_tol * cpu.norms[i]) << what << " gradient norm, step " << i;
   }
+  ASSERT_EQ(gpu.params.size(), cpu.params.size());
   for (size_t i = 0; i < cpu.params.size(); ++i)
     EXPECT_TRUE(test::close(gpu.params[i], cpu.params[i], param_tol, what + " " + cpu.names[i] + " after 3 steps"));
+}
+
+void expect_same_step(common::Objective obj, bool amp, double fwd_tol, double grad_tol, double param_tol) {
+  const std::string what = std::string(name_of(obj)) + (amp ? " (amp)" : " (f32)");
+  const StepRun cpu = run_steps(Device::cpu, obj, amp), gpu = run_steps(Device::cuda, obj, amp);
+  expect_same_run(what, cpu, gpu, fwd_tol, grad_tol, param_tol);
+  // Top-1 on the device (argmax_rows) counts what the CPU counts; under amp a near tie may round either way.
+  if (!amp) {
+    EXPECT_EQ(gpu.accuracy, cpu.accuracy) << what;
+  }
+  EXPECT_GE(gpu.accuracy, 0.0);
   if (amp) {  // --amp did change what the device computes (bf16 operands), so the looser tolerance is needed
     const StepRun gpu_f32 = run_steps(Device::cuda, obj, false);
     EXPECT_FALSE(close_to_scale(gpu.logits, gpu_f32.logits, 1e-5, what + " against f32 on the device"));
@@ -187,6 +243,13 @@ TEST(DeviceStep, MimF32) { expect_same_step(common::Objective::mim, false, kF32F
 TEST(DeviceStep, MapetAmp) { expect_same_step(common::Objective::mapet, true, kAmpForward, kAmpGrad, kAmpParam); }
 TEST(DeviceStep, PetAmp) { expect_same_step(common::Objective::pet, true, kAmpForward, kAmpGrad, kAmpParam); }
 TEST(DeviceStep, MimAmp) { expect_same_step(common::Objective::mim, true, kAmpForward, kAmpGrad, kAmpParam); }
+
+TEST(DeviceStep, VitClassifierF32) {
+  for (const char* pool : {"avg", "token"}) {
+    const StepRun cpu = run_vit_steps(Device::cpu, pool), gpu = run_vit_steps(Device::cuda, pool);
+    expect_same_run(std::string("vit, pool ") + pool, cpu, gpu, kF32Forward, kF32Grad, kF32Param);
+  }
+}
 
 }  // namespace
 }  // namespace mapet

@@ -1,7 +1,9 @@
-// cuda::sum_rows, sum_rows_to_bf16, sum_squares and mean_dim against cpu:: (tests/kernels/twin.h).
+// cuda::sum_rows, sum_rows_to_bf16, sum_squares, mean_dim and argmax_rows against cpu:: (tests/kernels/twin.h).
 #include "kernels/cuda/reduce.cuh"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
@@ -88,6 +90,42 @@ TEST(MeanDimTwin, ForwardAndBackwardMatchCpuAndOpsMean) {
     const std::string at = " (" + std::to_string(outer) + "x" + std::to_string(n) + "x" + std::to_string(inner) + ")";
     EXPECT_TRUE(test::twin::close(c.read(d_y), y, {}, "mean" + at));
     EXPECT_TRUE(test::twin::close(c.read(d_dx), dx, {}, "mean backward" + at));
+  }
+}
+
+// Top-1 indices: random rows (the first largest, as std::max_element), then
+// rows built to catch the order rules: ties (the lower index wins), NaNs (as
+// -inf), -0 against +0 (equal: the first), all -inf, all NaN (index 0), and
+// the largest value past the first 256 columns (a block's threads wrap).
+TEST(ArgmaxRowsTwin, MatchesCpuAndMaxElement) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (int64_t cols : {1, 7, 300, 1031}) {
+    const int64_t rows = 9;
+    std::vector<float> x = randn(rows * cols);
+    std::vector<int64_t> want(rows);
+    for (int64_t i = 0; i < 5; ++i)  // rows 0..4: finite random values
+      want[i] = std::max_element(x.begin() + i * cols, x.begin() + (i + 1) * cols) - (x.begin() + i * cols);
+    auto row = [&](int64_t i) { return x.data() + i * cols; };
+    for (int64_t j = 0; j < cols; ++j) {
+      row(5)[j] = j % 3 == 2 ? 4.0f : -1.0f;                     // ties at 4: the first is column 2
+      row(6)[j] = j % 2 ? nan : -static_cast<float>(j);         // NaNs and a maximum of -0 at column 0
+      row(7)[j] = j == cols - 1 ? 0.0f : (j == 0 ? -0.0f : -inf);  // -0 then +0: equal, column 0
+      row(8)[j] = nan;                                           // nothing comparable: column 0
+    }
+    if (cols > 3) want[5] = 2;
+    want[6] = 0, want[7] = 0, want[8] = 0;
+    if (cols > 300) {  // the row's maximum far out, behind a first occurrence's copy further on
+      row(4)[1029] = 50.0f, row(4)[1030] = 50.0f;
+      want[4] = 1029;
+    }
+    std::vector<int64_t> got_cpu(rows);
+    cpu::argmax_rows(x.data(), got_cpu.data(), rows, cols);
+    EXPECT_EQ(got_cpu, want) << cols << " columns";
+    test::twin::Case c;
+    const float* d_x = c.input(x);
+    int64_t* d_i = c.output<int64_t>(rows);
+    c.run([&] { cuda::argmax_rows(d_x, d_i, rows, cols); });
+    EXPECT_EQ(c.read(d_i), got_cpu) << cols << " columns";
   }
 }
 
