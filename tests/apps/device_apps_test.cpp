@@ -231,6 +231,12 @@ std::vector<std::string> debug_step_args(const std::string& out, const std::stri
           "--batch-size", "2", "--seed", "3", "--steps", "2", "--out", out, "--device", device};
 }
 
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (float v : t.to_vector()) m = std::max(m, std::abs(double(v)));
+  return m;
+}
+
 // max |got - want| over the tensor, relative to its largest |want| (at least 1e-30).
 double relative_error(const Tensor& got, const Tensor& want) {
   const std::vector<float> g = got.to_vector(), w = want.to_vector();
@@ -259,6 +265,7 @@ TEST(DeviceEndToEnd, DebugStepOnCudaSimEqualsTheCpu) {
                       got = io::load_safetensors(dir / "sim.safetensors");
   ASSERT_EQ(got.size(), want.size());
   int grads = 0, params = 0;
+  double worst_fwd = 0, worst_grad = 0, worst_param = 0;
   for (const auto& [name, w] : want) {
     ASSERT_TRUE(got.count(name)) << name;
     const Tensor& g = got.at(name);
@@ -266,13 +273,18 @@ TEST(DeviceEndToEnd, DebugStepOnCudaSimEqualsTheCpu) {
     if (name.rfind("param.", 0) == 0) {
       ++params;
       EXPECT_TRUE(test::all_close(g, test::to_double(w), 0.0, kParamTol)) << name;
+      worst_param = std::max(worst_param, relative_error(g, w) * std::max(1e-30, max_abs(w)));
     } else if (name.rfind("grad.", 0) == 0) {
       ++grads;
       EXPECT_LE(relative_error(g, w), kGradTol) << name;
+      worst_grad = std::max(worst_grad, relative_error(g, w));
     } else {
       EXPECT_LE(relative_error(g, w), kForwardTol) << name;
+      worst_fwd = std::max(worst_fwd, relative_error(g, w));
     }
   }
+  std::printf("cuda-sim against cpu: loss/logits %.2g, gradients %.2g (of each tensor's scale), parameters %.2g\n",
+              worst_fwd, worst_grad, worst_param);
   EXPECT_GT(grads, 10);
   EXPECT_EQ(grads, params);
 }
