@@ -36,6 +36,7 @@
 #include "apps/train/classifier.h"
 #include "apps/train/config.h"
 #include "apps/train/data_parallel.h"
+#include "apps/train/device.h"
 #include "apps/train/layer_decay.h"
 #include "apps/train/meter.h"
 #include "apps/train/mixup.h"
@@ -45,6 +46,7 @@
 #include "data/loader.h"
 #include "data/splits.h"
 #include "data/transform_flags.h"
+#include "engine/cuda/runtime.h"
 #include "engine/io/safetensors.h"
 #include "engine/threads.h"
 #include "engine/precision.h"
@@ -68,6 +70,7 @@ struct FinetuneArgs {
   int validation_batch_size = 0;
   bool linear_probe = false;
   train::TrainFlags t;
+  train::DeviceFlag device;
   data::TransformFlags tf;
 
   FinetuneArgs() {
@@ -176,6 +179,7 @@ void draw_curves(const std::string& out) {
 
 void run(FinetuneArgs& a, CLI::App& c) {
   const std::set<std::string> cli = train::load_settings(c, a.config, a.t.resume);
+  const train::DeviceChoice dev = a.device.resolve();  // before anything is read or written: a wrong --device stops here
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
   a.arch.apply_input_size(c);
   if (a.mixup_mode != "batch") throw Error("--mixup-mode '" + a.mixup_mode + "': only batch is implemented");
@@ -212,6 +216,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
 
   std::unique_ptr<models::VisionTransformer> model = build_model(a, a.num_classes);
   if (a.linear_probe) freeze_backbone(*model);
+  model->to(dev.device);  // built and loaded on the CPU; moved before the optimizer takes its parameters
   model->train(true);
   train::Trainer trainer(*model, a.t.trainer_config(steps_per_epoch));
   train::apply_layer_decay(trainer.optimizer(), a.layer_decay, model->config.depth);
@@ -236,6 +241,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
               (long long)steps_per_epoch, a.t.batch_size, (long long)accum,
               world.size() > 1 ? (" x " + std::to_string(world.size()) + " ranks").c_str() : "",
               (compute_summary() + train::ranks_summary(world)).c_str());
+  if (!dev.on_cpu()) std::printf("device: %s, %s\n", dev.name.c_str(), device::describe().c_str());
   if (const std::string w = a.t.warmup_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
 
@@ -268,7 +274,8 @@ void run(FinetuneArgs& a, CLI::App& c) {
             m = train::draw_mix(mix, a.t.seed, key, b.images.size(2), b.images.size(3));
             train::apply_mix(b.images, m);
           }
-          return train::mixed_cross_entropy(model->forward(Var(b.images), ctx), b.labels, m, a.smoothing);
+          return train::mixed_cross_entropy(model->forward(Var(b.images.to(dev.device)), ctx),
+                                            b.labels.to(dev.device), m, a.smoothing);
         });
       } catch (const train::NonFinite& e) {
         throw run.stopped(e, epoch, s + 1, steps_per_epoch);
@@ -290,7 +297,8 @@ void run(FinetuneArgs& a, CLI::App& c) {
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | lr %.2e", (long long)epoch + 1,
                     (long long)a.t.epochs, loss, epoch_loss / double(epoch_steps), ss.lr);
-      meter.step(trainer.steps_done(), images, fields);
+      const std::string on = train::device_field(dev.device);
+      meter.step(trainer.steps_done(), images, on.empty() ? fields : std::string(fields) + " | " + on);
       st.epoch = epoch, st.position = (s + 1) * accum;
       if (s + 1 < steps_per_epoch) run.recovery_point();
     }
@@ -336,6 +344,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   std::printf("best validation top-1 %.2f%% (epoch %lld); wrote %s/model_best.safetensors, model.safetensors, "
               "results.json, metrics.jsonl, loss.png (%.0f s)\n",
               best_top1, (long long)best_epoch + 1, a.t.output.c_str(), meter.elapsed());
+  if (!dev.on_cpu()) std::printf("%s\n", train::memory_summary(dev.device).c_str());  // the CPU prints as before
 }
 
 }  // namespace
@@ -370,6 +379,7 @@ void register_finetune(CLI::App& app) {
   c->add_flag("--linear-probe", a->linear_probe,
               "Linear probing: freeze the backbone (no drop path), train only the head on average-pooled features");
   a->t.add_to(c);
+  a->device.add_to(c);
   a->tf.add_to(c);
   c->callback([a, c] { run(*a, *c); });
 }

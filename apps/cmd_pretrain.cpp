@@ -31,6 +31,7 @@
 #include "apps/train/checkpoint.h"
 #include "apps/train/config.h"
 #include "apps/train/data_parallel.h"
+#include "apps/train/device.h"
 #include "apps/train/meter.h"
 #include "apps/train/metrics.h"
 #include "apps/train/plot.h"
@@ -40,6 +41,7 @@
 #include "data/loader.h"
 #include "data/splits.h"
 #include "data/transform_flags.h"
+#include "engine/cuda/runtime.h"
 #include "engine/io/safetensors.h"
 #include "engine/threads.h"
 #include "engine/precision.h"
@@ -60,6 +62,7 @@ struct PretrainArgs {
   int64_t least_number = 50, num_mask_patches = 75, num_tokens = 0;
   bool blockwise_perm = false;
   train::TrainFlags t;
+  train::DeviceFlag device;
   data::TransformFlags tf;
 
   PretrainArgs() {
@@ -151,8 +154,10 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
 }
 
 // The permutation (mapet, pet) or block mask (mim) of every sample, from the
-// run seed and the loader's per-sample seed: the same whatever the batch or resume point.
-models::MapetBatch mapet_batch(const data::Batch& b, const models::MapetConfig& m, bool blockwise, uint64_t seed) {
+// run seed and the loader's per-sample seed: the same whatever the batch or resume point. Drawn on the CPU,
+// then the whole batch goes to `dev`.
+models::MapetBatch mapet_batch(const data::Batch& b, const models::MapetConfig& m, bool blockwise, uint64_t seed,
+                               Device dev) {
   models::MapetBatch mb;
   mb.images = b.images;
   mb.tokens = b.tokens;
@@ -175,6 +180,11 @@ models::MapetBatch mapet_batch(const data::Batch& b, const models::MapetConfig& 
       std::copy(order.begin(), order.end(), mb.perm.data<int64_t>() + j * P);
     }
   }
+  if (dev != Device::cpu) {
+    mb.images = mb.images.to(dev), mb.tokens = mb.tokens.to(dev);
+    if (mb.mask.defined()) mb.mask = mb.mask.to(dev);
+    if (mb.perm.defined()) mb.perm = mb.perm.to(dev);
+  }
   return mb;
 }
 
@@ -187,6 +197,7 @@ void draw_curves(const std::string& out) {
 void run(PretrainArgs& a, CLI::App& c) {
   // Settings: the config file (or, resuming, the run's own config.yaml) under the command line.
   const std::set<std::string> cli = train::load_settings(c, a.config, a.t.resume);
+  const train::DeviceChoice dev = a.device.resolve();  // before anything is read or written: a wrong --device stops here
   if (a.data_dir.empty()) throw Error("no DATA: give the image folder (or data_dir in --config)");
   if (a.tokens.empty()) throw Error("--tokens STORE is required: the visual tokens of DATA (see `mapet tokenize`)");
 
@@ -205,7 +216,8 @@ void run(PretrainArgs& a, CLI::App& c) {
   const int64_t total_steps = a.t.total_steps(steps_per_epoch);
 
   models::MapetModel model(mc);
-  model.init_weights(a.t.seed);
+  model.init_weights(a.t.seed);  // on the CPU: the same weights on every device
+  model.to(dev.device);          // before the optimizer: its moments live where the parameters do
   model.train(true);
   train::Trainer trainer(model, a.t.trainer_config(steps_per_epoch));
   Generator drop_rng(a.t.seed + 1);  // drop path / dropout; its position is part of the checkpoint
@@ -227,6 +239,7 @@ void run(PretrainArgs& a, CLI::App& c) {
               (long long)steps_per_epoch, a.t.batch_size, (long long)accum,
               world.size() > 1 ? (" x " + std::to_string(world.size()) + " ranks").c_str() : "",
               (compute_summary() + train::ranks_summary(world)).c_str());
+  if (!dev.on_cpu()) std::printf("device: %s, %s\n", dev.name.c_str(), device::describe().c_str());
   if (const std::string w = a.t.warmup_warning(); !w.empty()) std::printf("%s\n", w.c_str());
   std::fflush(stdout);
 
@@ -249,7 +262,7 @@ void run(PretrainArgs& a, CLI::App& c) {
       train::TimedStep ts;
       try {
         ts = train::timed_step(trainer, loader, [&](data::Batch& b, int64_t) {
-          models::MapetOutput o = model.forward(mapet_batch(b, mc, a.blockwise_perm, a.t.seed), ctx);
+          models::MapetOutput o = model.forward(mapet_batch(b, mc, a.blockwise_perm, a.t.seed, dev.device), ctx);
           acc += o.token_accuracy;
           return o.loss;
         });
@@ -278,7 +291,8 @@ void run(PretrainArgs& a, CLI::App& c) {
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | tok acc %.1f%% | lr %.2e",
                     (long long)epoch + 1, (long long)a.t.epochs, loss, epoch_loss / double(epoch_steps), 100 * acc,
                     ss.lr);
-      meter.step(trainer.steps_done(), images, fields);
+      const std::string on = train::device_field(dev.device);
+      meter.step(trainer.steps_done(), images, on.empty() ? fields : std::string(fields) + " | " + on);
       st.epoch = epoch, st.position = (s + 1) * accum;
       if (s + 1 < steps_per_epoch) run.recovery_point();
     }
@@ -300,6 +314,7 @@ void run(PretrainArgs& a, CLI::App& c) {
   if (world.rank() == 0) io::save_safetensors(a.t.output + "/model.safetensors", io::state_dict(model));
   std::printf("wrote %s/model.safetensors, metrics.jsonl, loss.png, loss.svg (%.0f s)\n", a.t.output.c_str(),
               meter.elapsed());
+  if (!dev.on_cpu()) std::printf("%s\n", train::memory_summary(dev.device).c_str());  // the CPU prints as before
 }
 
 }  // namespace
@@ -326,6 +341,7 @@ void register_pretrain(CLI::App& app) {
   c->add_option("--drop", a->drop, "Dropout after the position embedding");
   c->add_option("--layer-scale-init-value", a->layer_scale_init_value, "Layer scale init");
   a->t.add_to(c);
+  a->device.add_to(c);
   a->tf.add_to(c);
   c->callback([a, c] { run(*a, *c); });
 }

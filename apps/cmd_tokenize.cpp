@@ -25,6 +25,7 @@
 
 #include "apps/commands.h"
 #include "apps/progress.h"
+#include "apps/train/device.h"
 #include "models/tokenizer/centroids.h"
 #include "models/tokenizer/import_tokens.h"
 #include "models/tokenizer/tokenize_split.h"
@@ -43,6 +44,7 @@ struct TokenizeArgs {
   int batch_size = 32, workers = 0, kmeans_iters = 20, kmeans_redo = 5, max_points_per_centroid = 512;
   int kmeans_seed = 1234;
   uint64_t seed = 0;
+  train::DeviceFlag device;
 };
 
 // Prints images/s and the ETA of one stage, timed from its first report (so
@@ -101,6 +103,12 @@ void run_import(const TokenizeArgs& a, const std::vector<tokenizer::Split>& spli
 }
 
 void run(const TokenizeArgs& a) {
+  // The feature extractors and the assignment (models/tokenizer) run on the CPU only, so far: another device is
+  // refused rather than quietly run there.
+  if (const train::DeviceChoice dev = a.device.resolve(); !dev.on_cpu())
+    throw Error("tokenize --device " + dev.name +
+                ": the tokenizers (models/tokenizer: feature extraction and nearest-centroid assignment) have no "
+                "device path yet; use --device cpu");
   std::vector<tokenizer::Split> splits = tokenizer::find_splits(a.data, a.root);
   fs::create_directories(a.out);
   StageProgress progress(std::max(1, a.batch_size) * 20);
@@ -198,6 +206,7 @@ void register_tokenize(CLI::App& app) {
   c->add_option("-j,--workers", a->workers, "Decode threads (0: one per core)")->capture_default_str();
   c->add_option("--chunk-images", a->chunk_images, "Images per resumable chunk")->capture_default_str();
   c->add_flag("-v,--verbose", a->verbose, "Show Faiss's k-means progress (every iteration of every run)");
+  a->device.add_to(c);
   c->callback([a, c] {
     a->num_tokens_given = c->count("--num-tokens") > 0;
     run(*a);

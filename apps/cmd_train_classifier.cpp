@@ -9,7 +9,9 @@
 
 #include "apps/commands.h"
 #include "apps/progress.h"
+#include "apps/train/device.h"
 #include "data/fashion_mnist.h"
+#include "engine/cuda/runtime.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/cross_entropy.h"
 #include "engine/optim/adamw.h"
@@ -29,6 +31,7 @@ struct TrainArgs {
   float lr = 2e-3f, weight_decay = 0.05f, clip_grad = 1.0f, drop_path = 0.0f, smoothing = 0.1f;
   uint64_t seed = 0;
   bool amp = false;
+  train::DeviceFlag device;
 };
 
 constexpr float kMean = 0.2860f, kStd = 0.3530f;  // Fashion-MNIST pixel statistics
@@ -68,7 +71,7 @@ double evaluate(models::VisionTransformer& model, const data::FashionMnist& val,
     int64_t m = std::min(batch, n - b);
     Tensor images, labels;
     make_batch(val, order, b, m, images, labels);
-    Tensor logits = model.forward(Var(images), ctx).value();
+    const Tensor logits = model.forward(Var(images.to(model.device())), ctx).value().to(Device::cpu);
     const float* lp = logits.data<float>();
     for (int64_t i = 0; i < m; ++i) {
       int64_t best = 0;
@@ -82,6 +85,7 @@ double evaluate(models::VisionTransformer& model, const data::FashionMnist& val,
 }
 
 void run(const TrainArgs& a) {
+  const train::DeviceChoice dev = a.device.resolve();
   if (const AmpChoice amp = configure_amp(a.amp); !amp.note.empty()) std::printf("note: %s\n", amp.note.c_str());
   std::filesystem::create_directories(a.output);
   data::FashionMnist train = data::load_fashion_mnist("train"), val = data::load_fashion_mnist("val");
@@ -93,12 +97,14 @@ void run(const TrainArgs& a) {
   c.drop_path_rate = a.drop_path, c.global_pool = "avg";
   models::VisionTransformer model(c);
   model.init_weights(a.seed);
+  model.to(dev.device);  // initialised on the CPU (the same weights on every device), then moved
   std::printf("ViT %lldx%lld, patch %lld, dim %lld, depth %lld, heads %lld: %.2fM parameters; %lld threads%s\n",
               (long long)c.img_size, (long long)c.img_size, (long long)c.patch_size, (long long)c.embed_dim,
               (long long)c.depth, (long long)c.num_heads, model.num_parameters() / 1e6, (long long)num_threads(),
               a.amp ? ", bf16 GEMMs (--amp)" : "");
   std::printf("Fashion-MNIST: %lld training images, %lld validation images\n", (long long)n_train,
               (long long)val.count);
+  if (!dev.on_cpu()) std::printf("device: %s, %s\n", dev.name.c_str(), device::describe().c_str());
 
   optim::AdamWConfig oc;
   oc.lr = a.lr, oc.weight_decay = a.weight_decay;
@@ -119,6 +125,7 @@ void run(const TrainArgs& a) {
     for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       Tensor images, labels;
       make_batch(train, order, s * a.batch_size, a.batch_size, images, labels);
+      images = images.to(dev.device), labels = labels.to(dev.device);
       float lr = sched.lr_at(step);
       opt.zero_grad();
       Var loss = ops::cross_entropy(model.forward(Var(images), ctx), labels, a.smoothing);
@@ -135,7 +142,8 @@ void run(const TrainArgs& a) {
       char extra[96];
       std::snprintf(extra, sizeof extra, "epoch %lld | loss %.4f (mean %.4f) | lr %.2e", (long long)epoch, lv,
                     loss_sum / (step + 1), lr);
-      progress.update(step + 1, (step + 1) * a.batch_size, extra);
+      const std::string on = train::device_field(dev.device);
+      progress.update(step + 1, (step + 1) * a.batch_size, on.empty() ? extra : std::string(extra) + " | " + on);
     }
     progress.finish();
     double acc = evaluate(model, val, a.val_limit, 256);
@@ -146,6 +154,7 @@ void run(const TrainArgs& a) {
   io::save_safetensors(a.output + "/model.safetensors", io::state_dict(model));
   std::printf("wrote %s/model.safetensors and %s/metrics.jsonl (%.0f s)\n", a.output.c_str(), a.output.c_str(),
               progress.elapsed());
+  if (!dev.on_cpu()) std::printf("%s\n", train::memory_summary(dev.device).c_str());  // the CPU prints as before
 }
 
 }  // namespace
@@ -170,6 +179,7 @@ void register_train_classifier(CLI::App& app) {
   c->add_option("--val-limit", a->val_limit, "Use only the first N validation images (0: all)");
   c->add_option("--seed", a->seed);
   c->add_flag("--amp", a->amp, "bf16 GEMMs (AVX-512 BF16)");
+  a->device.add_to(c);
   c->callback([a] { run(*a); });
 }
 

@@ -32,8 +32,10 @@
 #include "apps/commands.h"
 #include "apps/train/classifier.h"
 #include "apps/train/data_parallel.h"
+#include "apps/train/device.h"
 #include "data/loader.h"
 #include "data/splits.h"
+#include "engine/cuda/runtime.h"
 #include "engine/precision.h"
 #include "models/mapet.h"
 #include "models/registry.h"
@@ -55,6 +57,7 @@ struct ValidateArgs {
   std::vector<std::string> model_kwargs;
   bool amp = false, use_ema = false, no_dct_scaling = false;
   std::vector<std::string> ignored_values;  // sink for the values of ignored timm options
+  train::DeviceFlag device;
 };
 
 // timm validate.py flags that change nothing here (GPU, compiler and loader
@@ -63,7 +66,8 @@ const std::vector<std::string> kIgnoredFlags{
     "--pin-mem", "--no-prefetcher", "--channels-last", "--pretrained", "--torchscript", "--aot-autograd",
     "--fast-norm", "--reparam", "--retry", "--legacy-jit", "--apex-amp", "--native-amp", "--use-train-size",
     "--dataset-download"};
-const std::vector<std::string> kIgnoredOptions{"--num-gpu", "--device",   "--seed", "--fuser", "--torchcompile",
+// (--device is ours: cpu, cuda or cuda-sim, apps/train/device.h.)
+const std::vector<std::string> kIgnoredOptions{"--num-gpu", "--seed", "--fuser", "--torchcompile",
                                                "--torchcompile-mode", "--input-img-mode", "--model-dtype"};
 // timm flags that would change the results and are not implemented: refused by name.
 const std::vector<std::string> kRefusedFlags{"--test-pool", "--tf-preprocessing", "--naflex-loader"};
@@ -208,8 +212,10 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   data::LoaderOptions lo;
   lo.transform = eval_transform(a, img_size);
   data::Dataset ds = open_dataset(a);
+  const train::DeviceChoice dev = a.device.resolve();
 
   auto model = load_model(a, options, train::classifier_weights(a.checkpoint, a.use_ema));
+  model->to(dev.device);  // loaded on the CPU; train::evaluate sends each batch where the model is
   const models::VitConfig& mc = model->config;
   if (ds.num_classes() > mc.num_classes)
     throw Error("dataset '" + ds.source + "' has " + std::to_string(ds.num_classes()) +
@@ -231,6 +237,7 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
               a.model.c_str(), model->num_parameters() / 1e6, mc.global_pool.c_str(), ds.source.c_str(), ds.size(),
               static_cast<long long>(ds.num_classes()), (compute_summary() + train::ranks_summary(world)).c_str());
   std::printf("eval transform: %s\n", t.str(data::Mode::eval).c_str());
+  if (!dev.on_cpu()) std::printf("device: %s, %s\n", dev.name.c_str(), device::describe().c_str());
 
   train::ClassifierMeter m = train::evaluate(*model, loader, a.log_freq);
   train::reduce_over_ranks(world, m);
@@ -250,6 +257,7 @@ void run(const ValidateArgs& a, const CLI::App& cmd) {
   std::printf(" * Loss %.4f | %lld images in %.1f s (%.1f images/s)\n", m.n ? m.loss / double(m.n) : 0.0,
               static_cast<long long>(m.n), m.seconds, m.seconds > 0 ? double(m.n) / m.seconds : 0.0);
   if (!a.results_file.empty() && world.rank() == 0) write_results(a.results_file, a.results_format, r);
+  if (!dev.on_cpu()) std::printf("%s\n", train::memory_summary(dev.device).c_str());
   std::printf("--result\n%s\n", r.dump(4).c_str());
 }
 
@@ -285,6 +293,7 @@ void register_validate(CLI::App& app) {
   c->add_option("--log-freq", a->log_freq, "Progress line every N batches")->capture_default_str();
   c->add_option("--results-file", a->results_file, "Write the result here (JSON; CSV if the name ends in .csv)");
   c->add_option("--results-format", a->results_format, "json or csv (default: from the file name)");
+  a->device.add_to(c);
   CLI::Option_group* timm = c->add_option_group("timm compatibility", "timm validate.py flags that are accepted and ignored, or refused");
   for (const std::string& f : kIgnoredFlags) timm->add_flag(f)->description("ignored (no effect here)");
   for (const std::string& f : kIgnoredOptions)

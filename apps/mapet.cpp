@@ -10,12 +10,16 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "apps/train/device.h"
+#include "engine/cuda/runtime.h"
 #include "engine/distributed/communicator.h"
 #include "engine/precision.h"
 #include "engine/threads.h"
 
 int main(int argc, char** argv) {
   try {
+    // --device cuda-sim: mapet-sim runs it (the same commands, CUDA kernels under the SIMT runtime).
+    mapet::apps::train::exec_for_device(argc, argv);
     mapet::dist::init(&argc, &argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mapet: error: %s\n", e.what());
@@ -37,7 +41,10 @@ int main(int argc, char** argv) {
     if (!note.empty()) std::printf("note: %s\n", note.c_str());
   }
   CLI::App app{"mapet: MaPeT (Masked and Permuted Vision Transformer) pre-training, fine-tuning and validation"};
-  app.set_version_flag("--version", [] { return "mapet " MAPET_VERSION "\n" + mapet::compute_summary(); });
+  app.set_version_flag("--version", [] {
+    return "mapet " MAPET_VERSION "\n" + mapet::compute_summary() + "\nCUDA backend: " + mapet::device::linked_backend() +
+           (std::string(mapet::device::linked_backend()) == "sim" ? " (mapet-sim: --device cuda-sim)" : "");
+  });
   app.require_subcommand(1);
   mapet::apps::register_debug_step(app);
   mapet::apps::register_train_classifier(app);

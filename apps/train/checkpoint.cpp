@@ -86,11 +86,14 @@ void restore(Tensor& dst, const io::TensorMap& all, const std::string& name, con
 
 void save_checkpoint(const std::string& path, const nn::Module& model, optim::AdamW& opt, const TrainState& s,
                      const std::string& config_yaml) {
+  // The same file from every device: a Device::cuda model and its moments are copied to the CPU first
+  // (to() is the tensor itself on the CPU), and load_checkpoint reads on the CPU and copies into wherever
+  // the model and the optimizer's slots live, so a run resumes on either device.
   io::TensorMap t;
-  for (const nn::NamedParam& p : model.named_parameters()) t[kModel + p.name] = p.var.value();
+  for (const nn::NamedParam& p : model.named_parameters()) t[kModel + p.name] = p.var.value().to(Device::cpu);
   for (optim::AdamW::Slot& slot : opt.slots()) {
-    t[kExpAvg + slot.param.name] = slot.m;
-    t[kExpAvgSq + slot.param.name] = slot.v;
+    t[kExpAvg + slot.param.name] = slot.m.to(Device::cpu);
+    t[kExpAvgSq + slot.param.name] = slot.v.to(Device::cpu);
   }
   std::map<std::string, std::string> meta{{"format", kFormat},
                                           {"step", std::to_string(s.step)},

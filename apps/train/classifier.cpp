@@ -6,11 +6,13 @@
 #include <vector>
 
 #include "apps/progress.h"
+#include "apps/train/device.h"
 #include "engine/io/state_dict.h"
 
 namespace mapet::apps::train {
 
-void ClassifierMeter::add(const Tensor& logits, const Tensor& labels) {
+void ClassifierMeter::add(const Tensor& device_logits, const Tensor& device_labels) {
+  const Tensor logits = device_logits.to(Device::cpu).contiguous(), labels = device_labels.to(Device::cpu);
   const int64_t B = logits.size(0), C = logits.size(1);
   const float* x = logits.data<float>();
   for (int64_t i = 0; i < B; ++i, x += C) {
@@ -36,13 +38,15 @@ ClassifierMeter evaluate(const models::VisionTransformer& model, data::Loader& l
   Progress progress(label, loader.batches_per_epoch(), std::max(1, log_freq));
   loader.start_epoch(0);
   data::Batch b;
+  const Device dev = model.device();  // the batches go where the model is; the scores come back to the CPU
   for (int64_t step = 1; loader.next(b); ++step) {
-    meter.add(model.forward(Var(b.images), ctx).value(), b.labels);
+    meter.add(model.forward(Var(b.images.to(dev)), ctx).value(), b.labels);
     if (!show) continue;
     char extra[128];
     std::snprintf(extra, sizeof extra, "Loss %.4f | Acc@1 %.3f | Acc@5 %.3f", meter.mean_loss(), meter.pct(meter.top1),
                   meter.pct(meter.top5));
-    progress.update(step, meter.n, extra);
+    const std::string on = device_field(dev);
+    progress.update(step, meter.n, on.empty() ? extra : std::string(extra) + " | " + on);
   }
   if (show) progress.finish();
   meter.seconds = progress.elapsed();

@@ -89,9 +89,10 @@ Var mixed_cross_entropy(const Var& logits, const Tensor& labels, const Mix& mix,
   Var own = ops::cross_entropy(logits, labels, smoothing);
   if (mix.lam == 1.0f) return own;
   const int64_t B = labels.size(0);
+  const Tensor host = labels.to(Device::cpu);  // the labels may be on the model's device
   Tensor flipped = Tensor::empty({B}, DType::i64);
-  for (int64_t i = 0; i < B; ++i) flipped.data<int64_t>()[i] = labels.data<int64_t>()[B - 1 - i];
-  Var other = ops::cross_entropy(logits, flipped, smoothing);
+  for (int64_t i = 0; i < B; ++i) flipped.data<int64_t>()[i] = host.data<int64_t>()[B - 1 - i];
+  Var other = ops::cross_entropy(logits, flipped.to(labels.device()), smoothing);
   return ops::add(ops::scale(own, mix.lam), ops::scale(other, 1.0f - mix.lam));
 }
 

@@ -32,6 +32,7 @@ namespace {
 thread_local void* g_stream = nullptr;
 }  // namespace
 
+const char* linked_backend() { return "none"; }
 int device_count() { return 0; }
 void select(int, const char* what) { no_cuda(what); }
 std::string describe() { return "cuda (not in this build)"; }

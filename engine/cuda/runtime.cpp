@@ -45,7 +45,7 @@ void select(int index, const char* what) {
   if (e != cudaSuccess || n == 0) {
     cudaGetLastError();
     throw Error(std::string(what) + ": Device::cuda needs a GPU, but cudaGetDeviceCount says: " +
-                (e != cudaSuccess ? cudaGetErrorString(e) : "no devices"));
+                (e != cudaSuccess ? std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e) : "no devices"));
   }
   if (index < 0 || index >= n)
     throw Error(std::string(what) + ": cuda:" + std::to_string(index) + " does not exist (" + std::to_string(n) +

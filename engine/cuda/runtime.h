@@ -11,6 +11,12 @@
 
 namespace mapet::device {
 
+// Which CUDA backend this program was linked with (engine/CMakeLists.txt):
+// "gpu" (nvcc kernels + NVIDIA's cudart), "sim" (kernels/simt on host memory)
+// or "none" (no CUDA toolkit in the build: stubs that throw). Defined by each
+// backend, never by mapet_engine_core.
+const char* linked_backend();
+
 // GPUs visible to this process; 0 without a GPU or driver (never throws).
 int device_count();
 // Makes `index` the current device; an Error naming `what` when there is none

@@ -202,7 +202,7 @@ void save_safetensors(const std::string& path, const TensorMap& tensors,
   uint64_t at = 0;
   std::vector<Tensor> contiguous;
   for (const auto& [name, t] : tensors) {  // std::map: sorted names, as the reference writer does
-    Tensor c = t.contiguous();
+    Tensor c = t.to(Device::cpu).contiguous();  // a Device::cuda tensor is written from a host copy
     header[name] = {{"dtype", st_dtype(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {at, at + c.nbytes()}}};
     at += c.nbytes();
     contiguous.push_back(c);
