@@ -103,12 +103,8 @@ void run_import(const TokenizeArgs& a, const std::vector<tokenizer::Split>& spli
 }
 
 void run(const TokenizeArgs& a) {
-  // The feature extractors and the assignment (models/tokenizer) run on the CPU only, so far: another device is
-  // refused rather than quietly run there.
-  if (const train::DeviceChoice dev = a.device.resolve(); !dev.on_cpu())
-    throw Error("tokenize --device " + dev.name +
-                ": the tokenizers (models/tokenizer: feature extraction and nearest-centroid assignment) have no "
-                "device path yet; use --device cpu");
+  // Feature extraction runs on the device; k-means and the nearest-centroid assignment stay on the CPU.
+  const train::DeviceChoice dev = a.device.resolve();
   std::vector<tokenizer::Split> splits = tokenizer::find_splits(a.data, a.root);
   fs::create_directories(a.out);
   StageProgress progress(std::max(1, a.batch_size) * 20);
@@ -128,12 +124,13 @@ void run(const TokenizeArgs& a) {
     if (!a.weights.empty()) throw Error("--weights is for --tokenizer kclip; the pixel tokenizer needs none");
     const bool clip = a.norm == "clip";
     fx = tokenizer::pixel_features(a.input_size, a.patch_size, clip ? data::kClipMean : data::kImagenetMean,
-                                   clip ? data::kClipStd : data::kImagenetStd);
+                                   clip ? data::kClipStd : data::kImagenetStd, dev.device);
   } else {
-    fx = tokenizer::clip_features(a.weights, a.input_size / a.patch_size);
+    fx = tokenizer::clip_features(a.weights, a.input_size / a.patch_size, dev.device);
   }
-  std::printf("features: %s -> %lld x %lld per image\n", fx->describe().c_str(),
-              static_cast<long long>(fx->tokens_per_image()), static_cast<long long>(fx->dim()));
+  std::printf("features: %s -> %lld x %lld per image%s\n", fx->describe().c_str(),
+              static_cast<long long>(fx->tokens_per_image()), static_cast<long long>(fx->dim()),
+              dev.on_cpu() ? "" : (", extracted on " + dev.name).c_str());
 
   const std::string centroids = a.centroids.empty() ? (fs::path(a.out) / "centroids.npy").string() : a.centroids;
   std::unique_ptr<tokenizer::Codebook> cb;

@@ -18,8 +18,8 @@ data::TransformConfig center_view(int64_t size, const data::Rgb& mean, const dat
 
 class PixelFeatures : public FeatureExtractor {
  public:
-  PixelFeatures(int64_t size, int64_t patch, const data::Rgb& mean, const data::Rgb& std)
-      : size_(size), patch_(patch), t_(center_view(size, mean, std)) {}
+  PixelFeatures(int64_t size, int64_t patch, const data::Rgb& mean, const data::Rgb& std, Device device)
+      : size_(size), patch_(patch), t_(center_view(size, mean, std)), device_(device) {}
   std::string describe() const override {
     return "pixel: " + std::to_string(patch_) + "x" + std::to_string(patch_) + " patches of the " +
            std::to_string(size_) + "x" + std::to_string(size_) + " center view, normalised, mean " +
@@ -29,17 +29,20 @@ class PixelFeatures : public FeatureExtractor {
   data::TransformConfig transform() const override { return t_; }
   int64_t grid() const override { return size_ / patch_; }
   int64_t dim() const override { return 3 * patch_ * patch_; }
-  Tensor features(const Tensor& images) const override { return ops::patchify(images, patch_); }
+  Tensor features(const Tensor& images) const override {
+    return ops::patchify(images.to(device_), patch_).to(Device::cpu);
+  }
 
  private:
   int64_t size_, patch_;
   data::TransformConfig t_;
+  Device device_;
 };
 
 class ClipResNetFeatures : public FeatureExtractor {
  public:
-  ClipResNetFeatures(const models::ClipWeights& w, int64_t grid, std::string source)
-      : net_(models::clip_resnet_config_from(w), w), grid_(grid), source_(std::move(source)) {}
+  ClipResNetFeatures(const models::ClipWeights& w, int64_t grid, std::string source, Device device)
+      : net_(models::clip_resnet_config_from(w), w, device), grid_(grid), source_(std::move(source)), device_(device) {}
   std::string describe() const override {
     return "clip " + net_.config().name + " (" + source_ + "): last residual stage, " +
            std::to_string(grid_ * models::ClipResNetConfig::kStride) + "x" +
@@ -51,7 +54,7 @@ class ClipResNetFeatures : public FeatureExtractor {
   int64_t grid() const override { return grid_; }
   int64_t dim() const override { return net_.config().feature_dim(); }
   Tensor features(const Tensor& images) const override {
-    Tensor f = net_.features(images);  // NHWC [B, grid, grid, D]
+    Tensor f = net_.features(images.to(device_)).to(Device::cpu);  // NHWC [B, grid, grid, D]
     return f.view({f.size(0), grid_ * grid_, f.size(3)});
   }
 
@@ -59,6 +62,7 @@ class ClipResNetFeatures : public FeatureExtractor {
   models::ClipResNet net_;
   int64_t grid_;
   std::string source_;
+  Device device_;
 };
 
 class ClipVitFeatures : public FeatureExtractor {
@@ -85,18 +89,21 @@ class ClipVitFeatures : public FeatureExtractor {
 }  // namespace
 
 std::unique_ptr<FeatureExtractor> pixel_features(int64_t input_size, int64_t patch, const data::Rgb& mean,
-                                                 const data::Rgb& std) {
+                                                 const data::Rgb& std, Device device) {
   if (patch < 1 || input_size < patch || input_size % patch != 0)
     throw Error("pixel tokenizer: --input-size " + std::to_string(input_size) + " must be a positive multiple of --patch-size " +
                 std::to_string(patch));
-  return std::make_unique<PixelFeatures>(input_size, patch, mean, std);
+  return std::make_unique<PixelFeatures>(input_size, patch, mean, std, device);
 }
 
-std::unique_ptr<FeatureExtractor> clip_features(const std::string& weights_path, int64_t grid) {
+std::unique_ptr<FeatureExtractor> clip_features(const std::string& weights_path, int64_t grid, Device device) {
   if (weights_path.empty()) throw Error("the kclip tokenizer needs --weights CLIP.safetensors (see tools/convert_clip.py)");
   models::ClipWeights w = models::ClipWeights::load(weights_path);
-  if (w.has("visual.layer1.0.conv1.weight")) return std::make_unique<ClipResNetFeatures>(w, grid, weights_path);
+  if (w.has("visual.layer1.0.conv1.weight")) return std::make_unique<ClipResNetFeatures>(w, grid, weights_path, device);
   if (w.has("visual.transformer.resblocks.0.attn.in_proj_weight")) {
+    if (device != Device::cpu)
+      throw Error("CLIP weights '" + weights_path + "' are a ViT, whose encoder runs on the CPU only (its QuickGELU has "
+                  "no CUDA kernel yet): tokenize with --device cpu, or with a CLIP ResNet on the device");
     auto f = std::make_unique<ClipVitFeatures>(w, weights_path);
     if (f->grid() != grid)
       throw Error("CLIP weights '" + weights_path + "' are a ViT with a " + std::to_string(f->grid()) + "x" +

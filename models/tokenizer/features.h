@@ -21,7 +21,9 @@ class FeatureExtractor {
   virtual data::TransformConfig transform() const = 0;
   virtual int64_t grid() const = 0;  // patches per side: P = grid^2 tokens per image
   virtual int64_t dim() const = 0;   // feature dimension D
-  // images f32 [B, 3, S, S] as transform() makes them -> f32 [B, P, D].
+  // images f32 [B, 3, S, S] on the CPU, as transform() makes them -> f32 [B, P, D] on the CPU. An extractor
+  // made for Device::cuda copies the images there, extracts there and copies the features back (k-means and the
+  // nearest-centroid assignment run on the CPU).
   virtual Tensor features(const Tensor& images) const = 0;
   int64_t tokens_per_image() const { return grid() * grid(); }
 };
@@ -30,14 +32,16 @@ class FeatureExtractor {
 // Needs no weights (demos and tests). mean/std: the normalisation (ImageNet's by default).
 std::unique_ptr<FeatureExtractor> pixel_features(int64_t input_size, int64_t patch,
                                                  const data::Rgb& mean = data::kImagenetMean,
-                                                 const data::Rgb& std = data::kImagenetStd);
+                                                 const data::Rgb& std = data::kImagenetStd, Device device = Device::cpu);
 
 // CLIP image-encoder features from OpenAI weights in safetensors: a ResNet
 // (RN50 ... RN50x64: the image is read at grid * 32 pixels, one feature per
 // 32 pixels) or a ViT (read at its own resolution, whose grid must be `grid`).
 // grid: patches per side of the pre-training view (224 / 16 = 14). Images are
-// the center view, bicubic, CLIP's normalisation.
-std::unique_ptr<FeatureExtractor> clip_features(const std::string& weights_path, int64_t grid);
+// the center view, bicubic, CLIP's normalisation. On Device::cuda: the ResNets (cuDNN convolutions on a GPU);
+// the ViTs run on the CPU only (their QuickGELU has no CUDA kernel yet: an Error says so).
+std::unique_ptr<FeatureExtractor> clip_features(const std::string& weights_path, int64_t grid,
+                                                Device device = Device::cpu);
 
 // Loader settings that present a dataset in order, each image once, as fx
 // wants it (the center view: tokens are made on it, see data/README.md).
