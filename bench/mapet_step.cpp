@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "bench/bench_common.h"
-#include "bench/mapet_flops.h"
+#include "bench/mapet_workload.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/schedule.h"
 #include "engine/threads.h"
@@ -47,24 +47,7 @@ struct Step {
     model = std::make_unique<models::MapetModel>(cfg);
     model->init_weights(0);
     opt = std::make_unique<optim::AdamW>(model->named_parameters(), optim::AdamWConfig{});
-    const int64_t B = g_opt.batch, P = cfg.vit.num_patches();
-    Generator g(1);
-    batch.images = Tensor::empty({B, 3, cfg.vit.img_size, cfg.vit.img_size});
-    g.normal_(batch.images);
-    batch.tokens = Tensor::empty({B, P}, DType::i64);
-    batch.perm = Tensor::empty({B, P}, DType::i64);
-    batch.mask = Tensor::empty({B, P}, DType::u8);
-    models::PermutationConfig pc;
-    pc.grid = cfg.vit.grid(), pc.least_number = cfg.least_number;
-    for (int64_t i = 0; i < B; ++i) {
-      std::vector<int32_t> order = models::sample_permutation(pc, 3, i);
-      std::vector<uint8_t> mask = models::sample_block_mask(cfg.vit.grid(), cfg.mim_mask_count, 3, i);
-      for (int64_t p = 0; p < P; ++p) {
-        batch.perm.data<int64_t>()[i * P + p] = order[p];
-        batch.mask.data<uint8_t>()[i * P + p] = mask[p];
-        batch.tokens.data<int64_t>()[i * P + p] = static_cast<int64_t>(g.randint(cfg.vocab_size));
-      }
-    }
+    batch = bench::random_mapet_batch(cfg, g_opt.batch);
   }
 
   void run() {

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/mapet_flops.h"
+#include "bench/mapet_workload.h"
 #include "engine/cuda/runtime.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/schedule.h"
@@ -27,7 +27,6 @@
 #include "engine/threads.h"
 #include "kernels/cuda/gemm.cuh"
 #include "models/mapet.h"
-#include "models/permutation.h"
 
 namespace {
 
@@ -65,29 +64,6 @@ models::MapetConfig config() {
   return c;
 }
 
-models::MapetBatch random_batch(const models::MapetConfig& cfg, int64_t B) {
-  models::MapetBatch b;
-  const int64_t P = cfg.vit.num_patches();
-  Generator g(1);
-  b.images = Tensor::empty({B, 3, cfg.vit.img_size, cfg.vit.img_size});
-  g.normal_(b.images);
-  b.tokens = Tensor::empty({B, P}, DType::i64);
-  b.perm = Tensor::empty({B, P}, DType::i64);
-  b.mask = Tensor::empty({B, P}, DType::u8);
-  models::PermutationConfig pc;
-  pc.grid = cfg.vit.grid(), pc.least_number = cfg.least_number;
-  for (int64_t i = 0; i < B; ++i) {
-    const std::vector<int32_t> order = models::sample_permutation(pc, 3, i);
-    const std::vector<uint8_t> mask = models::sample_block_mask(cfg.vit.grid(), cfg.mim_mask_count, 3, i);
-    for (int64_t p = 0; p < P; ++p) {
-      b.perm.data<int64_t>()[i * P + p] = order[p];
-      b.mask.data<uint8_t>()[i * P + p] = mask[p];
-      b.tokens.data<int64_t>()[i * P + p] = static_cast<int64_t>(g.randint(cfg.vocab_size));
-    }
-  }
-  return b;
-}
-
 models::MapetBatch to_device(const models::MapetBatch& b, Device dev) {
   models::MapetBatch d = b;
   d.images = b.images.to(dev), d.tokens = b.tokens.to(dev), d.perm = b.perm.to(dev), d.mask = b.mask.to(dev);
@@ -122,7 +98,7 @@ void run(bool amp, int64_t B, const std::string& device) {
   configure_amp(amp);
   cuda::set_gemm_uses_bf16(amp);
   const models::MapetConfig cfg = config();
-  const models::MapetBatch host = random_batch(cfg, B);
+  const models::MapetBatch host = bench::random_mapet_batch(cfg, B);
   Step s(cfg, host, Device::cuda);
   const char* precision = amp ? "bf16" : "f32";
   if (!kGpu) {

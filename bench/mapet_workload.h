@@ -1,10 +1,13 @@
-// The useful matmul FLOPs of a MaPeT forward (bench/mapet_step on the CPU,
-// bench/cuda/train_step on a GPU: the numerator of their MFU).
+// The MaPeT step's workload for bench/mapet_step (CPU) and bench/cuda/train_step
+// (GPU): a random batch, and the useful matmul FLOPs (the numerator of their MFU).
 #pragma once
 #include <algorithm>
+#include <vector>
 
 #include "engine/ops/interval_attention.h"
+#include "engine/rng.h"
 #include "models/mapet.h"
+#include "models/permutation.h"
 
 namespace mapet::bench {
 
@@ -35,6 +38,31 @@ inline double mapet_forward_flops(const models::MapetConfig& c) {
   const size_t last_first = mim ? 0 : m.real_end.size() - static_cast<size_t>(M);
   const double blocks = v.depth > 0 ? (v.depth - 1) * block(0) + block(last_first) : 0.0;
   return 2.0 * P * v.in_chans * v.patch_size * v.patch_size * D + blocks + 2 * M * D * c.vocab_size;
+}
+
+// B random normalised images, random visual tokens, and each sample's
+// permutation and block mask drawn as pretrain draws them (seed 3, sample i).
+inline models::MapetBatch random_mapet_batch(const models::MapetConfig& cfg, int64_t B) {
+  models::MapetBatch b;
+  const int64_t P = cfg.vit.num_patches();
+  Generator g(1);
+  b.images = Tensor::empty({B, 3, cfg.vit.img_size, cfg.vit.img_size});
+  g.normal_(b.images);
+  b.tokens = Tensor::empty({B, P}, DType::i64);
+  b.perm = Tensor::empty({B, P}, DType::i64);
+  b.mask = Tensor::empty({B, P}, DType::u8);
+  models::PermutationConfig pc;
+  pc.grid = cfg.vit.grid(), pc.least_number = cfg.least_number;
+  for (int64_t i = 0; i < B; ++i) {
+    const std::vector<int32_t> order = models::sample_permutation(pc, 3, i);
+    const std::vector<uint8_t> mask = models::sample_block_mask(cfg.vit.grid(), cfg.mim_mask_count, 3, i);
+    for (int64_t p = 0; p < P; ++p) {
+      b.perm.data<int64_t>()[i * P + p] = order[p];
+      b.mask.data<uint8_t>()[i * P + p] = mask[p];
+      b.tokens.data<int64_t>()[i * P + p] = static_cast<int64_t>(g.randint(cfg.vocab_size));
+    }
+  }
+  return b;
 }
 
 }  // namespace mapet::bench
