@@ -28,13 +28,11 @@ using test::ScratchDir;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-// Runs `binary args...` (stdout and stderr together); MAPET_THREADS=1 as spawn_mapet does.
+// Runs `binary args...` (stdout and stderr together; MAPET_THREADS=1 unless set).
 RunResult run_binary(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
-  std::string cmd = "MAPET_THREADS=${MAPET_THREADS:-1} '" + binary + "'";
-  for (const std::string& a : args) cmd += " '" + a + "'";
-  cmd += " >'" + log + "' 2>&1";
-  const int st = std::system(cmd.c_str());
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, test::read_text(log)};
+  std::vector<std::string> argv{binary};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::run_to_end(std::move(argv), log);
 }
 
 // ---- the flag --------------------------------------------------------------

@@ -89,15 +89,14 @@ inline std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// Starts `mapet args...` with stdout and stderr going to `log`. One compute
-// thread unless MAPET_THREADS says otherwise: the tiny model gains nothing from
-// more, and an OpenMP team on a busy 2-core machine can be many times slower.
-inline pid_t spawn_mapet(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> all{MAPET_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
+// Starts argv (argv[0] a path) with stdout and stderr going to `log`. One
+// compute thread unless MAPET_THREADS says otherwise: the tiny models of the
+// tests gain nothing from more, and an OpenMP team on a busy 2-core machine
+// can be many times slower.
+inline pid_t spawn_program(std::vector<std::string> argv, const std::string& log) {
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) env_strings.push_back(*e);
   if (!std::getenv("MAPET_THREADS")) env_strings.push_back("MAPET_THREADS=1");
@@ -108,16 +107,31 @@ inline pid_t spawn_mapet(const std::vector<std::string>& args, const std::string
   if (pid == 0) {  // only async-signal-safe calls until exec
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) ::dup2(fd, 1), ::dup2(fd, 2);
-    ::execve(argv[0], argv.data(), envp.data());
+    ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
   return pid;
+}
+
+// Starts `mapet args...` (MAPET_BINARY) as spawn_program does.
+inline pid_t spawn_mapet(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> all{MAPET_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  return spawn_program(std::move(all), log);
 }
 
 struct RunResult {
   int exit_code = -1;  // -1: killed by a signal
   std::string output;
 };
+
+// Runs argv to its end (spawn_program); its exit code and output.
+inline RunResult run_to_end(std::vector<std::string> argv, const std::string& log) {
+  pid_t pid = spawn_program(std::move(argv), log);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(log)};
+}
 
 inline RunResult run_mapet(const std::vector<std::string>& args, const std::string& log) {
   pid_t pid = spawn_mapet(args, log);

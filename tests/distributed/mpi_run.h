@@ -18,27 +18,6 @@
 
 namespace mapet::test {
 
-// argv[0] is a path; output to `log`; MAPET_THREADS=1 unless set (pretrain_fixture.h's reasons).
-inline pid_t spawn_program(std::vector<std::string> argv, const std::string& log) {
-  std::vector<char*> args;
-  for (std::string& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.push_back(*e);
-  if (!std::getenv("MAPET_THREADS")) env_strings.push_back("MAPET_THREADS=1");
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) ::dup2(fd, 1), ::dup2(fd, 2);
-    ::execve(args[0], args.data(), envp.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 // mpirun -np n mapet args... (--oversubscribe: more ranks than cores is fine in a test).
 inline std::vector<std::string> mpirun_mapet(int n, const std::vector<std::string>& args) {
   std::vector<std::string> a{MAPET_MPIEXEC, "--oversubscribe", "-np", std::to_string(n), MAPET_BINARY};
