@@ -284,15 +284,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
       const double loss = train::short_float(float(ts.loss));
       const train::StepStats& ss = ts.stats;
       images += images_per_step;
-      nlohmann::ordered_json record{{"step", trainer.steps_done()},
-                                    {"epoch", epoch},
-                                    {"loss", loss},
-                                    {"lr", train::short_float(ss.lr)},
-                                    {"grad_norm", ss.grad_norm},
-                                    {"images_per_s", double(images_per_step) / ts.seconds},
-                                    {"data_wait", ts.data_wait}};
-      if (world.size() > 1) record["comm_wait"] = ss.comm_wait / ts.seconds;  // share of the step
-      run.metrics().write(record);
+      run.metrics().write(train::step_record(trainer, epoch, loss, ts, images_per_step, world.size()));
       epoch_loss += loss, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | lr %.2e", (long long)epoch + 1,

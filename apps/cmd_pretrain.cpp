@@ -276,16 +276,8 @@ void run(PretrainArgs& a, CLI::App& c) {
       const train::StepStats& ss = ts.stats;
       acc /= double(accum);
       images += images_per_step;
-      nlohmann::ordered_json record{{"step", trainer.steps_done()},
-                                    {"epoch", epoch},
-                                    {"loss", loss},
-                                    {"token_acc", acc},
-                                    {"lr", train::short_float(ss.lr)},
-                                    {"grad_norm", ss.grad_norm},
-                                    {"images_per_s", double(images_per_step) / ts.seconds},
-                                    {"data_wait", ts.data_wait}};
-      if (world.size() > 1) record["comm_wait"] = ss.comm_wait / ts.seconds;  // share of the step
-      run.metrics().write(record);
+      run.metrics().write(
+          train::step_record(trainer, epoch, loss, ts, images_per_step, world.size(), {{"token_acc", acc}}));
       epoch_loss += loss, epoch_acc += acc, ++epoch_steps;
       char fields[160];
       std::snprintf(fields, sizeof fields, "epoch %lld/%lld | loss %.4f (mean %.4f) | tok acc %.1f%% | lr %.2e",

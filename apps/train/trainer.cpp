@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "apps/train/metrics.h"
 #include "engine/distributed/grad_sync.h"
 #include "engine/ops/elementwise.h"
 
@@ -95,6 +96,18 @@ TimedStep timed_step(Trainer& trainer, data::Loader& loader,
   r.loss /= double(accum);
   r.seconds = since(start);
   r.data_wait = wait / r.seconds;
+  return r;
+}
+
+nlohmann::ordered_json step_record(const Trainer& trainer, int64_t epoch, double loss, const TimedStep& ts,
+                                   int64_t images_per_step, int world_size, const nlohmann::ordered_json& extra) {
+  nlohmann::ordered_json r{{"step", trainer.steps_done()}, {"epoch", epoch}, {"loss", loss}};
+  for (const auto& [k, v] : extra.items()) r[k] = v;
+  r["lr"] = short_float(ts.stats.lr);
+  r["grad_norm"] = ts.stats.grad_norm;
+  r["images_per_s"] = double(images_per_step) / ts.seconds;
+  r["data_wait"] = ts.data_wait;
+  if (world_size > 1) r["comm_wait"] = ts.stats.comm_wait / ts.seconds;
   return r;
 }
 

@@ -13,6 +13,8 @@
 #include <functional>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "data/loader.h"
 #include "engine/nn/module.h"
 #include "engine/optim/adamw.h"
@@ -80,5 +82,11 @@ struct TimedStep {
 };
 TimedStep timed_step(Trainer& trainer, data::Loader& loader,
                      const std::function<Var(data::Batch& batch, int64_t k)>& micro);
+
+// The metrics.jsonl line of such a step: step, epoch, loss (as logged), then
+// `extra`'s fields (pretrain's token_acc), lr, grad_norm, images_per_s and
+// data_wait, and on several ranks comm_wait (the share of the step).
+nlohmann::ordered_json step_record(const Trainer& trainer, int64_t epoch, double loss, const TimedStep& ts,
+                                   int64_t images_per_step, int world_size, const nlohmann::ordered_json& extra = {});
 
 }  // namespace mapet::apps::train
