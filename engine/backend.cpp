@@ -16,6 +16,4 @@ Device device_of(const char* op, std::initializer_list<std::reference_wrapper<co
   return first ? first->device() : Device::cpu;
 }
 
-void no_cuda_kernel(const char* name) { throw Error(std::string(name) + " has no CUDA kernel in this build"); }
-
 }  // namespace mapet::backend

@@ -28,8 +28,12 @@ namespace mapet::backend {
 // an Error naming op when they are not all on one device.
 Device device_of(const char* op, std::initializer_list<std::reference_wrapper<const Tensor>> ts);
 
-// Throws Error("<name> has no CUDA kernel in this build").
-[[noreturn]] void no_cuda_kernel(const char* name);
+// Throws Error("<name> has no CUDA kernel in this build"). Inline: the none
+// backend (engine/cuda/no_cuda.cpp), linked after the engine, throws it too
+// and must not call back into the engine's library (a static-link cycle).
+[[noreturn]] inline void no_cuda_kernel(const char* name) {
+  throw Error(std::string(name) + " has no CUDA kernel in this build");
+}
 
 // For the ops whose work is still a loop in engine/ops rather than a kernel:
 // a tensor on any device but the CPU gets the same error as a missing kernel.

@@ -73,10 +73,8 @@ std::string allocator_summary() { return "device memory: none (no CUDA backend i
 
 // ret name(params) { throw }: the parameter types as in the header (a stub
 // that drifts from its declaration leaves the declaration undefined: a link error).
-// The message is backend::no_cuda_kernel's, thrown here: this library is linked
-// after the engine's, so it may not call back into it (a static-link cycle).
 #define MAPET_NO_CUDA_KERNEL(ret, name, params) \
-  ret name params { throw ::mapet::Error(#name " has no CUDA kernel in this build"); }
+  ret name params { ::mapet::backend::no_cuda_kernel(#name); }
 
 namespace mapet::cuda {
 
