@@ -258,6 +258,7 @@ void run(FinetuneArgs& a, CLI::App& c) {
   int64_t images = 0;
   const int64_t images_per_step = int64_t(a.t.batch_size) * accum * world.size();
   train::ClassifierMeter val;
+  train::BatchMover to_device(dev.device);
   for (int64_t epoch = st.epoch; epoch < a.t.epochs; ++epoch) {
     const int64_t first = epoch == st.epoch ? st.position : 0;
     const bool mixing = mix.enabled() && (a.mixup_off_epoch <= 0 || epoch < a.mixup_off_epoch);
@@ -274,8 +275,8 @@ void run(FinetuneArgs& a, CLI::App& c) {
             m = train::draw_mix(mix, a.t.seed, key, b.images.size(2), b.images.size(3));
             train::apply_mix(b.images, m);
           }
-          return train::mixed_cross_entropy(model->forward(Var(b.images.to(dev.device)), ctx),
-                                            b.labels.to(dev.device), m, a.smoothing);
+          const std::vector<Tensor> on = to_device({b.images, b.labels});
+          return train::mixed_cross_entropy(model->forward(Var(on[0]), ctx), on[1], m, a.smoothing);
         });
       } catch (const train::NonFinite& e) {
         throw run.stopped(e, epoch, s + 1, steps_per_epoch);

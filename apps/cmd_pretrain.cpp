@@ -157,7 +157,7 @@ Plan resolve(PretrainArgs& a, CLI::App& c, const std::set<std::string>& cli, con
 // run seed and the loader's per-sample seed: the same whatever the batch or resume point. Drawn on the CPU,
 // then the whole batch goes to `dev`.
 models::MapetBatch mapet_batch(const data::Batch& b, const models::MapetConfig& m, bool blockwise, uint64_t seed,
-                               Device dev) {
+                               train::BatchMover& to_device) {
   models::MapetBatch mb;
   mb.images = b.images;
   mb.tokens = b.tokens;
@@ -180,11 +180,8 @@ models::MapetBatch mapet_batch(const data::Batch& b, const models::MapetConfig& 
       std::copy(order.begin(), order.end(), mb.perm.data<int64_t>() + j * P);
     }
   }
-  if (dev != Device::cpu) {
-    mb.images = mb.images.to(dev), mb.tokens = mb.tokens.to(dev);
-    if (mb.mask.defined()) mb.mask = mb.mask.to(dev);
-    if (mb.perm.defined()) mb.perm = mb.perm.to(dev);
-  }
+  const std::vector<Tensor> moved = to_device({mb.images, mb.tokens, mb.mask, mb.perm});
+  mb.images = moved[0], mb.tokens = moved[1], mb.mask = moved[2], mb.perm = moved[3];
   return mb;
 }
 
@@ -253,6 +250,7 @@ void run(PretrainArgs& a, CLI::App& c) {
   train::TrainMeter meter(st.step, total_steps, a.t.log_interval, a.t.quiet);
   int64_t images = 0;
   const int64_t images_per_step = int64_t(a.t.batch_size) * accum * world.size();
+  train::BatchMover to_device(dev.device);
   for (int64_t epoch = st.epoch; epoch < a.t.epochs; ++epoch) {
     const int64_t first = epoch == st.epoch ? st.position : 0;
     loader.start_epoch(epoch, first);
@@ -262,7 +260,7 @@ void run(PretrainArgs& a, CLI::App& c) {
       train::TimedStep ts;
       try {
         ts = train::timed_step(trainer, loader, [&](data::Batch& b, int64_t) {
-          models::MapetOutput o = model.forward(mapet_batch(b, mc, a.blockwise_perm, a.t.seed, dev.device), ctx);
+          models::MapetOutput o = model.forward(mapet_batch(b, mc, a.blockwise_perm, a.t.seed, to_device), ctx);
           acc += o.token_accuracy;
           return o.loss;
         });

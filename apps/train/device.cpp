@@ -137,4 +137,10 @@ std::string memory_summary(Device d) {
   return out;
 }
 
+BatchMover::BatchMover(Device d) : device_(d) {
+  if (d != Device::cpu) up_ = std::make_unique<device::Uploader>();
+}
+
+std::vector<Tensor> BatchMover::operator()(const std::vector<Tensor>& host) { return up_ ? up_->upload(host) : host; }
+
 }  // namespace mapet::apps::train

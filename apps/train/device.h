@@ -12,8 +12,11 @@
 // Which backend a binary has is device::linked_backend() (engine/cuda/runtime.h).
 #pragma once
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "engine/cuda/upload.h"
 #include "engine/tensor.h"
 
 namespace mapet::apps::train {
@@ -41,6 +44,21 @@ void exec_for_device(int argc, char** argv);
 
 // The mapet-sim that `mapet --device cuda-sim` runs: next to this executable.
 std::string sim_binary_path();
+
+// Sends each batch where the model is: on the CPU it hands the tensors back;
+// on a device it stages them in pinned memory and copies them on a stream of
+// their own (device::Uploader), so the copy of the next batch overlaps the
+// step still running. What it returns is valid for one step (until the upload
+// after next).
+class BatchMover {
+ public:
+  explicit BatchMover(Device d);
+  std::vector<Tensor> operator()(const std::vector<Tensor>& host);
+
+ private:
+  Device device_;
+  std::unique_ptr<device::Uploader> up_;
+};
 
 // "cpu", or for Device::cuda "cuda" (a GPU) or "cuda-sim" (this is mapet-sim).
 std::string device_label(Device d);
